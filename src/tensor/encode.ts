@@ -1,0 +1,64 @@
+import { DataFormatError } from '../errors.js';
+
+/** A typed array in a JSON-safe form: its element type and its bytes in base64 (little-endian). */
+export interface EncodedArray {
+  readonly dtype: 'float32' | 'float64' | 'int8';
+  readonly length: number;
+  readonly base64: string;
+}
+
+type Encodable = Float32Array | Float64Array | Int8Array;
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const LOOKUP = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
+
+/** Encodes a typed array's bytes (works the same in Node and in browsers). */
+export function encodeArray(array: Encodable): EncodedArray {
+  const dtype = array instanceof Float64Array ? 'float64' : array instanceof Int8Array ? 'int8' : 'float32';
+  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+  const parts: string[] = [];
+  let chunk = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const b0 = bytes[i]!, b1 = bytes[i + 1] ?? 0, b2 = bytes[i + 2] ?? 0;
+    const n = (b0 << 16) | (b1 << 8) | b2;
+    chunk += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]!;
+    chunk += i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63]! : '=';
+    chunk += i + 2 < bytes.length ? ALPHABET[n & 63]! : '=';
+    if (chunk.length >= 8192) { parts.push(chunk); chunk = ''; }
+  }
+  parts.push(chunk);
+  return { dtype, length: array.length, base64: parts.join('') };
+}
+
+/** Decodes {@link encodeArray}'s output, validating the element type and the length. */
+export function decodeArray(encoded: EncodedArray, where = 'encoded array'): Encodable {
+  if (typeof encoded !== 'object' || encoded === null || typeof encoded.base64 !== 'string') {
+    throw new DataFormatError(where, 'expected { dtype, length, base64 }');
+  }
+  const width = encoded.dtype === 'float64' ? 8 : encoded.dtype === 'float32' ? 4 : encoded.dtype === 'int8' ? 1 : 0;
+  if (width === 0) throw new DataFormatError(where, `unknown dtype ${JSON.stringify(encoded.dtype)} (allowed: float32, float64, int8)`);
+  const s = encoded.base64;
+  if (s.length % 4 !== 0) throw new DataFormatError(where, `base64 length ${s.length} is not a multiple of 4`);
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  const byteLength = (s.length / 4) * 3 - pad;
+  if (!Number.isInteger(encoded.length) || encoded.length * width !== byteLength) {
+    throw new DataFormatError(where, `length ${encoded.length} × ${width} bytes disagrees with ${byteLength} bytes of data`);
+  }
+  const bytes = new Uint8Array(byteLength);
+  let o = 0;
+  for (let i = 0; i < s.length; i += 4) {
+    let n = 0;
+    for (let j = 0; j < 4; j++) {
+      const ch = s.charCodeAt(i + j);
+      const v = ch === 61 && i + j >= s.length - pad ? 0 : ch < 128 ? LOOKUP[ch]! : -1;
+      if (v < 0) throw new DataFormatError(where, `invalid base64 character at ${i + j}`);
+      n = (n << 6) | v;
+    }
+    if (o < byteLength) bytes[o++] = (n >> 16) & 255;
+    if (o < byteLength) bytes[o++] = (n >> 8) & 255;
+    if (o < byteLength) bytes[o++] = n & 255;
+  }
+  const buf = bytes.buffer;
+  return encoded.dtype === 'float64' ? new Float64Array(buf) : encoded.dtype === 'int8' ? new Int8Array(buf) : new Float32Array(buf);
+}

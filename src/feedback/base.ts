@@ -1,0 +1,116 @@
+import { ConfigError, DataFormatError, formatShape } from '../errors.js';
+import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
+import type { Param } from '../tensor/param.js';
+import type { Rng } from '../tensor/rng.js';
+import { Tensor, sameShape, type Storage } from '../tensor/tensor.js';
+import type { Feedback, FeedbackContext, FeedbackState, FeedbackStrategy } from './strategy.js';
+
+/** Throws a {@link ConfigError} unless `flip` is a fraction in [0, 1]. */
+export function checkFlip(flip: unknown): number {
+  if (typeof flip !== 'number' || !Number.isFinite(flip) || flip < 0 || flip > 1) {
+    throw new ConfigError('flip', flip, 'a fraction in [0, 1]');
+  }
+  return flip;
+}
+
+/**
+ * A mask of ±1 that flips the sign of exactly `round(flip · n)` entries, chosen uniformly at random
+ * (partial Fisher–Yates). Partial sign concordance: `flip = 0.5` makes half of V's signs disagree.
+ */
+export function drawFlipMask(n: number, flip: number, rng: Rng): Int8Array {
+  const mask = new Int8Array(n).fill(1);
+  const count = Math.round(flip * n);
+  const index = new Uint32Array(n);
+  for (let i = 0; i < n; i++) index[i] = i;
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rng.uniform() * (n - i));
+    const t = index[i]!;
+    index[i] = index[j]!;
+    index[j] = t;
+    mask[index[i]!] = -1;
+  }
+  return mask;
+}
+
+/**
+ * What every matrix-producing strategy shares: the V buffer, the optional flip mask, and saving
+ * and restoring the generator and the drawn arrays. A subclass says only how V is filled from W
+ * (`fillMatrix`) and which arrays it draws (`arrays`).
+ */
+export abstract class MatrixFeedback implements Feedback {
+  protected readonly rng: Rng;
+  protected readonly shape: readonly number[];
+  /** ±1 per entry when some feedback signs are flipped, else null. */
+  protected flipMask: Int8Array | null = null;
+  private v: Tensor | null = null;
+
+  constructor(
+    readonly strategy: FeedbackStrategy,
+    protected readonly context: FeedbackContext,
+  ) {
+    this.rng = context.rng;
+    this.shape = context.shape;
+  }
+
+  /** Draws the flip mask; subclasses call it after drawing their own arrays, so draws keep one order. */
+  protected drawFlip(flip: number): void {
+    if (flip > 0) this.flipMask = drawFlipMask(this.size, flip, this.rng);
+  }
+
+  protected get size(): number {
+    let n = 1;
+    for (const d of this.shape) n *= d;
+    return n;
+  }
+
+  /** Writes V (before any sign flips) into `v`, given the current weight values `w`. */
+  protected abstract fillMatrix(v: Storage, w: Storage): void;
+
+  /** The arrays this strategy drew (saved with its state). */
+  protected arrays(): Record<string, Float32Array | Float64Array> {
+    return {};
+  }
+
+  matrix(weight: Tensor): Tensor {
+    if (!sameShape(weight.shape, this.shape)) {
+      throw new ConfigError(`${this.context.layer} feedback weight shape`, formatShape(weight.shape), formatShape(this.shape));
+    }
+    if (!this.v || this.v.dtype !== weight.dtype) this.v = Tensor.zeros(this.shape, weight.dtype);
+    const v = this.v.data;
+    this.fillMatrix(v, weight.data);
+    const mask = this.flipMask;
+    if (mask) for (let i = 0; i < v.length; i++) v[i] *= mask[i]!;
+    return this.v;
+  }
+
+  shapeGradients(_params: readonly Param[]): void {}
+
+  afterStep(): void {}
+
+  state(): FeedbackState {
+    const arrays: Record<string, EncodedArray> = {};
+    for (const [k, a] of Object.entries(this.arrays())) arrays[k] = encodeArray(a);
+    if (this.flipMask) arrays['flip'] = encodeArray(this.flipMask);
+    return { spec: this.strategy.spec, rng: this.rng.state(), arrays };
+  }
+
+  loadState(state: FeedbackState): void {
+    const where = `${this.context.layer} feedback state`;
+    if (JSON.stringify(state?.spec) !== JSON.stringify(this.strategy.spec)) {
+      throw new DataFormatError(where, `strategy ${JSON.stringify(state?.spec)} does not match ${JSON.stringify(this.strategy.spec)}`);
+    }
+    if (!state.rng) throw new DataFormatError(where, 'missing generator state');
+    const own = this.arrays();
+    const decoded: Record<string, Float32Array | Float64Array | Int8Array> = {};
+    for (const key of [...Object.keys(own), ...(this.flipMask ? ['flip'] : [])]) {
+      const enc = state.arrays[key];
+      if (!enc) throw new DataFormatError(where, `missing array "${key}"`);
+      const a = decodeArray(enc, `${where}.${key}`);
+      if (a.length !== this.size) throw new DataFormatError(where, `array "${key}" has ${a.length} values, expected ${this.size}`);
+      decoded[key] = a;
+    }
+    this.rng.setState(state.rng);
+    for (const [k, a] of Object.entries(own)) a.set(decoded[k]!);
+    if (this.flipMask) this.flipMask.set(decoded['flip']!);
+  }
+}

@@ -1,0 +1,58 @@
+import { DataFormatError } from '../errors.js';
+import type { Param } from '../tensor/param.js';
+import { signInto } from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Feedback, FeedbackState, FeedbackStrategy } from './strategy.js';
+import { symmetric } from './symmetric.js';
+
+/**
+ * The Batch Manhattan (BM) rule composed with any feedback strategy: the backward pass is the
+ * inner strategy's, and before the optimizer step every parameter gradient of the layer is
+ * replaced by its sign, `g ← sign(g)`. The sign is taken of the gradient of the mini-batch mean
+ * loss, i.e. after the batch has been summed; weight decay and momentum then apply as usual
+ * (`buf ← μ·buf + (sign(g) + λ·w)`).
+ *
+ * @example
+ * ```ts
+ * const strategy = batchManhattan(signConcordant()); // uSF + BM, one strategy value
+ * ```
+ */
+export function batchManhattan(inner: FeedbackStrategy = symmetric()): FeedbackStrategy {
+  const strategy: FeedbackStrategy = {
+    name: `bm+${inner.name}`,
+    spec: { type: 'batch-manhattan', inner: inner.spec },
+    bind: (context) => new BatchManhattanFeedback(strategy, inner.bind(context)),
+  };
+  return strategy;
+}
+
+class BatchManhattanFeedback implements Feedback {
+  constructor(
+    readonly strategy: FeedbackStrategy,
+    private readonly inner: Feedback,
+  ) {}
+
+  matrix(weight: Tensor): Tensor {
+    return this.inner.matrix(weight);
+  }
+
+  shapeGradients(params: readonly Param[]): void {
+    this.inner.shapeGradients(params);
+    for (const p of params) signInto(p.grad.data, p.grad.data);
+  }
+
+  afterStep(): void {
+    this.inner.afterStep();
+  }
+
+  state(): FeedbackState {
+    return { spec: this.strategy.spec, rng: null, arrays: {}, inner: this.inner.state() };
+  }
+
+  loadState(state: FeedbackState): void {
+    if (state?.spec?.type !== 'batch-manhattan' || !state.inner) {
+      throw new DataFormatError('batch-manhattan feedback state', `expected an inner state, received ${JSON.stringify(state?.spec)}`);
+    }
+    this.inner.loadState(state.inner);
+  }
+}

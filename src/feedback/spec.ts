@@ -1,0 +1,62 @@
+import { ConfigError } from '../errors.js';
+import { batchManhattan } from './batchManhattan.js';
+import { parseMagnitudeLaw, type MagnitudeLaw } from './magnitude.js';
+import { randomFeedback } from './random.js';
+import { signConcordant } from './signConcordant.js';
+import type { FeedbackSpec, FeedbackStrategy } from './strategy.js';
+import { symmetric } from './symmetric.js';
+
+/** Rebuilds a strategy from its {@link FeedbackSpec} (e.g. one read from a checkpoint). */
+export function feedbackFromSpec(spec: FeedbackSpec): FeedbackStrategy {
+  switch (spec?.type) {
+    case 'symmetric': return symmetric({ flip: spec.flip });
+    case 'sign-concordant': return signConcordant({ magnitude: spec.magnitude, redraw: spec.redraw, flip: spec.flip });
+    case 'random': return randomFeedback({ flip: spec.flip });
+    case 'batch-manhattan': return batchManhattan(feedbackFromSpec(spec.inner));
+    default: throw new ConfigError('feedback spec type', (spec as { type?: unknown })?.type, "'symmetric', 'sign-concordant', 'random', 'batch-manhattan'");
+  }
+}
+
+/** The feedback method names of the protocol and the command line. */
+export const FEEDBACK_NAMES = ['bp', 'symmetric', 'usf', 'brsf', 'frsf', 'fa', 'random'] as const;
+/** One of {@link FEEDBACK_NAMES}. */
+export type FeedbackName = (typeof FEEDBACK_NAMES)[number];
+
+/** Options of {@link feedbackByName}. */
+export interface FeedbackByNameOptions {
+  /** Batch Manhattan on top of the method. */
+  bm?: boolean;
+  /** Fraction of feedback signs flipped. */
+  flip?: number;
+  /** Magnitude law for brsf/frsf (a {@link MagnitudeLaw} or its command-line name). */
+  magnitude?: MagnitudeLaw | string;
+}
+
+/**
+ * Builds a strategy from a protocol name: `bp` (alias `symmetric`), `usf`, `brsf`, `frsf`, `fa`
+ * (alias `random`), optionally with Batch Manhattan, a flip fraction and a magnitude law.
+ *
+ * @example
+ * ```ts
+ * feedbackByName('brsf', { bm: true, magnitude: 'lognormal' }).name; // 'bm+brsf(lognormal)'
+ * ```
+ */
+export function feedbackByName(name: string, options: FeedbackByNameOptions = {}): FeedbackStrategy {
+  const flip = options.flip ?? 0;
+  const magnitude = typeof options.magnitude === 'string' ? parseMagnitudeLaw(options.magnitude) : options.magnitude;
+  if (magnitude !== undefined && name !== 'brsf' && name !== 'frsf') {
+    throw new ConfigError('magnitude', options.magnitude, `only with feedback 'brsf' or 'frsf' (feedback is ${JSON.stringify(name)})`);
+  }
+  let base: FeedbackStrategy;
+  switch (name) {
+    case 'bp':
+    case 'symmetric': base = symmetric({ flip }); break;
+    case 'usf': base = signConcordant({ flip }); break;
+    case 'brsf': base = signConcordant({ magnitude: magnitude ?? 'uniform', redraw: 'batch', flip }); break;
+    case 'frsf': base = signConcordant({ magnitude: magnitude ?? 'uniform', redraw: 'fixed', flip }); break;
+    case 'fa':
+    case 'random': base = randomFeedback({ flip }); break;
+    default: throw new ConfigError('feedback', name, FEEDBACK_NAMES.map((n) => `'${n}'`).join(', '));
+  }
+  return options.bm ? batchManhattan(base) : base;
+}

@@ -1,0 +1,43 @@
+import type { Tensor, Storage } from '../tensor/tensor.js';
+import { MatrixFeedback, checkFlip } from './base.js';
+import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
+
+/** Options of {@link symmetric}. */
+export interface SymmetricOptions {
+  /** Fraction of feedback signs flipped by a fixed random mask (default 0). */
+  flip?: number;
+}
+
+/**
+ * Symmetric feedback, V = W: plain backpropagation, the control. It runs through the same code
+ * path as every other strategy; without flips `matrix` hands back W itself, so it costs nothing.
+ *
+ * @example
+ * ```ts
+ * const model = mlp({ rng: new Rng(1), feedback: symmetric() });
+ * ```
+ */
+export function symmetric(options: SymmetricOptions = {}): FeedbackStrategy {
+  const flip = checkFlip(options.flip ?? 0);
+  const strategy: FeedbackStrategy = {
+    name: flip > 0 ? `bp(flip=${flip})` : 'bp',
+    spec: { type: 'symmetric', flip },
+    bind: (context) => new SymmetricFeedback(strategy, context, flip),
+  };
+  return strategy;
+}
+
+class SymmetricFeedback extends MatrixFeedback {
+  constructor(strategy: FeedbackStrategy, context: FeedbackContext, flip: number) {
+    super(strategy, context);
+    this.drawFlip(flip);
+  }
+
+  override matrix(weight: Tensor): Tensor {
+    return this.flipMask ? super.matrix(weight) : weight;
+  }
+
+  protected fillMatrix(v: Storage, w: Storage): void {
+    v.set(w);
+  }
+}

@@ -1,0 +1,54 @@
+import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
+import type { FeedbackStats } from '../feedback/stats.js';
+import type { Param } from '../tensor/param.js';
+import type { Rng } from '../tensor/rng.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
+
+/**
+ * The one interface every layer implements.
+ *
+ * `forward` computes the output and fills the layer's backward cache; `backward` reads that
+ * cache, accumulates (`+=`) the gradients of the layer's parameters, and returns the gradient with
+ * respect to the layer's input. Calling `backward` before `forward` throws a `StateError`.
+ */
+export interface Layer {
+  /** Human-readable description used in messages, e.g. `Dense(784→256)`. */
+  describe(): string;
+  /**
+   * The per-sample output shape for a per-sample input shape (the batch axis left out). Throws a
+   * `ShapeError` when the layer cannot take that input, so that models fail when built, not mid-training.
+   */
+  outputShape(inputShape: Shape): number[];
+  /** Output for a batch. `training` selects train-mode behaviour (batch statistics, dropout). */
+  forward(x: Tensor, training: boolean): Tensor;
+  /** Accumulates parameter gradients and returns the input gradient the layer's feedback sends down. */
+  backward(dy: Tensor): Tensor;
+  /**
+   * The input gradient true backprop would send down for `dy` (V = W everywhere), from the same
+   * cache, accumulating nothing. Used to measure how far asymmetric feedback strays.
+   */
+  trueInputGradient(dy: Tensor): Tensor;
+  /** The layer's parameters, with names relative to the layer (`weight`, `bias`). */
+  params(): Param[];
+  /** Sets every parameter gradient to zero. */
+  zeroGrad(): void;
+}
+
+/** A layer whose backward pass runs through a feedback strategy (dense, conv, batch norm). */
+export interface FeedbackLayer extends Layer {
+  /** The bound strategy (per-layer state included). */
+  readonly feedback: Feedback;
+  /** Replaces the layer's strategy; `rng` seeds the new strategy's draws. */
+  setFeedback(strategy: FeedbackStrategy, rng: Rng): void;
+  /** When true, backward also records {@link FeedbackStats} (costs one extra matrix product). */
+  instrument: boolean;
+  /** The statistics of the last instrumented backward pass, or null. */
+  readonly stats: FeedbackStats | null;
+  /** Sets the `errorAngle` of the last stats (the container that saw true backprop's error does this). */
+  recordErrorAngle(angle: number): void;
+}
+
+/** Whether a layer takes a feedback strategy. */
+export function isFeedbackLayer(layer: Layer): layer is FeedbackLayer {
+  return typeof (layer as Partial<FeedbackLayer>).setFeedback === 'function';
+}

@@ -1,0 +1,177 @@
+import { ConfigError, DataFormatError, ShapeError } from '../errors.js';
+import type { FeedbackStats } from '../feedback/stats.js';
+import type { FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
+import { angleDegrees } from '../tensor/ops.js';
+import type { Param } from '../tensor/param.js';
+import type { Rng } from '../tensor/rng.js';
+import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
+import { isFeedbackLayer, type FeedbackLayer, type Layer } from './layer.js';
+
+/**
+ * Layers applied in order. Parameters are named `"<index>.<name>"` (`"0.weight"`), and the model
+ * is the place where whole-network feedback concerns live: setting a strategy on every layer,
+ * shaping gradients before the optimizer (Batch Manhattan), redrawing after each step (brSF), and
+ * instrumentation that compares each layer's error with true backprop's.
+ *
+ * @example
+ * ```ts
+ * const rng = new Rng(1);
+ * const model = new Sequential([new Dense(2, 8, { rng }), new Tanh(), new Dense(8, 2, { rng })], [2]);
+ * model.setFeedback(usf(), rng);          // every weighted layer
+ * model.layers[2].setFeedback?.(...)      // or one layer
+ * ```
+ */
+export class Sequential implements Layer {
+  readonly layers: readonly Layer[];
+  private instrumented = false;
+
+  /**
+   * @param layers the layers, in order.
+   * @param inputShape the per-sample input shape; when given, every layer's shape is checked now,
+   *   so an incompatible model fails when built rather than mid-training.
+   */
+  constructor(layers: readonly Layer[], readonly inputShape?: Shape) {
+    this.layers = [...layers];
+    // Parameter names get the layer's index in front: "weight" of layer 0 becomes "0.weight".
+    this.layers.forEach((layer, i) => {
+      for (const p of layer.params()) p.name = `${i}.${p.name}`;
+    });
+    if (inputShape) this.outputShape(inputShape);
+  }
+
+  describe(): string {
+    return `Sequential(${this.layers.map((l) => l.describe()).join(', ')})`;
+  }
+
+  outputShape(inputShape: Shape): number[] {
+    let shape = [...inputShape];
+    this.layers.forEach((layer, i) => {
+      try {
+        shape = layer.outputShape(shape);
+      } catch (e) {
+        if (e instanceof ShapeError) throw new ShapeError(`layer ${i} ${e.where}`, e.expected, e.received);
+        throw e;
+      }
+    });
+    return shape;
+  }
+
+  forward(x: Tensor, training: boolean): Tensor {
+    if (this.inputShape) {
+      const expected = [-1, ...this.inputShape];
+      if (x.rank !== expected.length || this.inputShape.some((d, i) => x.shape[i + 1] !== d)) {
+        throw new ShapeError('Sequential.forward', `[N, ${this.inputShape.join(', ')}]`, x.shape);
+      }
+    }
+    assertFinite('Sequential.forward input', x);
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h, training);
+    return h;
+  }
+
+  /**
+   * Backward through every layer in reverse. When instrumented, also carries true backprop's error
+   * alongside and records, for each feedback layer, the angle between the two errors it sends down.
+   */
+  backward(dy: Tensor): Tensor {
+    let g = dy;
+    let gTrue = this.instrumented ? dy : null;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const layer = this.layers[i]!;
+      const next = layer.backward(g);
+      if (gTrue) {
+        gTrue = layer.trueInputGradient(gTrue);
+        if (isFeedbackLayer(layer)) layer.recordErrorAngle(angleDegrees(next, gTrue));
+      }
+      g = next;
+    }
+    return g;
+  }
+
+  trueInputGradient(dy: Tensor): Tensor {
+    let g = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i]!.trueInputGradient(g);
+    return g;
+  }
+
+  params(): Param[] {
+    return this.layers.flatMap((layer) => layer.params());
+  }
+
+  zeroGrad(): void {
+    for (const layer of this.layers) layer.zeroGrad();
+  }
+
+  /** Converts every parameter to a dtype (float64 for gradient checks). */
+  cast(dtype: DType): this {
+    for (const p of this.params()) p.cast(dtype);
+    return this;
+  }
+
+  // --- feedback: whole-model concerns -------------------------------------------------------
+
+  /** The layers that take a feedback strategy, with their indices (nested containers flattened). */
+  feedbackLayers(): { index: string; layer: FeedbackLayer }[] {
+    const out: { index: string; layer: FeedbackLayer }[] = [];
+    this.layers.forEach((layer, i) => {
+      if (isFeedbackLayer(layer)) out.push({ index: String(i), layer });
+      else if (layer instanceof Sequential) for (const f of layer.feedbackLayers()) out.push({ index: `${i}.${f.index}`, layer: f.layer });
+    });
+    return out;
+  }
+
+  /**
+   * Sets one strategy on every feedback layer (or on those `which` selects by index), each with
+   * its own generator forked from `rng` in layer order.
+   */
+  setFeedback(strategy: FeedbackStrategy, rng: Rng, which?: (index: string, layer: FeedbackLayer) => boolean): this {
+    for (const { index, layer } of this.feedbackLayers()) if (!which || which(index, layer)) layer.setFeedback(strategy, rng.fork());
+    return this;
+  }
+
+  /** Applies each layer's strategy to its accumulated gradients (Batch Manhattan: g ← sign(g)). */
+  shapeGradients(): void {
+    for (const { layer } of this.feedbackLayers()) layer.feedback.shapeGradients(layer.params());
+  }
+
+  /** Tells each layer's strategy that the optimizer stepped (brSF redraws its magnitudes). */
+  afterStep(): void {
+    for (const { layer } of this.feedbackLayers()) layer.feedback.afterStep();
+  }
+
+  /** Turns per-layer feedback statistics on or off (costs about one extra backward pass). */
+  instrument(enabled = true): this {
+    this.instrumented = enabled;
+    for (const { layer } of this.feedbackLayers()) layer.instrument = enabled;
+    return this;
+  }
+
+  /** The statistics of the last instrumented backward pass, per feedback layer index. */
+  feedbackStats(): Record<string, FeedbackStats | null> {
+    const out: Record<string, FeedbackStats | null> = {};
+    for (const { index, layer } of this.feedbackLayers()) out[index] = layer.stats;
+    return out;
+  }
+
+  /** The feedback strategies' state (generators, random matrices, masks), JSON-safe, per layer index. */
+  feedbackState(): Record<string, FeedbackState> {
+    const out: Record<string, FeedbackState> = {};
+    for (const { index, layer } of this.feedbackLayers()) out[index] = layer.feedback.state();
+    return out;
+  }
+
+  /** Restores {@link Sequential.feedbackState} into a model of the same architecture and strategies. */
+  loadFeedbackState(state: Record<string, FeedbackState>): void {
+    if (typeof state !== 'object' || state === null) throw new DataFormatError('feedback state', 'expected an object keyed by layer index');
+    const layers = this.feedbackLayers();
+    const keys = Object.keys(state);
+    if (keys.length !== layers.length) {
+      throw new ConfigError('feedback state layers', keys, `the model's feedback layers ${JSON.stringify(layers.map((l) => l.index))}`);
+    }
+    for (const { index, layer } of layers) {
+      const s = state[index];
+      if (!s) throw new DataFormatError('feedback state', `no entry for layer ${index}`);
+      layer.feedback.loadState(s);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { ConfigError } from '../errors.js';
+import type { FeedbackStrategy } from '../feedback/strategy.js';
+import { ReLU } from '../layers/activation.js';
+import { Dense } from '../layers/dense.js';
+import { Flatten } from '../layers/flatten.js';
+import type { Layer } from '../layers/layer.js';
+import { Sequential } from '../layers/sequential.js';
+import { checkRng } from '../layers/checks.js';
+import type { Initializer } from '../tensor/init.js';
+import type { Rng } from '../tensor/rng.js';
+import type { Shape } from '../tensor/tensor.js';
+
+/** Options of {@link mlp}. */
+export interface MlpOptions {
+  /** Draws the weights and seeds each layer's feedback generator. */
+  rng: Rng;
+  /** Per-sample input shape (default `[1, 28, 28]`; flattened first). */
+  inputShape?: Shape;
+  /** Hidden layer widths (default the protocol's `[256, 256]`). */
+  hidden?: readonly number[];
+  /** Output classes (default 10). */
+  classes?: number;
+  /** Feedback for every dense layer, the output layer included; or a function choosing per layer index. */
+  feedback?: FeedbackStrategy | ((denseIndex: number) => FeedbackStrategy);
+  /** Weight initialiser (default He-normal). */
+  init?: Initializer;
+}
+
+/**
+ * The protocol's `mlp`: flatten → [dense → ReLU] per hidden width → dense to the classes
+ * (784 → 256 → 256 → 10 by default).
+ *
+ * @example
+ * ```ts
+ * const model = mlp({ rng: new Rng(1), feedback: batchManhattan(usf()) });
+ * ```
+ */
+export function mlp(options: MlpOptions): Sequential {
+  const rng = checkRng('mlp', options.rng);
+  const inputShape = options.inputShape ?? [1, 28, 28];
+  const hidden = options.hidden ?? [256, 256];
+  const classes = options.classes ?? 10;
+  if (!Array.isArray(hidden)) throw new ConfigError('hidden', hidden, 'an array of positive integers');
+  const inFeatures = inputShape.reduce((a, b) => a * b, 1);
+  const feedbackFor = (i: number): FeedbackStrategy | undefined =>
+    typeof options.feedback === 'function' ? options.feedback(i) : options.feedback;
+  const layers: Layer[] = [new Flatten()];
+  const widths = [inFeatures, ...hidden, classes];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const feedback = feedbackFor(i);
+    layers.push(new Dense(widths[i]!, widths[i + 1]!, { rng, ...(options.init ? { init: options.init } : {}), ...(feedback ? { feedback } : {}) }));
+    if (i + 2 < widths.length) layers.push(new ReLU());
+  }
+  return new Sequential(layers, inputShape);
+}

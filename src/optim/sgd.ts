@@ -1,0 +1,140 @@
+import { ConfigError, DataFormatError } from '../errors.js';
+import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
+import type { Param } from '../tensor/param.js';
+import { allocate, type Storage } from '../tensor/tensor.js';
+import type { Optimizer, OptimizerState } from './optimizer.js';
+
+/** Options of {@link SGD}, with PyTorch's names and defaults. */
+export interface SGDOptions {
+  /** Learning rate (≥ 0, finite). */
+  lr: number;
+  /** Momentum μ (default 0). */
+  momentum?: number;
+  /** Dampening of the gradient in the momentum buffer (default 0). */
+  dampening?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
+  nesterov?: boolean;
+  /** L2 weight decay λ added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/** Smallest positive normal float32. Momentum values below it are flushed to zero (see {@link SGD}). */
+export const FLUSH_BELOW = 1.1754943508222875e-38;
+
+/**
+ * Stochastic gradient descent with momentum, PyTorch semantics (`torch.optim.SGD`):
+ *
+ * ```
+ * g   ← g + λ·w                         weight decay
+ * buf ← g                 (first step)
+ * buf ← μ·buf + (1 − d)·g (later steps)
+ * g   ← g + μ·buf  if nesterov, else buf
+ * w   ← w − lr·g
+ * ```
+ *
+ * With μ = 0.9, λ = 1e-4 this is the protocol's update; with Batch Manhattan feedback the
+ * gradients arrive already replaced by their signs, which is the protocol's BM rule.
+ *
+ * One deviation from PyTorch, on purpose: momentum values whose magnitude falls below the
+ * smallest normal float32 (≈1.18e-38) are set to zero. JavaScript cannot turn on the CPU's
+ * flush-to-zero mode, and arithmetic on such subnormal numbers is many times slower.
+ *
+ * @example
+ * ```ts
+ * const opt = new SGD(model.params(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+ * ```
+ */
+export class SGD implements Optimizer {
+  readonly params: readonly Param[];
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
+  readonly weightDecay: number;
+  private buffers: (Storage | null)[];
+  private stepCount = 0;
+
+  constructor(params: readonly Param[], options: SGDOptions) {
+    this.params = [...params];
+    this.lr = checkNonNegative('lr', options.lr);
+    this.momentum = checkNonNegative('momentum', options.momentum ?? 0);
+    this.dampening = checkNonNegative('dampening', options.dampening ?? 0);
+    this.weightDecay = checkNonNegative('weightDecay', options.weightDecay ?? 0);
+    this.nesterov = options.nesterov ?? false;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new ConfigError('nesterov', true, 'only with momentum > 0 and dampening 0');
+    }
+    const names = new Set<string>();
+    for (const p of this.params) {
+      if (names.has(p.name)) throw new ConfigError('parameter names', p.name, 'unique names (put layers in a Sequential)');
+      names.add(p.name);
+    }
+    this.buffers = this.params.map(() => null);
+  }
+
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  step(): void {
+    const { lr, momentum: mu, dampening, weightDecay: wd, nesterov } = this;
+    const first = this.stepCount === 0;
+    this.params.forEach((p, k) => {
+      const w = p.value.data, g = p.grad.data;
+      if (mu === 0) {
+        for (let i = 0; i < w.length; i++) w[i] -= lr * (g[i]! + wd * w[i]!);
+        return;
+      }
+      const buf = (this.buffers[k] ??= allocate(p.value.dtype, w.length));
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i]! + wd * w[i]!;
+        let b = first ? gi : mu * buf[i]! + (1 - dampening) * gi;
+        if (b < FLUSH_BELOW && b > -FLUSH_BELOW) b = 0;
+        buf[i] = b;
+        w[i] -= lr * (nesterov ? gi + mu * b : b);
+      }
+    });
+    this.stepCount++;
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.zeroGrad();
+  }
+
+  state(): OptimizerState {
+    const buffers: Record<string, EncodedArray> = {};
+    this.params.forEach((p, k) => {
+      const b = this.buffers[k];
+      if (b) buffers[p.name] = encodeArray(b);
+    });
+    return { type: 'sgd', lr: this.lr, steps: this.stepCount, buffers };
+  }
+
+  loadState(state: OptimizerState): void {
+    if (state?.type !== 'sgd' || !Number.isInteger(state.steps) || state.steps < 0) {
+      throw new DataFormatError('optimizer state', `expected an SGD state, received type ${JSON.stringify(state?.type)}`);
+    }
+    const buffers = this.params.map((p) => {
+      const enc = state.buffers[p.name];
+      if (!enc) {
+        if (state.steps > 0 && this.momentum > 0) throw new DataFormatError('optimizer state', `no momentum buffer for parameter "${p.name}"`);
+        return null;
+      }
+      const a = decodeArray(enc, `optimizer state ${p.name}`);
+      if (a.length !== p.value.size) throw new DataFormatError('optimizer state', `buffer "${p.name}" has ${a.length} values, expected ${p.value.size}`);
+      const buf = allocate(p.value.dtype, a.length);
+      buf.set(a);
+      return buf;
+    });
+    this.buffers = buffers;
+    this.lr = checkNonNegative('lr', state.lr);
+    this.stepCount = state.steps;
+  }
+}
+
+function checkNonNegative(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(option, value, 'a finite number ≥ 0');
+  }
+  return value;
+}

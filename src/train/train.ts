@@ -1,0 +1,178 @@
+import { ConfigError, DivergenceError } from '../errors.js';
+import type { Dataset } from '../data/dataset.js';
+import type { FeedbackStats } from '../feedback/stats.js';
+import type { Sequential } from '../layers/sequential.js';
+import { softmaxCrossEntropy } from '../layers/loss.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { LrSchedule } from '../optim/schedule.js';
+import { allFinite } from '../tensor/ops.js';
+import type { Rng } from '../tensor/rng.js';
+import { Tensor, sizeOf } from '../tensor/tensor.js';
+import { trainStep } from './step.js';
+
+/** One epoch's record. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  readonly epoch: number;
+  readonly lr: number;
+  /** Mean training loss over the epoch's batches. */
+  readonly trainLoss: number;
+  /** Training accuracy over the epoch (in train mode, as the batches went by). */
+  readonly trainAccuracy: number;
+  /** Test loss and accuracy after the epoch (eval mode); NaN without a test set. */
+  readonly testLoss: number;
+  readonly testAccuracy: number;
+  /** Per feedback layer, measured on the epoch's last batch (when `instrument` is on). */
+  readonly feedback: Record<string, FeedbackStats | null> | null;
+  /** Wall time of the epoch in seconds. */
+  readonly seconds: number;
+}
+
+/** Where training diverged. */
+export interface DivergenceInfo {
+  readonly epoch: number;
+  /** 1-based step within the epoch. */
+  readonly step: number;
+  readonly detail: string;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  readonly history: EpochRecord[];
+  readonly diverged: DivergenceInfo | null;
+  /** Test accuracy after the last epoch (never the best epoch); NaN if diverged or no test set. */
+  readonly testAccuracy: number;
+  /** Training loss of the last epoch. */
+  readonly trainLoss: number;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  readonly optimizer: Optimizer;
+  readonly epochs: number;
+  /** Shuffles the training set each epoch. */
+  readonly rng: Rng;
+  /** Samples per batch (default 100). The last batch of an epoch may be smaller. */
+  readonly batchSize?: number;
+  /** Learning rate per epoch; without it the optimizer's rate is kept. */
+  readonly schedule?: LrSchedule;
+  /** Record feedback statistics on each epoch's last batch. */
+  readonly instrument?: boolean;
+  /** `stop` (default): a non-finite loss or weight ends training, recorded as diverged. `throw`: a DivergenceError. */
+  readonly onDivergence?: 'stop' | 'throw';
+  /** Called after every epoch. */
+  readonly onEpoch?: (record: EpochRecord) => void;
+  /** Called after every batch with the 1-based epoch, step, steps per epoch and the batch loss. */
+  readonly onBatch?: (epoch: number, step: number, steps: number, loss: number) => void;
+}
+
+/**
+ * Trains a classifier with softmax cross-entropy: epochs of seeded shuffled mini-batches, an
+ * evaluation on the test set after each epoch, and divergence detection.
+ *
+ * @example
+ * ```ts
+ * const rng = new Rng(1);
+ * const model = mlp({ rng, feedback: usf() });
+ * const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+ * const result = train(model, { train: split.train, test: split.test },
+ *   { optimizer, epochs: 3, rng, schedule: protocolSchedule(0.1, 3) });
+ * ```
+ */
+export function train(model: Sequential, data: { train: Dataset; test?: Dataset }, options: TrainOptions): TrainResult {
+  const { optimizer, epochs, rng, schedule, instrument = false, onDivergence = 'stop' } = options;
+  const batchSize = options.batchSize ?? 100;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', epochs, 'a positive integer');
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
+  if (onDivergence !== 'stop' && onDivergence !== 'throw') throw new ConfigError('onDivergence', onDivergence, "'stop', 'throw'");
+  const { train: trainSet, test } = data;
+  if (trainSet.size === 0) throw new ConfigError('training set size', 0, 'at least one sample');
+
+  const sampleSize = sizeOf(trainSet.sampleShape);
+  const xFull = Tensor.zeros([batchSize, ...trainSet.sampleShape]);
+  const yFull = new Int32Array(batchSize);
+  const order = new Uint32Array(trainSet.size);
+  const steps = Math.ceil(trainSet.size / batchSize);
+  const history: EpochRecord[] = [];
+  let diverged: DivergenceInfo | null = null;
+
+  for (let epoch = 1; epoch <= epochs && !diverged; epoch++) {
+    const t0 = now();
+    if (schedule) optimizer.lr = schedule.at(epoch - 1);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    rng.shuffle(order);
+    let lossSum = 0, correct = 0, seen = 0;
+    for (let s = 0; s < steps; s++) {
+      const start = s * batchSize;
+      const count = Math.min(batchSize, trainSet.size - start);
+      const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...trainSet.sampleShape]);
+      const y = count === batchSize ? yFull : yFull.subarray(0, count);
+      trainSet.fillBatch(order, start, count, x.data, y);
+      const last = s === steps - 1;
+      model.instrument(instrument && last);
+      const r = trainStep(model, optimizer, x, y);
+      const detail = !Number.isFinite(r.loss) ? `loss is ${r.loss}` : firstNonFiniteParam(model);
+      if (detail) {
+        diverged = { epoch, step: s + 1, detail };
+        if (onDivergence === 'throw') throw new DivergenceError(epoch, s + 1, detail);
+        break;
+      }
+      lossSum += r.loss * count;
+      correct += r.correct;
+      seen += count;
+      options.onBatch?.(epoch, s + 1, steps, r.loss);
+    }
+    if (diverged) break;
+    const evaluation = test ? evaluate(model, test, Math.max(batchSize, 500)) : { loss: NaN, accuracy: NaN };
+    const record: EpochRecord = {
+      epoch,
+      lr: optimizer.lr,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      testLoss: evaluation.loss,
+      testAccuracy: evaluation.accuracy,
+      feedback: instrument ? model.feedbackStats() : null,
+      seconds: (now() - t0) / 1000,
+    };
+    history.push(record);
+    options.onEpoch?.(record);
+  }
+  model.instrument(false);
+  const last = history[history.length - 1];
+  return {
+    history,
+    diverged,
+    testAccuracy: diverged || !last ? NaN : last.testAccuracy,
+    trainLoss: last ? last.trainLoss : NaN,
+  };
+}
+
+/** Mean loss and accuracy of a classifier on a dataset, in eval mode. */
+export function evaluate(model: Sequential, data: Dataset, batchSize = 500): { loss: number; accuracy: number } {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
+  const sampleSize = sizeOf(data.sampleShape);
+  const xFull = Tensor.zeros([batchSize, ...data.sampleShape]);
+  const yFull = new Int32Array(batchSize);
+  const order = new Uint32Array(data.size);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  let lossSum = 0, correct = 0;
+  for (let start = 0; start < data.size; start += batchSize) {
+    const count = Math.min(batchSize, data.size - start);
+    const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...data.sampleShape]);
+    const y = count === batchSize ? yFull : yFull.subarray(0, count);
+    data.fillBatch(order, start, count, x.data, y);
+    const r = softmaxCrossEntropy(model.forward(x, false), y);
+    lossSum += r.loss * count;
+    correct += r.correct ?? 0;
+  }
+  return data.size === 0 ? { loss: NaN, accuracy: NaN } : { loss: lossSum / data.size, accuracy: correct / data.size };
+}
+
+function firstNonFiniteParam(model: Sequential): string | null {
+  for (const p of model.params()) if (!allFinite(p.value)) return `parameter ${p.name} has a non-finite value`;
+  return null;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

@@ -1,0 +1,63 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { RunConfig } from '../experiments/config.js';
+import type { RunResult } from '../experiments/run.js';
+
+/** A message from a run worker. */
+export type WorkerMessage =
+  | { type: 'epoch'; id: number; epoch: number; testAccuracy: number; trainLoss: number }
+  | { type: 'batch'; id: number; epoch: number; step: number; steps: number; loss: number }
+  | { type: 'done'; id: number; result: RunResult }
+  | { type: 'error'; id: number; message: string; name: string };
+
+/** Options of {@link runPool}. */
+export interface PoolOptions {
+  /** Worker threads (default: the machine's available parallelism, at most one per run). */
+  workers?: number;
+  /** Every message from the workers, for progress displays. */
+  onMessage?: (message: WorkerMessage) => void;
+}
+
+/**
+ * Runs independent configurations on worker threads, one run per worker at a time, and returns
+ * the results in the order of `configs`. Each run is deterministic given its config, so the
+ * results do not depend on the number of workers or on which worker ran what.
+ */
+export async function runPool(configs: readonly RunConfig[], options: PoolOptions = {}): Promise<RunResult[]> {
+  const count = Math.max(1, Math.min(options.workers ?? availableParallelism(), configs.length));
+  const results: (RunResult | undefined)[] = new Array(configs.length);
+  let next = 0;
+  let failure: Error | null = null;
+
+  const runWorker = () =>
+    new Promise<void>((resolve, reject) => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url));
+      const feed = () => {
+        if (next >= configs.length || failure) {
+          void worker.terminate().then(() => resolve());
+          return;
+        }
+        const id = next++;
+        worker.postMessage({ id, config: configs[id] });
+      };
+      worker.on('message', (m: WorkerMessage) => {
+        options.onMessage?.(m);
+        if (m.type === 'done') {
+          results[m.id] = m.result;
+          feed();
+        } else if (m.type === 'error') {
+          failure ??= Object.assign(new Error(m.message), { name: m.name });
+          feed();
+        }
+      });
+      worker.on('error', (e) => {
+        failure ??= e;
+        reject(e);
+      });
+      feed();
+    });
+
+  await Promise.all(Array.from({ length: count }, runWorker));
+  if (failure) throw failure;
+  return results as RunResult[];
+}

@@ -1,0 +1,33 @@
+import { parentPort } from 'node:worker_threads';
+import type { Dataset } from '../data/dataset.js';
+import type { DatasetName, RunConfig } from '../experiments/config.js';
+import { loadDataset } from '../experiments/datasets.js';
+import { runExperiment } from '../experiments/run.js';
+import type { WorkerMessage } from './pool.js';
+
+// A worker thread of `runPool`: receives { id, config }, trains, posts progress and the result.
+// Datasets are loaded once per worker and kept for the following runs.
+const port = parentPort!;
+const cache = new Map<DatasetName, { train: Dataset; test: Dataset }>();
+const post = (m: WorkerMessage): void => port.postMessage(m);
+
+port.on('message', ({ id, config }: { id: number; config: RunConfig }) => {
+  try {
+    let data = cache.get(config.dataset);
+    if (!data) cache.set(config.dataset, (data = loadDataset(config.dataset)));
+    let lastPost = 0;
+    const result = runExperiment(config, data, {
+      onEpoch: (r) => post({ type: 'epoch', id, epoch: r.epoch, testAccuracy: r.testAccuracy, trainLoss: r.trainLoss }),
+      onBatch: (epoch, step, steps, loss) => {
+        const t = Date.now();
+        if (t - lastPost < 200 && step !== steps) return;
+        lastPost = t;
+        post({ type: 'batch', id, epoch, step, steps, loss });
+      },
+    });
+    post({ type: 'done', id, result });
+  } catch (e) {
+    const err = e as Error;
+    post({ type: 'error', id, message: err.message, name: err.name });
+  }
+});

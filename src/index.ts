@@ -24,7 +24,7 @@ export { feedbackAlignment, randomFeedback } from './feedback/random.js';
 export { batchManhattan } from './feedback/batchManhattan.js';
 export { MatrixFeedback, checkFlip, drawFlipMask } from './feedback/base.js';
 export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, type MagnitudeLaw } from './feedback/magnitude.js';
-export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
+export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type CustomFeedbackFactories, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
 export { matrixStats, type FeedbackStats } from './feedback/stats.js';
 
 export { isFeedbackLayer, type FeedbackLayer, type Layer } from './layers/layer.js';
@@ -44,3 +44,5 @@ export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptio
 
 export { mlp, type MlpOptions } from './models/mlp.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
+export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
+export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';

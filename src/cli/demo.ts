@@ -68,15 +68,33 @@ function label(c: RunConfig): string {
   return `${c.bm ? 'bm+' : ''}${c.feedback}`;
 }
 
-/** The accuracy table: one row per method, one column per update rule. */
+/** The accuracy table (one row per method, one column per update rule), then the error angles. */
 export function demoTable(results: readonly RunResult[]): string {
   const lrOf = (bm: boolean) => results.find((r) => r.config.bm === bm)?.config.lr;
-  const rows = DEMO_METHODS.map((method) => {
+  const find = (method: string, bm: boolean) => results.find((x) => x.config.feedback === method && x.config.bm === bm);
+  const header = ['feedback', `gradient g (lr ${lrOf(false)})`, `Batch Manhattan sign(g) (lr ${lrOf(true)})`];
+  const accuracy = DEMO_METHODS.map((method) => {
     const cell = (bm: boolean) => {
-      const r = results.find((x) => x.config.feedback === method && x.config.bm === bm);
+      const r = find(method, bm);
       return r ? formatAccuracy(r.testAccuracy, r.divergedAt) : '';
     };
     return [method, cell(false), cell(true)];
   });
-  return `Test accuracy after the last epoch\n\n${renderTable(['feedback', `SGD (lr ${lrOf(false)})`, `Batch Manhattan (lr ${lrOf(true)})`], rows)}`;
+  const angles = DEMO_METHODS.map((method) => {
+    const cell = (bm: boolean) => {
+      const last = find(method, bm)?.history.at(-1)?.feedback?.['3'];
+      return last && Number.isFinite(last.errorAngle) ? `${last.errorAngle.toFixed(1)}°` : 'n/a';
+    };
+    return [method, cell(false), cell(true)];
+  });
+  return [
+    'Test accuracy after the last epoch',
+    '',
+    renderTable(header, accuracy),
+    '',
+    'Angle between the error the second hidden layer sends down and the one backprop would send',
+    '(last batch of the last epoch; 0° is backprop, 90° is no agreement)',
+    '',
+    renderTable(header, angles),
+  ].join('\n');
 }

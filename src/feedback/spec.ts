@@ -6,14 +6,25 @@ import { signConcordant } from './signConcordant.js';
 import type { FeedbackSpec, FeedbackStrategy } from './strategy.js';
 import { symmetric } from './symmetric.js';
 
-/** Rebuilds a strategy from its {@link FeedbackSpec} (e.g. one read from a checkpoint). */
-export function feedbackFromSpec(spec: FeedbackSpec): FeedbackStrategy {
+/** Factories for user-defined strategies, by the `name` of their `{ type: 'custom' }` spec. */
+export type CustomFeedbackFactories = Readonly<Record<string, (options: Readonly<Record<string, unknown>>) => FeedbackStrategy>>;
+
+/**
+ * Rebuilds a strategy from its {@link FeedbackSpec} (e.g. one read from a checkpoint). Specs of
+ * user-defined strategies (`type: 'custom'`) are rebuilt by the factory registered in `custom`.
+ */
+export function feedbackFromSpec(spec: FeedbackSpec, custom: CustomFeedbackFactories = {}): FeedbackStrategy {
   switch (spec?.type) {
     case 'symmetric': return symmetric({ flip: spec.flip });
     case 'sign-concordant': return signConcordant({ magnitude: spec.magnitude, redraw: spec.redraw, flip: spec.flip });
     case 'random': return randomFeedback({ flip: spec.flip });
-    case 'batch-manhattan': return batchManhattan(feedbackFromSpec(spec.inner));
-    default: throw new ConfigError('feedback spec type', (spec as { type?: unknown })?.type, "'symmetric', 'sign-concordant', 'random', 'batch-manhattan'");
+    case 'batch-manhattan': return batchManhattan(feedbackFromSpec(spec.inner, custom));
+    case 'custom': {
+      const factory = Object.hasOwn(custom, spec.name) ? custom[spec.name] : undefined;
+      if (!factory) throw new ConfigError('custom feedback strategy', spec.name, `a registered name (${Object.keys(custom).join(', ') || 'none registered'})`);
+      return factory(spec.options ?? {});
+    }
+    default: throw new ConfigError('feedback spec type', (spec as { type?: unknown })?.type, "'symmetric', 'sign-concordant', 'random', 'batch-manhattan', 'custom'");
   }
 }
 

@@ -66,7 +66,9 @@ export type FeedbackSpec =
   | { readonly type: 'symmetric'; readonly flip: number }
   | { readonly type: 'sign-concordant'; readonly magnitude: MagnitudeLaw; readonly redraw: 'fixed' | 'batch'; readonly flip: number }
   | { readonly type: 'random'; readonly flip: number }
-  | { readonly type: 'batch-manhattan'; readonly inner: FeedbackSpec };
+  | { readonly type: 'batch-manhattan'; readonly inner: FeedbackSpec }
+  /** A user-defined strategy: `feedbackFromSpec` rebuilds it through the factory registered under `name`. */
+  | { readonly type: 'custom'; readonly name: string; readonly options?: Readonly<Record<string, unknown>> };
 
 /** JSON-safe state of a bound {@link Feedback}. */
 export interface FeedbackState {

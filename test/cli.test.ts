@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { demoTable } from '../src/cli/demo.js';
+import type { RunResult } from '../src/experiments/run.js';
+
+// These tests drive the built command line (npm test builds dist/ first), as a user would.
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function json<T>(stdout: string): T {
+  return JSON.parse(stdout) as T;
+}
+
+describe('asymprop train', () => {
+  it('symmetric backprop reaches at least 95% test accuracy on the embedded MNIST split (protocol defaults, 10 epochs)', () => {
+    const r = cli('train', '--arch', 'mlp', '--feedback', 'bp', '--seed', '1', '--json', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<RunResult>(r.stdout);
+    expect(out.config).toMatchObject({ epochs: 10, batchSize: 100, momentum: 0.9, weightDecay: 1e-4, lr: 0.1 });
+    expect(out.history).toHaveLength(10);
+    expect(out.history[7]!.lr).toBeCloseTo(0.01);
+    expect(out.diverged).toBe(false);
+    expect(out.testAccuracy).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('takes the issue\'s example options and prints one JSON object with the per-epoch history', () => {
+    const r = cli('train', '--arch', 'mlp', '--feedback', 'usf', '--bm', '--epochs', '2', '--seed', '1', '--json', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<RunResult & { history: { feedback: Record<string, { signConcordance: number }> }[] }>(r.stdout);
+    expect(out.strategy).toBe('bm+usf');
+    expect(out.config.lr).toBe(1e-4);
+    expect(out.history).toHaveLength(2);
+    expect(out.testAccuracy).toBeGreaterThan(0.8);
+    expect(out.testAccuracy).toBeLessThanOrEqual(1);
+    expect(typeof out.trainLoss).toBe('number');
+    expect(out.history[1]!.feedback['1']!.signConcordance).toBe(1);
+  });
+
+  it('is deterministic: the same seed gives the same result (random feedback included)', () => {
+    const a = json<RunResult>(cli('train', '--feedback', 'brsf', '--flip', '0.25', '--epochs', '1', '--seed', '3', '--json', '--quiet').stdout);
+    const b = json<RunResult>(cli('train', '--feedback', 'brsf', '--flip', '0.25', '--epochs', '1', '--seed', '3', '--json', '--quiet').stdout);
+    expect(a.history[0]!.trainLoss).toBe(b.history[0]!.trainLoss);
+    expect(a.testAccuracy).toBe(b.testAccuracy);
+  });
+
+  it('prints progress on stderr and the accuracy on stdout without --json', () => {
+    const r = cli('train', '--feedback', 'fa', '--epochs', '1');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/asymprop train: mlp fa lr=0.1 seed=1/);
+    expect(r.stderr).toMatch(/epoch 1\/1 .* test acc/);
+    expect(r.stdout).toMatch(/^test accuracy (\d+\.\d\d%|n\/a \(diverged\))\n$/);
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['train', '--feedback', 'nope'], /invalid feedback: "nope" \(allowed: 'bp'/],
+    [['train', '--lr=-1'], /invalid lr: -1/],
+    [['train', '--lr', 'abc'], /invalid --lr: "abc"/],
+    [['train', '--flip', '2'], /invalid flip: 2 \(allowed: a fraction in \[0, 1\]\)/],
+    [['train', '--epochs', '0'], /invalid epochs: 0/],
+    [['train', '--batch-size', '0'], /invalid batch-size: 0/],
+    [['train', '--magnitude', 'lognormal'], /magnitude.*only with feedback 'brsf' or 'frsf'/],
+    [['train', '--feedback', 'brsf', '--magnitude', 'cauchy'], /invalid magnitude: "cauchy"/],
+    [['train', '--arch', 'resnet'], /invalid arch: "resnet"/],
+    [['train', '--dataset', 'imagenet'], /invalid dataset: "imagenet"/],
+    [['train', '--bogus'], /Unknown option '--bogus'/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ];
+  for (const [args, message] of bad) {
+    it(`rejects ${args.join(' ')} with exit code 2 and a message naming the option`, () => {
+      const r = cli(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('--version prints the package version', () => {
+    expect(cli('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('asymprop demo (the main job)', () => {
+  it('runs every method without and with Batch Manhattan on worker threads and tabulates them', () => {
+    const r = cli('demo', '--epochs', '1', '--workers', '2', '--json', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const { runs } = json<{ runs: RunResult[] }>(r.stdout);
+    expect(runs.map((x) => `${x.config.bm ? 'bm+' : ''}${x.config.feedback}`)).toEqual([
+      'bp', 'usf', 'brsf', 'frsf', 'fa', 'bm+bp', 'bm+usf', 'bm+brsf', 'bm+frsf', 'bm+fa',
+    ]);
+    for (const run of runs) {
+      expect(run.diverged || (run.testAccuracy >= 0 && run.testAccuracy <= 1)).toBe(true);
+      expect(run.config.lr).toBe(run.config.bm ? 1e-4 : 0.1);
+    }
+    expect(runs[0]!.testAccuracy).toBeGreaterThan(0.85);
+    const table = demoTable(runs);
+    expect(table).toMatch(/feedback\s+gradient g \(lr 0.1\)\s+Batch Manhattan sign\(g\) \(lr 0.0001\)/);
+    expect(table).toMatch(/\nbp\s+0\.0°\s+0\.0°/);
+    for (const method of ['bp', 'usf', 'brsf', 'frsf', 'fa']) expect(table).toMatch(new RegExp(`\\n${method}\\s+(\\d+\\.\\d\\d%|diverged)`));
+  });
+});

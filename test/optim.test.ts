@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, FLUSH_BELOW, Param, SGD, Tensor, constantLr, multiStepLr, protocolSchedule, stepLr } from '../src/index.js';
+
+function param(values: number[], grad: number[], name = 'p'): Param {
+  const p = new Param(name, Tensor.from(values, [values.length], 'float64'));
+  p.grad.data.set(grad);
+  return p;
+}
+
+// Two steps worked by hand for each rule (the gradient is held fixed between steps).
+describe('SGD, two steps by hand', () => {
+  it('plain SGD: w ← w − lr·g', () => {
+    const p = param([1, -2], [0.5, 0.25]);
+    const opt = new SGD([p], { lr: 0.1 });
+    opt.step();
+    opt.step();
+    expect(p.value.data[0]).toBeCloseTo(1 - 2 * 0.05, 12);
+    expect(p.value.data[1]).toBeCloseTo(-2 - 2 * 0.025, 12);
+  });
+
+  it('momentum 0.9 with weight decay 1e-4 (the protocol): buf₁ = g + λw₀, buf₂ = μ buf₁ + g + λw₁', () => {
+    const p = param([1], [0.5]);
+    const opt = new SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+    opt.step();
+    // g₁ = 0.5 + 1e-4·1 = 0.5001; buf = 0.5001; w₁ = 1 − 0.05001 = 0.94999
+    expect(p.value.data[0]).toBeCloseTo(0.94999, 12);
+    opt.step();
+    // g₂ = 0.5 + 1e-4·0.94999 = 0.500094999; buf = 0.9·0.5001 + 0.500094999 = 0.950184999; w₂ = 0.94999 − 0.0950184999
+    expect(p.value.data[0]).toBeCloseTo(0.94999 - 0.0950184999, 12);
+    expect(opt.steps).toBe(2);
+  });
+
+  it('Nesterov: w ← w − lr·(g + μ·buf)', () => {
+    const p = param([0], [1]);
+    const opt = new SGD([p], { lr: 1, momentum: 0.5, nesterov: true });
+    opt.step(); // buf = 1; step = 1 + 0.5 = 1.5
+    expect(p.value.data[0]).toBeCloseTo(-1.5, 12);
+    opt.step(); // buf = 0.5 + 1 = 1.5; step = 1 + 0.75 = 1.75
+    expect(p.value.data[0]).toBeCloseTo(-3.25, 12);
+  });
+
+  it('dampening: the first step uses g undamped (PyTorch), later ones (1 − d)·g', () => {
+    const p = param([0], [1]);
+    const opt = new SGD([p], { lr: 1, momentum: 0.5, dampening: 0.5 });
+    opt.step(); // buf = 1
+    expect(p.value.data[0]).toBeCloseTo(-1, 12);
+    opt.step(); // buf = 0.5 + 0.5 = 1
+    expect(p.value.data[0]).toBeCloseTo(-2, 12);
+  });
+
+  it('flushes momentum below the smallest normal float32 to zero (no subnormal slowdown)', () => {
+    const p = new Param('p', Tensor.from([0], [1]));
+    const opt = new SGD([p], { lr: 0, momentum: 0.5 });
+    p.grad.data[0] = FLUSH_BELOW * 4;
+    opt.step();
+    p.grad.data[0] = 0;
+    opt.step(); // 2·FLUSH_BELOW: kept
+    const kept = opt.state();
+    opt.step(); // FLUSH_BELOW: kept (not below)
+    opt.step(); // FLUSH_BELOW / 2: flushed
+    const buf = new Float32Array(new Uint8Array(Buffer.from(opt.state().buffers['p']!.base64, 'base64')).buffer);
+    expect(buf[0]).toBe(0);
+    expect(kept.buffers['p']).toBeDefined();
+  });
+
+  it('validates its options', () => {
+    const p = param([0], [0]);
+    expect(() => new SGD([p], { lr: -0.1 })).toThrow(/invalid lr: -0.1/);
+    expect(() => new SGD([p], { lr: NaN })).toThrow(ConfigError);
+    expect(() => new SGD([p], { lr: 0.1, momentum: -1 })).toThrow(/momentum/);
+    expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov/);
+    expect(() => new SGD([p, param([0], [0])], { lr: 0.1 })).toThrow(/unique names/);
+  });
+
+  it('state round-trips: a restored optimizer continues identically', () => {
+    const a = param([1, 2], [0.3, -0.2]);
+    const opt = new SGD([a], { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+    opt.step();
+    const saved = JSON.parse(JSON.stringify(opt.state()));
+    const b = param([...a.value.data], [0.3, -0.2]);
+    const opt2 = new SGD([b], { lr: 0.5, momentum: 0.9, weightDecay: 1e-4 });
+    opt2.loadState(saved);
+    opt.step();
+    opt2.step();
+    expect([...b.value.data]).toEqual([...a.value.data]);
+    expect(opt2.lr).toBe(0.1);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('protocol: lr for epochs 1–7, lr/10 for 8–10', () => {
+    const s = protocolSchedule(0.1, 10);
+    expect([0, 6, 7, 9].map((e) => s.at(e))).toEqual([0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1]);
+    expect(protocolSchedule(1, 3).at(1)).toBe(1);
+    expect(protocolSchedule(1, 3).at(2)).toBeCloseTo(0.1);
+  });
+  it('constant, step and multi-step', () => {
+    expect(constantLr(0.5).at(100)).toBe(0.5);
+    expect(stepLr(1, 2, 0.5).at(5)).toBe(0.25);
+    expect(multiStepLr(1, [5, 2], 0.1).at(4)).toBeCloseTo(0.1);
+    expect(multiStepLr(1, [5, 2], 0.1).at(5)).toBeCloseTo(0.01);
+    expect(() => stepLr(1, 0)).toThrow(ConfigError);
+    expect(() => protocolSchedule(0.1, 0)).toThrow(/epochs/);
+  });
+});

@@ -1,0 +1,206 @@
+import fc from 'fast-check';
+import ndarray from 'ndarray';
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  Rng,
+  ShapeError,
+  Tensor,
+  ValueError,
+  assertFinite,
+  decodeArray,
+  encodeArray,
+  gemm,
+  gemmReference,
+  matmul,
+  ops,
+  DataFormatError,
+} from '../src/index.js';
+import { randn } from './helpers.js';
+
+describe('Tensor', () => {
+  it('builds from nested arrays and reads elements by index', () => {
+    const t = Tensor.from([[1, 2, 3], [4, 5, 6]]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.dtype).toBe('float32');
+    expect(t.get(1, 2)).toBe(6);
+    t.set(9, 0, 1);
+    expect(t.toArray()).toEqual([[1, 9, 3], [4, 5, 6]]);
+  });
+
+  it('rejects ragged nesting, wrong lengths and out-of-range indices with ShapeError naming both shapes', () => {
+    expect(() => Tensor.from([[1, 2], [3]])).toThrow(ShapeError);
+    expect(() => Tensor.from([1, 2, 3], [2, 2])).toThrow(/4 values for shape \[2, 2\].*received \[3\]/);
+    expect(() => Tensor.from([[1, 2]]).get(1, 0)).toThrow(ShapeError);
+    expect(() => Tensor.zeros([2, -1])).toThrow(ConfigError);
+  });
+
+  it('reshapes sharing memory, with one inferred axis', () => {
+    const t = Tensor.from([1, 2, 3, 4, 5, 6], [6]);
+    const r = t.reshape([2, -1]);
+    expect(r.shape).toEqual([2, 3]);
+    r.set(42, 1, 0);
+    expect(t.get(3)).toBe(42);
+    expect(() => t.reshape([4, -1])).toThrow(/divides 6/);
+    expect(() => t.reshape([5])).toThrow(ShapeError);
+  });
+
+  it('copies non-contiguous ndarray views (transposed, strided, offset) into contiguous tensors', () => {
+    const base = ndarray(new Float64Array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), [3, 4]);
+    const transposed = Tensor.fromNdarray(base.transpose(1, 0));
+    expect(transposed.shape).toEqual([4, 3]);
+    expect(transposed.toArray()).toEqual([[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
+    const strided = Tensor.fromNdarray(base.hi(3, 4).lo(1, 1).step(1, 2));
+    expect(strided.toArray()).toEqual([[5, 7], [9, 11]]);
+  });
+
+  it('property: fromNdarray of any slice equals element-wise reads of the view', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (r, c, lo, flip) => {
+        const base = ndarray(Float32Array.from({ length: r * c }, (_, i) => i), [r, c]);
+        let view = base.lo(Math.min(lo, r - 1), 0);
+        if (flip) view = view.step(-1, 1);
+        const t = Tensor.fromNdarray(view);
+        for (let i = 0; i < view.shape[0]!; i++) for (let j = 0; j < view.shape[1]!; j++) expect(t.get(i, j)).toBe(view.get(i, j));
+      }),
+    );
+  });
+
+  it('exposes its memory as an ndarray view', () => {
+    const t = Tensor.from([[1, 2], [3, 4]]);
+    expect(t.nd.get(1, 0)).toBe(3);
+    t.nd.set(0, 1, 7);
+    expect(t.get(0, 1)).toBe(7);
+  });
+
+  it('assertFinite names the first NaN', () => {
+    const t = Tensor.from([1, NaN, Infinity], [3]);
+    expect(() => assertFinite('input', t)).toThrow(ValueError);
+    expect(() => assertFinite('input', t)).toThrow(/NaN at flat index 1/);
+  });
+});
+
+describe('matmul', () => {
+  const cases: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+  for (const [ta, tb] of cases) {
+    it(`gemm transA=${ta} transB=${tb} matches the reference loop on odd sizes`, () => {
+      for (const [m, n, k] of [[1, 1, 1], [5, 3, 7], [4, 2, 8], [9, 11, 13], [17, 1, 5], [1, 19, 3], [33, 34, 35]] as const) {
+        const a = randn([m * k], `a${m}${n}${k}`, 'float32').data;
+        const b = randn([k * n], `b${m}${n}${k}`, 'float32').data;
+        const c1 = new Float32Array(m * n);
+        const c2 = new Float32Array(m * n);
+        gemm(ta, tb, m, n, k, a, b, c1);
+        gemmReference(ta, tb, m, n, k, a, b, c2);
+        for (let i = 0; i < m * n; i++) expect(c1[i]).toBeCloseTo(c2[i]!, 4);
+      }
+    });
+  }
+
+  it('property: accumulate adds to C, random shapes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 12 }), fc.boolean(), fc.boolean(), (m, n, k, ta, tb) => {
+        const a = randn([m * k], 1).data;
+        const b = randn([k * n], 2).data;
+        const c1 = randn([m * n], 3).data;
+        const c2 = Float64Array.from(c1);
+        gemm(ta, tb, m, n, k, a, b, c1, true);
+        gemmReference(ta, tb, m, n, k, a, b, c2, true);
+        for (let i = 0; i < m * n; i++) expect(Math.abs(c1[i]! - c2[i]!)).toBeLessThan(1e-10);
+      }),
+    );
+  });
+
+  it('checks shapes and names both', () => {
+    const a = Tensor.zeros([2, 3]);
+    const b = Tensor.zeros([4, 5]);
+    expect(() => matmul(a, b)).toThrow(ShapeError);
+    expect(() => matmul(a, b)).toThrow(/\[2, 3\].*inner size 3.*received \[4, 5\]/);
+    expect(matmul(a, Tensor.zeros([5, 3]), { transB: true }).shape).toEqual([2, 5]);
+  });
+});
+
+describe('ops', () => {
+  it('sign keeps 0 as 0', () => {
+    expect(ops.sign(Tensor.from([-2, 0, 3], [3])).toArray()).toEqual([-1, 0, 1]);
+  });
+  it('angle is 0 for parallel, 90 for orthogonal, 180 for opposite, NaN for zero vectors', () => {
+    const a = Tensor.from([1, 0], [2]);
+    expect(ops.angleDegrees(a, Tensor.from([3, 0], [2]))).toBeCloseTo(0);
+    expect(ops.angleDegrees(a, Tensor.from([0, 2], [2]))).toBeCloseTo(90);
+    expect(ops.angleDegrees(a, Tensor.from([-1, 0], [2]))).toBeCloseTo(180);
+    expect(ops.angleDegrees(a, Tensor.from([0, 0], [2]))).toBeNaN();
+  });
+  it('sumRowsInto accumulates column sums; addRowVector broadcasts', () => {
+    const out = Tensor.from([10, 20], [2]);
+    ops.sumRowsInto(Tensor.from([[1, 2], [3, 4]]), out);
+    expect(out.toArray()).toEqual([14, 26]);
+    expect(ops.addRowVector(Tensor.from([[1, 2], [3, 4]]), Tensor.from([1, -1], [2])).toArray()).toEqual([[2, 1], [4, 3]]);
+    expect(() => ops.addRowVector(Tensor.zeros([2, 2]), Tensor.zeros([3]))).toThrow(ShapeError);
+  });
+});
+
+describe('Rng', () => {
+  it('same seed, same stream; different seed, different stream', () => {
+    const a = new Rng(5), b = new Rng(5), c = new Rng(6);
+    const xa = Array.from({ length: 5 }, () => a.uniform());
+    expect(Array.from({ length: 5 }, () => b.uniform())).toEqual(xa);
+    expect(Array.from({ length: 5 }, () => c.uniform())).not.toEqual(xa);
+  });
+
+  it('state round-trips through JSON, including the spare normal deviate', () => {
+    const r = new Rng('x');
+    r.normal(); // leaves a spare
+    const saved = JSON.parse(JSON.stringify(r.state()));
+    const next = [r.normal(), r.normal(), r.uniform()];
+    expect([Rng.fromState(saved).normal(), Rng.fromState(saved).normal()][0]).toBe(next[0]);
+    const restored = Rng.fromState(saved);
+    expect([restored.normal(), restored.normal(), restored.uniform()]).toEqual(next);
+    expect(() => Rng.fromState({ algorithm: 'alea', c: NaN } as never)).toThrow(ConfigError);
+  });
+
+  it('uniform in [0,1), normal has mean 0 and std 1, shuffle is a permutation', () => {
+    const r = new Rng(1);
+    const n = 20000;
+    let s = 0, s2 = 0, lo = 1, hi = 0;
+    for (let i = 0; i < n; i++) {
+      const u = r.uniform();
+      lo = Math.min(lo, u);
+      hi = Math.max(hi, u);
+      const z = r.normal();
+      s += z;
+      s2 += z * z;
+    }
+    expect(lo).toBeGreaterThanOrEqual(0);
+    expect(hi).toBeLessThan(1);
+    expect(Math.abs(s / n)).toBeLessThan(0.03);
+    expect(Math.abs(Math.sqrt(s2 / n) - 1)).toBeLessThan(0.03);
+    const p = r.permutation(100);
+    expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect([...p]).not.toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('forks are reproducible and independent of later parent use', () => {
+    const a = new Rng(3).fork(), b = new Rng(3).fork();
+    expect(a.uniform()).toBe(b.uniform());
+    expect(() => new Rng(NaN)).toThrow(ConfigError);
+  });
+});
+
+describe('encodeArray', () => {
+  it('round-trips float32, float64 and int8 arrays of any length', () => {
+    for (const len of [0, 1, 2, 3, 4, 5, 1001]) {
+      const f32 = randn([len], len, 'float32').data as Float32Array;
+      expect(decodeArray(encodeArray(f32))).toEqual(f32);
+      const f64 = randn([len], len + 1).data as Float64Array;
+      expect(decodeArray(JSON.parse(JSON.stringify(encodeArray(f64))))).toEqual(f64);
+      const i8 = Int8Array.from({ length: len }, (_, i) => (i % 3) - 1);
+      expect(decodeArray(encodeArray(i8))).toEqual(i8);
+    }
+  });
+  it('rejects corrupt encodings with DataFormatError', () => {
+    const e = encodeArray(new Float32Array([1, 2, 3]));
+    expect(() => decodeArray({ ...e, length: 4 })).toThrow(DataFormatError);
+    expect(() => decodeArray({ ...e, dtype: 'int32' as never })).toThrow(/unknown dtype/);
+    expect(() => decodeArray({ ...e, base64: `${e.base64.slice(0, -4)}!!!!` })).toThrow(/invalid base64/);
+  });
+});

@@ -45,7 +45,8 @@ export function drawMagnitudes(law: MagnitudeLaw, out: Storage, rng: Rng): void 
   if (typeof law === 'object') {
     out.fill(law.constant);
   } else if (law === 'uniform') {
-    rng.fillUniform(out, 0, 1);
+    // On the 2⁻²⁴ grid: exact in float32, so a draw never rounds up to 1 (M stays in [0, 1)).
+    for (let i = 0; i < out.length; i++) out[i] = Math.floor(rng.uniform() * 16777216) / 16777216;
   } else if (law === 'abs-normal') {
     for (let i = 0; i < out.length; i++) out[i] = Math.abs(rng.normal());
   } else {

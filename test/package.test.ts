@@ -1,0 +1,393 @@
+/**
+ * The packed package as a real dependency: `npm pack`, install the tarball into an empty project
+ * outside the repository, and use it there the way a user would: ESM import in Node, a strict
+ * type check, the `asymprop` bin, and a browser bundle run in a bare JavaScript context.
+ *
+ * Nothing here imports from ../src: everything goes through the tarball, so a wrong `files`,
+ * `exports`, `types` or `bin` field, or a Node builtin in the main entry, fails this file.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  main?: string;
+  types?: string;
+  bin?: Record<string, string>;
+  exports?: Record<string, string | Record<string, string>>;
+};
+
+interface RunResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * The environment for child npm/node processes. When this file runs under `npm test`, npm exports
+ * the repository's run context (`npm_config_local_prefix`, `npm_package_*`, `INIT_CWD`, ...);
+ * none of it may leak into the commands run in the temporary project.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^npm_(package_|lifecycle_|command$|config_local_prefix$)/i.test(key) || key === 'INIT_CWD') continue;
+    env[key] = value;
+  }
+  env.NO_COLOR = '1';
+  env.npm_config_update_notifier = 'false';
+  return env;
+}
+
+function run(command: string, args: readonly string[], cwd: string, timeoutMs = 180_000): RunResult {
+  const r = spawnSync(command, args, { cwd, env: childEnv(), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new Error(`${describeCommand(command, args, cwd)} could not run: ${r.error.message}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command that must succeed; on failure the error carries the command, exit code and both outputs. */
+function mustRun(command: string, args: readonly string[], cwd: string, timeoutMs?: number): RunResult {
+  const r = run(command, args, cwd, timeoutMs);
+  if (r.status !== 0) {
+    throw new Error(
+      `${describeCommand(command, args, cwd)} exited with ${r.status}\n--- stdout ---\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`,
+    );
+  }
+  return r;
+}
+
+function describeCommand(command: string, args: readonly string[], cwd: string): string {
+  return `\`${[command, ...args].join(' ')}\` (in ${cwd})`;
+}
+
+function tail(text: string, max = 6000): string {
+  return text.length > max ? `...${text.slice(-max)}` : text;
+}
+
+/** `npx` that never downloads: only the temporary project's own bins may run. */
+function npx(args: readonly string[], cwd: string, timeoutMs?: number): RunResult {
+  return run('npx', ['--no', '--', ...args], cwd, timeoutMs);
+}
+
+/** The last line of stdout that parses as a JSON object. */
+function lastJsonLine(r: RunResult): Record<string, unknown> {
+  const lines = r.stdout.trim().split('\n').reverse();
+  for (const line of lines) {
+    const text = line.trim();
+    if (!text.startsWith('{')) continue;
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new Error(`no JSON line in stdout:\n${tail(r.stdout)}\n--- stderr ---\n${tail(r.stderr)}`);
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+let work = '';
+let project = '';
+let tarball = '';
+let tarEntries: string[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'asymprop-pack-'));
+  const packDir = join(work, 'pack');
+  project = join(work, 'consumer');
+  mkdirSync(packDir);
+  mkdirSync(project);
+
+  // `npm test` has just built dist/; rebuild only when it is missing or older than the sources, and
+  // pack with --ignore-scripts so that `prepack` does not rewrite dist/ while other test files run.
+  const distEntry = join(REPO, 'dist', 'index.js');
+  if (!existsSync(distEntry) || statSync(distEntry).mtimeMs < newestMtime(join(REPO, 'src'))) {
+    mustRun('npm', ['run', 'build', '--silent'], REPO);
+  }
+  mustRun('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], REPO);
+  const tgz = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
+  expect(tgz, `npm pack wrote ${JSON.stringify(tgz)} into ${packDir}`).toEqual([`${REPO_PKG.name}-${REPO_PKG.version}.tgz`]);
+  tarball = join(packDir, tgz[0]!);
+  tarEntries = mustRun('tar', ['-tzf', tarball], work).stdout.split('\n').filter((l) => l.length > 0);
+
+  mustRun('npm', ['init', '-y'], project);
+  mustRun('npm', ['pkg', 'set', 'type=module'], project);
+  mustRun(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@5.9.3', '@types/node@20'],
+    project,
+  );
+}, 300_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('ships the compiled entry points, typings and bin', () => {
+    for (const f of ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cli/main.js']) {
+      expect(tarEntries, `tarball lacks ${f}`).toContain(f);
+    }
+  });
+
+  it('ships nothing but dist/, package.json, README and LICENSE', () => {
+    for (const entry of tarEntries) expect(entry.startsWith('package/'), entry).toBe(true);
+    const unexpected = tarEntries.filter(
+      (e) => !/^package\/(dist\/.+|package\.json|README(\.md)?|LICENSE(\.md|\.txt)?)$/i.test(e),
+    );
+    expect(unexpected).toEqual([]);
+    const forbidden = tarEntries.filter(
+      (e) => /^package\/(src|test|examples|docs|node_modules)\//.test(e) || /(^|\/)\.tmp(\/|$)|\.tmp$|\.tsbuildinfo$/.test(e),
+    );
+    expect(forbidden).toEqual([]);
+  });
+
+  it('every path named by main, types, exports and bin is in the installed package', () => {
+    const installed = join(project, 'node_modules', REPO_PKG.name);
+    const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as typeof REPO_PKG;
+    expect(pkg.version).toBe(REPO_PKG.version);
+    const targets: string[] = [];
+    if (pkg.main) targets.push(pkg.main);
+    if (pkg.types) targets.push(pkg.types);
+    for (const value of Object.values(pkg.exports ?? {})) {
+      targets.push(...(typeof value === 'string' ? [value] : Object.values(value)));
+    }
+    targets.push(...Object.values(pkg.bin ?? {}));
+    expect(pkg.bin?.asymprop, 'package.json bin.asymprop').toBeTypeOf('string');
+    expect(pkg.exports?.['.'], 'package.json exports["."]').toMatchObject({ types: expect.any(String), import: expect.any(String) });
+    for (const target of targets) expect(existsSync(join(installed, target)), `${target} (named in package.json) is missing`).toBe(true);
+  });
+
+  it('installs the bin as an executable node script', () => {
+    const link = join(project, 'node_modules', '.bin', 'asymprop');
+    expect(existsSync(link), `${link} was not created by npm install`).toBe(true);
+    expect(statSync(link).mode & 0o111, 'bin target is not executable').not.toBe(0);
+    expect(readFileSync(link, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+});
+
+describe('ESM import in Node', () => {
+  it('builds a model, runs a forward pass and a gradient check through the public API', () => {
+    writeFileSync(
+      join(project, 'consumer.mjs'),
+      `import { createRequire } from 'node:module';
+import { Rng, Dense, Tensor, mlp, usf, batchManhattan, signConcordant, SGD, gradCheck, trainStep } from 'asymprop';
+
+const rng = new Rng(1);
+const model = mlp({ rng, feedback: batchManhattan(usf()) });
+const x = Tensor.zeros([2, 1, 28, 28]);
+rng.fillNormal(x.data);
+const y = model.forward(x, false);
+
+const optimizer = new SGD(model.params(), { lr: 1e-4, momentum: 0.9 });
+const step = trainStep(model, optimizer, x, new Int32Array([3, 7]));
+
+const input = Tensor.from([[0.5, -1, 2], [1.5, 0.25, -0.75]], undefined, 'float64');
+const exact = gradCheck(new Dense(3, 4, { rng: new Rng(2), dtype: 'float64' }), input);
+const sc = new Dense(3, 4, { rng: new Rng(3), dtype: 'float64', feedback: signConcordant() });
+const scParams = gradCheck(sc, input, { inputs: false });
+const scInputs = gradCheck(sc, input);
+
+let deepImport = 'allowed';
+try {
+  await import('asymprop/dist/index.js');
+} catch (e) {
+  deepImport = e.code;
+}
+
+console.log(JSON.stringify({
+  version: createRequire(import.meta.url)('asymprop/package.json').version,
+  shape: y.shape,
+  dtype: y.dtype,
+  outputs: Array.from(y.data),
+  stepLoss: step.loss,
+  exactOk: exact.ok,
+  exactChecked: exact.checked,
+  exactMaxError: exact.maxError,
+  signConcordantParamsOk: scParams.ok,
+  signConcordantInputsOk: scInputs.ok,
+  deepImport,
+}));
+`,
+    );
+    const out = lastJsonLine(mustRun('node', ['consumer.mjs'], project));
+    expect(out.version).toBe(REPO_PKG.version);
+    expect(out.shape).toEqual([2, 10]);
+    expect(out.dtype).toBe('float32');
+    const outputs = out.outputs as number[];
+    expect(outputs).toHaveLength(20);
+    for (const v of outputs) expect(Number.isFinite(v), `output ${v}`).toBe(true);
+    expect(new Set(outputs).size, 'outputs are not all equal').toBeGreaterThan(1);
+    expect(Number.isFinite(out.stepLoss as number) && (out.stepLoss as number) > 0).toBe(true);
+    // A plain Dense passes the float64 check; sign-concordant feedback has the true parameter
+    // gradients but, by design, not the true input gradient.
+    expect(out.exactOk).toBe(true);
+    expect(out.exactChecked).toBeGreaterThan(0);
+    expect(out.exactMaxError).toBeLessThan(1e-6);
+    expect(out.signConcordantParamsOk).toBe(true);
+    expect(out.signConcordantInputsOk).toBe(false);
+    // Only the declared entry points are importable.
+    expect(out.deepImport).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+  });
+});
+
+describe('TypeScript consumer', () => {
+  it('type-checks strictly against the shipped declarations', () => {
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      `import {
+  AsympropError, Dense, Rng, SGD, ShapeError, Tensor, batchManhattan, mlp, train, usf,
+  ArrayDataset, type FeedbackStrategy, type Shape, type TrainResult,
+} from 'asymprop';
+
+const s: FeedbackStrategy = batchManhattan(usf());
+const name: string = s.name;
+const t: Tensor = Tensor.zeros([2, 3], 'float64');
+const layer = new Dense(3, 2, { rng: new Rng(0), feedback: s, dtype: 'float64' });
+const y: Tensor = layer.forward(t, true);
+const shape: Shape = y.shape;
+
+try {
+  layer.forward(Tensor.zeros([2, 4]), true);
+} catch (e) {
+  if (e instanceof ShapeError) {
+    const received: readonly number[] = e.received;
+    const where: string = e.where;
+    const base: AsympropError = e;
+    console.log(received, where, base.message);
+  }
+}
+
+const rng = new Rng('types');
+const model = mlp({ rng, inputShape: [2], hidden: [4], classes: 2, feedback: usf() });
+const data = new ArrayDataset('toy', new Float32Array([0, 1, 1, 0]), new Int32Array([0, 1]), [2], 2);
+const result: TrainResult = train(model, { train: data }, { optimizer: new SGD(model.params(), { lr: 0.1 }), epochs: 1, rng });
+const accuracy: number = result.testAccuracy;
+
+// @ts-expect-error the rng must be an Rng instance, not a seed
+new Dense(3, 2, { rng: 'seed' });
+
+console.log(name, shape, accuracy);
+`,
+    );
+    // No --skipLibCheck: the shipped .d.ts files must compile in the consumer too. The line
+    // marked as an expected error fails the check if 'asymprop' were typed as `any`.
+    const r = npx(['tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'consumer.ts'], project);
+    expect(r.status, `tsc reported:\n${r.stdout}\n${r.stderr}`).toBe(0);
+  });
+});
+
+describe('the asymprop bin', () => {
+  it('prints the package version', () => {
+    const r = npx(['asymprop', '--version'], project);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(REPO_PKG.version);
+  });
+
+  it('trains one epoch on the embedded MNIST digits and prints a JSON result', () => {
+    const r = npx(['asymprop', 'train', '--epochs', '1', '--json', '--quiet', '--feedback', 'usf', '--bm'], project);
+    expect(r.status, `stderr:\n${tail(r.stderr)}`).toBe(0);
+    const result = lastJsonLine(r);
+    expect(result.diverged).toBe(false);
+    expect(result.history).toHaveLength(1);
+    const accuracy = result.testAccuracy as number;
+    expect(accuracy).toBeGreaterThan(0.5);
+    expect(accuracy).toBeLessThanOrEqual(1);
+    expect(Number.isFinite(result.trainLoss as number)).toBe(true);
+  });
+
+  it('rejects an unknown feedback with exit code 2 and a message naming it', () => {
+    const r = npx(['asymprop', 'train', '--feedback', 'nope'], project);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/feedback/);
+    expect(r.stderr).toMatch(/nope/);
+    expect(r.stderr).not.toMatch(/internal error/);
+  });
+});
+
+describe('browser bundle', () => {
+  it('bundles the main entry for the browser and trains a toy model in a bare JavaScript context', async () => {
+    const entry = join(project, 'browser-entry.mjs');
+    writeFileSync(
+      entry,
+      `import { ArrayDataset, Rng, SGD, mlp, train, usf } from 'asymprop';
+
+// Two Gaussian blobs in 2-D, one per class.
+const rng = new Rng(7);
+const n = 200;
+const features = new Float32Array(n * 2);
+const labels = new Int32Array(n);
+for (let i = 0; i < n; i++) {
+  const c = i % 2;
+  labels[i] = c;
+  features[2 * i] = rng.normal(c === 0 ? -1.5 : 1.5, 0.5);
+  features[2 * i + 1] = rng.normal(c === 0 ? 1 : -1, 0.5);
+}
+const data = new ArrayDataset('blobs', features, labels, [2], 2);
+const model = mlp({ rng, inputShape: [2], hidden: [16], classes: 2, feedback: usf() });
+const optimizer = new SGD(model.params(), { lr: 0.05, momentum: 0.9 });
+const result = train(model, { train: data, test: data }, { optimizer, epochs: 5, rng, batchSize: 20 });
+console.log(JSON.stringify({
+  epochs: result.history.length,
+  losses: result.history.map((r) => r.trainLoss),
+  testAccuracy: result.testAccuracy,
+  diverged: result.diverged,
+}));
+`,
+    );
+    const bundled = await build({
+      entryPoints: [entry],
+      absWorkingDir: project,
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    expect(bundled.errors).toEqual([]);
+    // The library came from the installed tarball, not from the repository.
+    const inputs = Object.keys(bundled.metafile!.inputs);
+    const fromPackage = inputs.filter((p) => p.startsWith(`node_modules/${REPO_PKG.name}/dist/`));
+    expect(fromPackage, `bundle inputs: ${inputs.join(', ')}`).toContain(`node_modules/${REPO_PKG.name}/dist/index.js`);
+    expect(inputs.filter((p) => resolve(project, p).startsWith(REPO + sep))).toEqual([]);
+    expect(inputs.filter((p) => !p.startsWith('node_modules/') && p !== relative(project, entry))).toEqual([]);
+
+    const code = bundled.outputFiles[0]!.text;
+    const printed: string[] = [];
+    const context = vm.createContext({
+      console: { log: (...args: unknown[]) => printed.push(args.map(String).join(' ')) },
+      performance,
+    });
+    expect(vm.runInContext('[typeof process, typeof require, typeof Buffer, typeof module]', context)).toEqual([
+      'undefined',
+      'undefined',
+      'undefined',
+      'undefined',
+    ]);
+    vm.runInContext(code, context, { filename: 'bundle.js', timeout: 60_000 });
+    expect(printed, 'the bundle printed one line').toHaveLength(1);
+    const out = JSON.parse(printed[0]!) as { epochs: number; losses: number[]; testAccuracy: number; diverged: unknown };
+    expect(out.diverged).toBe(null);
+    expect(out.epochs).toBe(5);
+    for (const loss of out.losses) expect(Number.isFinite(loss), `loss ${loss}`).toBe(true);
+    expect(out.losses[out.losses.length - 1]!).toBeLessThan(out.losses[0]!);
+    expect(out.testAccuracy).toBeGreaterThan(0.9);
+    expect(out.testAccuracy).toBeLessThanOrEqual(1);
+  });
+});

@@ -1,0 +1,92 @@
+import { matrixStats, type FeedbackStats } from '../feedback/stats.js';
+import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
+import { symmetric } from '../feedback/symmetric.js';
+import { heNormal, type Initializer } from '../tensor/init.js';
+import { angleDegrees } from '../tensor/ops.js';
+import { Param } from '../tensor/param.js';
+import type { Rng } from '../tensor/rng.js';
+import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
+import { checkRng } from './checks.js';
+import type { FeedbackLayer } from './layer.js';
+
+/** Options shared by the weighted layers ({@link Dense}, {@link Conv2d}). */
+export interface WeightedLayerOptions {
+  /** Draws the initial weights (and seeds the feedback's own generator). Required: no hidden randomness. */
+  rng: Rng;
+  /** Weight initialiser (default He-normal, N(0, 2/fanIn)). Biases start at 0. */
+  init?: Initializer;
+  /** Whether the layer has a bias (default true). */
+  bias?: boolean;
+  /** Feedback strategy for the backward pass (default symmetric backprop). */
+  feedback?: FeedbackStrategy;
+  /** Storage type of the parameters (default float32; float64 for gradient checks). */
+  dtype?: DType;
+}
+
+/**
+ * What dense and convolutional layers share: a weight W and bias b, the bound feedback strategy
+ * that supplies V for the backward pass, and the instrumentation comparing V with W. Each subclass
+ * writes its own forward and backward, side by side, in its own file.
+ */
+export abstract class WeightedLayer implements FeedbackLayer {
+  readonly weight: Param;
+  readonly bias: Param | null;
+  readonly init: Initializer;
+  feedback: Feedback;
+  instrument = false;
+  stats: FeedbackStats | null = null;
+
+  /**
+   * @param label the layer's description (subclass fields are not set yet while this runs).
+   * @param weightShape W's shape (`[out, in]` or `[out, in, kh, kw]`).
+   * @param fanIn inputs feeding one output unit; `fanOut`: outputs fed by one input unit.
+   */
+  protected constructor(
+    label: string,
+    weightShape: Shape,
+    private readonly fanIn: number,
+    private readonly fanOut: number,
+    options: WeightedLayerOptions,
+  ) {
+    const rng = checkRng(label, options?.rng);
+    const dtype = options.dtype ?? 'float32';
+    this.init = options.init ?? heNormal();
+    this.weight = new Param('weight', Tensor.zeros(weightShape, dtype));
+    this.init.fill(this.weight.value.data, fanIn, fanOut, rng);
+    this.bias = options.bias === false ? null : new Param('bias', Tensor.zeros([weightShape[0]!], dtype));
+    this.feedback = this.bindFeedback(options.feedback ?? symmetric(), rng.fork(), label);
+  }
+
+  abstract describe(): string;
+  abstract outputShape(inputShape: Shape): number[];
+  abstract forward(x: Tensor, training: boolean): Tensor;
+  abstract backward(dy: Tensor): Tensor;
+  abstract trueInputGradient(dy: Tensor): Tensor;
+
+  params(): Param[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params()) p.zeroGrad();
+  }
+
+  setFeedback(strategy: FeedbackStrategy, rng: Rng): void {
+    this.feedback = this.bindFeedback(strategy, checkRng(this.describe(), rng), this.describe());
+  }
+
+  recordErrorAngle(angle: number): void {
+    if (this.stats) this.stats = { ...this.stats, errorAngle: angle };
+  }
+
+  /** Records V-versus-W statistics; `trueDx` computes the input gradient backprop would send. */
+  protected measure(v: Tensor, dx: Tensor, trueDx: () => Tensor): void {
+    const w = this.weight.value;
+    const localErrorAngle = v === w ? 0 : angleDegrees(dx, trueDx());
+    this.stats = { ...matrixStats(v, w), localErrorAngle, errorAngle: NaN };
+  }
+
+  private bindFeedback(strategy: FeedbackStrategy, rng: Rng, layer: string): Feedback {
+    return strategy.bind({ shape: this.weight.value.shape, fanIn: this.fanIn, fanOut: this.fanOut, init: this.init, rng, layer });
+  }
+}

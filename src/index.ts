@@ -31,6 +31,12 @@ export { isFeedbackLayer, type FeedbackLayer, type Layer } from './layers/layer.
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
 export { Flatten } from './layers/flatten.js';
+export { WeightedLayer, type WeightedLayerOptions } from './layers/weighted.js';
+export { Conv2d, col2im, im2col, type Conv2dOptions } from './layers/conv2d.js';
+export { AvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './layers/pool.js';
+export { Dropout } from './layers/dropout.js';
+export { geometry2d, outputSize, pair, type Geometry2d, type Size2, type WindowOptions } from './layers/geometry.js';
+export { BatchNorm, type BatchNormOptions } from './norm/batchNorm.js';
 export { Sequential } from './layers/sequential.js';
 export { checkLabels, meanSquaredError, softmaxCrossEntropy, type Labels, type LossResult } from './layers/loss.js';
 
@@ -43,6 +49,8 @@ export { trainStep, type StepResult } from './train/step.js';
 export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainResult } from './train/train.js';
 
 export { mlp, type MlpOptions } from './models/mlp.js';
+export { lenet, type LenetOptions } from './models/lenet.js';
+export { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
 export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';

@@ -1,14 +1,16 @@
 import { ConfigError } from '../errors.js';
 import type { FeedbackStrategy } from '../feedback/strategy.js';
 import { ReLU } from '../layers/activation.js';
+import { checkRng } from '../layers/checks.js';
 import { Dense } from '../layers/dense.js';
 import { Flatten } from '../layers/flatten.js';
 import type { Layer } from '../layers/layer.js';
 import { Sequential } from '../layers/sequential.js';
-import { checkRng } from '../layers/checks.js';
+import { BatchNorm } from '../norm/batchNorm.js';
 import type { Initializer } from '../tensor/init.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape } from '../tensor/tensor.js';
+import { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './common.js';
 
 /** Options of {@link mlp}. */
 export interface MlpOptions {
@@ -20,19 +22,23 @@ export interface MlpOptions {
   hidden?: readonly number[];
   /** Output classes (default 10). */
   classes?: number;
-  /** Feedback for every dense layer, the output layer included; or a function choosing per layer index. */
-  feedback?: FeedbackStrategy | ((denseIndex: number) => FeedbackStrategy);
+  /** Batch normalisation after each hidden dense layer, before its ReLU (default false). */
+  bn?: boolean;
+  /** Feedback for every dense layer, the output layer included; or a function of the dense layer's index. */
+  feedback?: FeedbackChoice;
+  /** Feedback of the BN layers (default: exact BN backward, with Batch Manhattan when the dense layers use it). */
+  bnFeedback?: FeedbackStrategy;
   /** Weight initialiser (default He-normal). */
   init?: Initializer;
 }
 
 /**
- * The protocol's `mlp`: flatten → [dense → ReLU] per hidden width → dense to the classes
+ * The protocol's `mlp`: flatten → [dense → (BN) → ReLU] per hidden width → dense to the classes
  * (784 → 256 → 256 → 10 by default).
  *
  * @example
  * ```ts
- * const model = mlp({ rng: new Rng(1), feedback: batchManhattan(usf()) });
+ * const model = mlp({ rng: new Rng(1), bn: true, feedback: batchManhattan(usf()) });
  * ```
  */
 export function mlp(options: MlpOptions): Sequential {
@@ -42,14 +48,15 @@ export function mlp(options: MlpOptions): Sequential {
   const classes = options.classes ?? 10;
   if (!Array.isArray(hidden)) throw new ConfigError('hidden', hidden, 'an array of positive integers');
   const inFeatures = inputShape.reduce((a, b) => a * b, 1);
-  const feedbackFor = (i: number): FeedbackStrategy | undefined =>
-    typeof options.feedback === 'function' ? options.feedback(i) : options.feedback;
   const layers: Layer[] = [new Flatten()];
   const widths = [inFeatures, ...hidden, classes];
   for (let i = 0; i + 1 < widths.length; i++) {
-    const feedback = feedbackFor(i);
-    layers.push(new Dense(widths[i]!, widths[i + 1]!, { rng, ...(options.init ? { init: options.init } : {}), ...(feedback ? { feedback } : {}) }));
-    if (i + 2 < widths.length) layers.push(new ReLU());
+    const feedback = feedbackAt(options.feedback, i);
+    layers.push(new Dense(widths[i]!, widths[i + 1]!, { rng, feedback, ...(options.init ? { init: options.init } : {}) }));
+    if (i + 2 < widths.length) {
+      if (options.bn) layers.push(new BatchNorm(widths[i + 1]!, { rng, feedback: options.bnFeedback ?? defaultBatchNormFeedback(feedback) }));
+      layers.push(new ReLU());
+    }
   }
   return new Sequential(layers, inputShape);
 }

@@ -1,0 +1,21 @@
+import { batchManhattan } from '../feedback/batchManhattan.js';
+import type { FeedbackStrategy } from '../feedback/strategy.js';
+import { symmetric } from '../feedback/symmetric.js';
+
+/** A strategy for every weighted layer, or a function choosing one per weighted-layer index (0, 1, …). */
+export type FeedbackChoice = FeedbackStrategy | ((weightedIndex: number) => FeedbackStrategy);
+
+/** Resolves a {@link FeedbackChoice} for one weighted layer (symmetric when nothing is chosen). */
+export function feedbackAt(choice: FeedbackChoice | undefined, index: number): FeedbackStrategy {
+  if (choice === undefined) return symmetric();
+  return typeof choice === 'function' ? choice(index) : choice;
+}
+
+/**
+ * The feedback of a BatchNorm that follows a weighted layer with strategy `weighted`: the exact BN
+ * backward (symmetric), with the Batch Manhattan update when the weighted layer has it, because
+ * the protocol applies BM to every parameter while keeping BN's backward exact.
+ */
+export function defaultBatchNormFeedback(weighted: FeedbackStrategy): FeedbackStrategy {
+  return weighted.spec.type === 'batch-manhattan' ? batchManhattan(symmetric()) : symmetric();
+}

@@ -1,0 +1,220 @@
+import { ConfigError, ShapeError, StateError } from '../errors.js';
+import { matrixStats, type FeedbackStats } from '../feedback/stats.js';
+import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
+import { symmetric } from '../feedback/symmetric.js';
+import { checkPositiveInt, checkRng } from '../layers/checks.js';
+import type { FeedbackLayer } from '../layers/layer.js';
+import type { Initializer } from '../tensor/init.js';
+import { angleDegrees } from '../tensor/ops.js';
+import { Param } from '../tensor/param.js';
+import type { Rng } from '../tensor/rng.js';
+import { Tensor, allocate, type DType, type Shape, type Storage } from '../tensor/tensor.js';
+
+/** Options of {@link BatchNorm}. */
+export interface BatchNormOptions {
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+  /** Running-statistics momentum: `running ← (1 − m)·running + m·batch` (default 0.1, PyTorch's). */
+  momentum?: number;
+  /**
+   * Feedback for γ in the backward pass (default symmetric: the exact BN backward). With another
+   * strategy the error is sent down through V(γ) instead of γ; γ's and β's own gradients stay true.
+   * Batch Manhattan here signs γ's and β's gradients.
+   */
+  feedback?: FeedbackStrategy;
+  /** Seeds the feedback's own generator (required, as for every layer: no hidden randomness). */
+  rng: Rng;
+  dtype?: DType;
+}
+
+/** Random feedback for γ draws B ~ N(0, 1): γ starts at 1, so this is "W-like" in scale. */
+const GAMMA_FEEDBACK_INIT: Initializer = { name: 'standard-normal', fill: (out, _i, _o, rng) => { rng.fillNormal(out, 0, 1); } };
+
+/**
+ * Batch normalisation over the features of `[N, C]` inputs (`BatchNorm1d`) or the channels of
+ * `[N, C, H, W]` inputs (`BatchNorm2d`), with PyTorch's conventions (as the protocol states):
+ *
+ * ```
+ * train:  μ, σ² = mean and biased variance over the batch (and the spatial positions)
+ *         x̂ = (x − μ) / √(σ² + ε);   y = γ x̂ + β
+ *         running_mean ← 0.9·running_mean + 0.1·μ;  running_var ← 0.9·running_var + 0.1·σ²·m/(m−1)
+ * eval:   x̂ uses running_mean and running_var
+ * ```
+ *
+ * Backward (train mode), with m values per channel and `g = dy·V(γ)` (V(γ) = γ for the exact BN):
+ *
+ * ```
+ * dβ += Σ dy;   dγ += Σ dy·x̂
+ * dx  = (g − mean(g) − x̂·mean(g·x̂)) / √(σ² + ε)
+ * ```
+ *
+ * @example
+ * ```ts
+ * const bn = new BatchNorm(16, { rng: new Rng(0) }); // over 16 channels ([N,16,H,W]) or 16 features ([N,16])
+ * bn.forward(Tensor.zeros([8, 16, 5, 5]), true);
+ * ```
+ */
+export class BatchNorm implements FeedbackLayer {
+  readonly gamma: Param;
+  readonly beta: Param;
+  readonly runningMean: Float64Array;
+  readonly runningVar: Float64Array;
+  readonly eps: number;
+  readonly momentum: number;
+  feedback: Feedback;
+  instrument = false;
+  stats: FeedbackStats | null = null;
+  private cache: { xhat: Storage; invStd: Float64Array; shape: Shape; training: boolean } | null = null;
+
+  constructor(
+    readonly numFeatures: number,
+    options: BatchNormOptions,
+  ) {
+    checkPositiveInt(`BatchNorm numFeatures`, numFeatures);
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum ?? 0.1;
+    if (!(this.eps > 0 && Number.isFinite(this.eps))) throw new ConfigError('BatchNorm eps', options.eps, 'a finite number > 0');
+    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new ConfigError('BatchNorm momentum', options.momentum, 'a number in [0, 1]');
+    const dtype = options.dtype ?? 'float32';
+    this.gamma = new Param('weight', Tensor.full([numFeatures], 1, dtype));
+    this.beta = new Param('bias', Tensor.zeros([numFeatures], dtype));
+    this.runningMean = new Float64Array(numFeatures);
+    this.runningVar = new Float64Array(numFeatures).fill(1);
+    this.feedback = this.bind(options.feedback ?? symmetric(), checkRng(this.describe(), options?.rng).fork());
+  }
+
+  describe(): string {
+    return `BatchNorm(${this.numFeatures})`;
+  }
+
+  outputShape(inputShape: Shape): number[] {
+    if ((inputShape.length !== 1 && inputShape.length !== 3) || inputShape[0] !== this.numFeatures) {
+      throw new ShapeError(this.describe(), `per-sample input [${this.numFeatures}] or [${this.numFeatures}, H, W]`, inputShape);
+    }
+    return [...inputShape];
+  }
+
+  forward(x: Tensor, training: boolean): Tensor {
+    if (x.rank !== 2 && x.rank !== 4) throw new ShapeError(`${this.describe()}.forward`, `[N, ${this.numFeatures}] or [N, ${this.numFeatures}, H, W]`, x.shape);
+    this.outputShape(x.shape.slice(1));
+    const { n, c, s } = this.layout(x.shape);
+    const m = n * s;
+    if (training && m < 2) throw new ShapeError(`${this.describe()}.forward`, 'at least 2 values per channel in train mode', x.shape);
+    const xd = x.data;
+    const mean = new Float64Array(c);
+    const invStd = new Float64Array(c);
+    if (training) {
+      for (let ch = 0; ch < c; ch++) {
+        let sum = 0;
+        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) sum += xd[q]!;
+        const mu = sum / m;
+        let sq = 0;
+        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) sq += (xd[q]! - mu) ** 2;
+        const variance = sq / m;
+        mean[ch] = mu;
+        invStd[ch] = 1 / Math.sqrt(variance + this.eps);
+        this.runningMean[ch] = (1 - this.momentum) * this.runningMean[ch]! + this.momentum * mu;
+        this.runningVar[ch] = (1 - this.momentum) * this.runningVar[ch]! + this.momentum * (sq / (m - 1));
+      }
+    } else {
+      for (let ch = 0; ch < c; ch++) {
+        mean[ch] = this.runningMean[ch]!;
+        invStd[ch] = 1 / Math.sqrt(this.runningVar[ch]! + this.eps);
+      }
+    }
+    const y = Tensor.zeros(x.shape, x.dtype);
+    const xhat = allocate(x.dtype, x.size);
+    const gamma = this.gamma.value.data, beta = this.beta.value.data;
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < c; ch++) {
+        const mu = mean[ch]!, is = invStd[ch]!, gm = gamma[ch]!, bt = beta[ch]!;
+        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) {
+          const h = (xd[q]! - mu) * is; // x̂
+          xhat[q] = h;
+          y.data[q] = gm * h + bt; //      y = γ x̂ + β
+        }
+      }
+    }
+    this.cache = { xhat, invStd, shape: x.shape, training };
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const cache = this.requireCache(dy);
+    // Parameter gradients: always the true ones, accumulated.
+    const { n, c, s } = this.layout(cache.shape);
+    const g = dy.data, xhat = cache.xhat;
+    const dgamma = this.gamma.grad.data, dbeta = this.beta.grad.data;
+    for (let ch = 0; ch < c; ch++) {
+      let sumDy = 0, sumDyXhat = 0;
+      for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { sumDy += g[q]!; sumDyXhat += g[q]! * xhat[q]!; }
+      dbeta[ch] += sumDy; //      dβ += Σ dy
+      dgamma[ch] += sumDyXhat; // dγ += Σ dy·x̂
+    }
+    // The error sent down goes through V(γ) (= γ for the exact BN backward).
+    const v = this.feedback.matrix(this.gamma.value);
+    const dx = this.inputGradient(dy, v.data, cache);
+    if (this.instrument) {
+      const w = this.gamma.value;
+      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.inputGradient(dy, w.data, cache)), errorAngle: NaN };
+    }
+    return dx;
+  }
+
+  trueInputGradient(dy: Tensor): Tensor {
+    return this.inputGradient(dy, this.gamma.value.data, this.requireCache(dy));
+  }
+
+  /** dx for gradient dy and scale v: the full BN backward in train mode, `dy·v/σ` in eval mode. */
+  private inputGradient(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>): Tensor {
+    const { n, c, s } = this.layout(cache.shape);
+    const m = n * s;
+    const g = dy.data, xhat = cache.xhat;
+    const dx = Tensor.zeros(cache.shape, dy.dtype);
+    for (let ch = 0; ch < c; ch++) {
+      const vc = v[ch]!, is = cache.invStd[ch]!;
+      let meanG = 0, meanGXhat = 0;
+      if (cache.training) {
+        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { meanG += g[q]! * vc; meanGXhat += g[q]! * vc * xhat[q]!; }
+        meanG /= m;
+        meanGXhat /= m;
+      }
+      for (let i = 0; i < n; i++) {
+        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) dx.data[q] = (g[q]! * vc - meanG - xhat[q]! * meanGXhat) * is;
+      }
+    }
+    return dx;
+  }
+
+  params(): Param[] {
+    return [this.gamma, this.beta];
+  }
+
+  zeroGrad(): void {
+    this.gamma.zeroGrad();
+    this.beta.zeroGrad();
+  }
+
+  setFeedback(strategy: FeedbackStrategy, rng: Rng): void {
+    this.feedback = this.bind(strategy, checkRng(this.describe(), rng));
+  }
+
+  recordErrorAngle(angle: number): void {
+    if (this.stats) this.stats = { ...this.stats, errorAngle: angle };
+  }
+
+  private bind(strategy: FeedbackStrategy, rng: Rng): Feedback {
+    return strategy.bind({ shape: [this.numFeatures], fanIn: 1, fanOut: 1, init: GAMMA_FEEDBACK_INIT, rng, layer: this.describe() });
+  }
+
+  private layout(shape: Shape): { n: number; c: number; s: number } {
+    return { n: shape[0]!, c: shape[1]!, s: shape.length === 4 ? shape[2]! * shape[3]! : 1 };
+  }
+
+  private requireCache(dy: Tensor): NonNullable<BatchNorm['cache']> {
+    if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
+    const shape = this.cache.shape;
+    if (dy.rank !== shape.length || shape.some((d, i) => dy.shape[i] !== d)) throw new ShapeError(`${this.describe()}.backward`, `[${shape.join(', ')}]`, dy.shape);
+    return this.cache;
+  }
+}

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { demoTable } from '../src/cli/demo.js';
+import { demoTables } from '../src/cli/demo.js';
 import type { RunResult } from '../src/experiments/run.js';
 
 // These tests drive the built command line (npm test builds dist/ first), as a user would.
@@ -85,21 +85,30 @@ describe('asymprop train', () => {
 });
 
 describe('asymprop demo (the main job)', () => {
-  it('runs every method without and with Batch Manhattan on worker threads and tabulates them', () => {
+  it('runs every method without and with Batch Manhattan, then mlp and lenet with and without BN, and tabulates them', () => {
     const r = cli('demo', '--epochs', '1', '--workers', '2', '--json', '--quiet');
     expect(r.code, r.stderr).toBe(0);
     const { runs } = json<{ runs: RunResult[] }>(r.stdout);
-    expect(runs.map((x) => `${x.config.bm ? 'bm+' : ''}${x.config.feedback}`)).toEqual([
-      'bp', 'usf', 'brsf', 'frsf', 'fa', 'bm+bp', 'bm+usf', 'bm+brsf', 'bm+frsf', 'bm+fa',
+    const names = runs.map((x) => `${x.config.arch}${x.config.bn ? '+bn' : ''} ${x.config.bm ? 'bm+' : ''}${x.config.feedback}`);
+    expect(names).toEqual([
+      'mlp bp', 'mlp usf', 'mlp brsf', 'mlp frsf', 'mlp fa',
+      'mlp bm+bp', 'mlp bm+usf', 'mlp bm+brsf', 'mlp bm+frsf', 'mlp bm+fa',
+      'mlp+bn bp', 'mlp+bn usf', 'lenet bp', 'lenet usf', 'lenet+bn bp', 'lenet+bn usf',
     ]);
     for (const run of runs) {
       expect(run.diverged || (run.testAccuracy >= 0 && run.testAccuracy <= 1)).toBe(true);
       expect(run.config.lr).toBe(run.config.bm ? 1e-4 : 0.1);
+      expect(run.config.epochs).toBe(1);
     }
-    expect(runs[0]!.testAccuracy).toBeGreaterThan(0.85);
-    const table = demoTable(runs);
-    expect(table).toMatch(/feedback\s+gradient g \(lr 0.1\)\s+Batch Manhattan sign\(g\) \(lr 0.0001\)/);
-    expect(table).toMatch(/\nbp\s+0\.0°\s+0\.0°/);
-    for (const method of ['bp', 'usf', 'brsf', 'frsf', 'fa']) expect(table).toMatch(new RegExp(`\\n${method}\\s+(\\d+\\.\\d\\d%|diverged)`));
+    const acc = (name: string) => runs[names.indexOf(name)]!.testAccuracy;
+    expect(acc('mlp bp')).toBeGreaterThan(0.85);
+    // The paper's fourth finding, already after one epoch: uSF needs BN (or BM) to learn.
+    expect(acc('mlp+bn usf')).toBeGreaterThan(0.8);
+    expect(acc('lenet+bn usf')).toBeGreaterThan(0.8);
+    const tables = demoTables(runs);
+    expect(tables).toMatch(/feedback\s+gradient g \(lr 0.1\)\s+Batch Manhattan sign\(g\) \(lr 0.0001\)/);
+    expect(tables).toMatch(/\nbp\s+0\.0°\s+0\.0°/);
+    for (const method of ['bp', 'usf', 'brsf', 'frsf', 'fa']) expect(tables).toMatch(new RegExp(`\\n${method}\\s+(\\d+\\.\\d\\d%|diverged)`));
+    expect(tables).toMatch(/\nlenet \+ BN\s+\d+\.\d\d%\s+\d+\.\d\d%/);
   });
 });

@@ -1,17 +1,36 @@
 import { parseArgs } from 'node:util';
-import { resolveRunConfig, type RunConfig } from '../experiments/config.js';
+import { resolveRunConfig, type Architecture, type RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
 import { intOption } from './args.js';
 import { runPool } from './pool.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy, renderTable } from './table.js';
 
-/** The methods of the main job, in the protocol's order. */
+/** The methods of the main job's first part, in the protocol's order. */
 export const DEMO_METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
+/** The architectures × normalisations of the second part. */
+const BN_ROWS: readonly { arch: Architecture; bn: boolean }[] = [
+  { arch: 'mlp', bn: false },
+  { arch: 'mlp', bn: true },
+  { arch: 'lenet', bn: false },
+  { arch: 'lenet', bn: true },
+];
+const BN_METHODS = ['bp', 'usf'] as const;
 
-/** The main job's runs: every method without and with Batch Manhattan, at their default rates. */
+/** The default length of the main job: long enough for backprop's 95%, short enough for a first try. */
+export const DEMO_EPOCHS = 5;
+
+/**
+ * The main job's runs: (1) the mlp under every method, without and with Batch Manhattan;
+ * (2) mlp and lenet without and with Batch Normalization under bp and uSF. Runs shared by both
+ * parts (the plain mlp under bp and uSF) are listed once.
+ */
 export function demoConfigs(epochs: number, seed: number): RunConfig[] {
-  return [false, true].flatMap((bm) => DEMO_METHODS.map((feedback) => resolveRunConfig({ feedback, bm, epochs, seed })));
+  const part1 = [false, true].flatMap((bm) => DEMO_METHODS.map((feedback) => resolveRunConfig({ feedback, bm, epochs, seed })));
+  const part2 = BN_ROWS.filter((r) => r.arch !== 'mlp' || r.bn).flatMap(({ arch, bn }) =>
+    BN_METHODS.map((feedback) => resolveRunConfig({ arch, bn, feedback, epochs, seed })),
+  );
+  return [...part1, ...part2];
 }
 
 /** `asymprop demo`: the README's main job. */
@@ -28,15 +47,15 @@ export async function runDemo(args: string[]): Promise<number> {
       quiet: { type: 'boolean' },
     },
   });
-  const configs = demoConfigs(intOption('epochs', values.epochs) ?? 10, intOption('seed', values.seed) ?? 1);
+  const configs = demoConfigs(intOption('epochs', values.epochs) ?? DEMO_EPOCHS, intOption('seed', values.seed) ?? 1);
   const workers = intOption('workers', values.workers);
   const progress = new Progress(process.stderr, values.quiet === true);
   const first = configs[0]!;
   progress.log(
-    `asymprop demo: mlp 784-256-256-10 on the embedded MNIST digits (8,000 train / 2,000 test), ` +
-      `${first.epochs} epochs, seed ${first.seed}, ${configs.length} runs on ${workers ?? 'all'} worker threads`,
+    `asymprop demo: embedded MNIST digits (8,000 train / 2,000 test), ${first.epochs} epochs, seed ${first.seed}, ` +
+      `${configs.length} runs on ${workers ?? 'all'} worker threads`,
   );
-  const state = configs.map(() => ({ epoch: 0, fraction: 0, done: false }));
+  const state = configs.map(() => ({ fraction: 0, done: false }));
   const t0 = Date.now();
   const results = await runPool(configs, {
     ...(workers !== undefined ? { workers } : {}),
@@ -44,12 +63,11 @@ export async function runDemo(args: string[]): Promise<number> {
       const s = state[m.id]!;
       const c = configs[m.id]!;
       if (m.type === 'batch') s.fraction = (m.epoch - 1 + m.step / m.steps) / c.epochs;
-      if (m.type === 'epoch') progress.log(`  ${label(c).padEnd(10)} epoch ${m.epoch}/${c.epochs}  test acc ${(m.testAccuracy * 100).toFixed(2)}%`);
+      if (m.type === 'epoch') progress.log(`  ${label(c).padEnd(18)} epoch ${m.epoch}/${c.epochs}  test acc ${(m.testAccuracy * 100).toFixed(2)}%`);
       if (m.type === 'done') {
         s.done = true;
         s.fraction = 1;
-        const r = m.result;
-        progress.log(`  ${label(c).padEnd(10)} done: ${formatAccuracy(r.testAccuracy, r.divergedAt)} in ${r.seconds.toFixed(0)} s`);
+        progress.log(`  ${label(c).padEnd(18)} done: ${formatAccuracy(m.result.testAccuracy, m.result.divergedAt)} in ${m.result.seconds.toFixed(0)} s`);
       }
       const total = state.reduce((a, b) => a + b.fraction, 0) / state.length;
       progress.update(`${bar(total)}  ${state.filter((x) => x.done).length}/${configs.length} runs done, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -59,36 +77,37 @@ export async function runDemo(args: string[]): Promise<number> {
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ runs: results })}\n`);
   } else {
-    process.stdout.write(`\n${demoTable(results)}\n\nWall time ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`);
+    process.stdout.write(`\n${demoTables(results)}\n\nWall time ${((Date.now() - t0) / 1000).toFixed(0)} s.\n`);
   }
   return 0;
 }
 
 function label(c: RunConfig): string {
-  return `${c.bm ? 'bm+' : ''}${c.feedback}`;
+  return `${c.arch}${c.bn ? '+bn' : ''} ${c.bm ? 'bm+' : ''}${c.feedback}`;
 }
 
-/** The accuracy table (one row per method, one column per update rule), then the error angles. */
-export function demoTable(results: readonly RunResult[]): string {
-  const lrOf = (bm: boolean) => results.find((r) => r.config.bm === bm)?.config.lr;
-  const find = (method: string, bm: boolean) => results.find((x) => x.config.feedback === method && x.config.bm === bm);
+function find(results: readonly RunResult[], where: Partial<RunConfig>): RunResult | undefined {
+  return results.find((r) => Object.entries(where).every(([k, v]) => r.config[k as keyof RunConfig] === v));
+}
+
+/** The main job's tables: accuracy by method and update rule, error angles, and accuracy with and without BN. */
+export function demoTables(results: readonly RunResult[]): string {
+  const lrOf = (bm: boolean) => find(results, { bm })?.config.lr;
   const header = ['feedback', `gradient g (lr ${lrOf(false)})`, `Batch Manhattan sign(g) (lr ${lrOf(true)})`];
-  const accuracy = DEMO_METHODS.map((method) => {
-    const cell = (bm: boolean) => {
-      const r = find(method, bm);
-      return r ? formatAccuracy(r.testAccuracy, r.divergedAt) : '';
-    };
-    return [method, cell(false), cell(true)];
-  });
-  const angles = DEMO_METHODS.map((method) => {
-    const cell = (bm: boolean) => {
-      const last = find(method, bm)?.history.at(-1)?.feedback?.['3'];
-      return last && Number.isFinite(last.errorAngle) ? `${last.errorAngle.toFixed(1)}°` : 'n/a';
-    };
-    return [method, cell(false), cell(true)];
-  });
+  const cell = (where: Partial<RunConfig>) => {
+    const r = find(results, where);
+    return r ? formatAccuracy(r.testAccuracy, r.divergedAt) : '';
+  };
+  const angle = (where: Partial<RunConfig>) => {
+    const s = find(results, where)?.history.at(-1)?.feedback?.['3'];
+    return s && Number.isFinite(s.errorAngle) ? `${s.errorAngle.toFixed(1)}°` : 'n/a';
+  };
+  const mlpPlain = { arch: 'mlp', bn: false } as const;
+  const accuracy = DEMO_METHODS.map((f) => [f, cell({ ...mlpPlain, feedback: f, bm: false }), cell({ ...mlpPlain, feedback: f, bm: true })]);
+  const angles = DEMO_METHODS.map((f) => [f, angle({ ...mlpPlain, feedback: f, bm: false }), angle({ ...mlpPlain, feedback: f, bm: true })]);
+  const bnRows = BN_ROWS.map(({ arch, bn }) => [`${arch}${bn ? ' + BN' : ''}`, ...BN_METHODS.map((f) => cell({ arch, bn, feedback: f, bm: false }))]);
   return [
-    'Test accuracy after the last epoch',
+    'mlp 784-256-256-10: test accuracy after the last epoch',
     '',
     renderTable(header, accuracy),
     '',
@@ -96,5 +115,9 @@ export function demoTable(results: readonly RunResult[]): string {
     '(last batch of the last epoch; 0° is backprop, 90° is no agreement)',
     '',
     renderTable(header, angles),
+    '',
+    `Batch Normalization (gradient g, lr ${lrOf(false)}): test accuracy after the last epoch`,
+    '',
+    renderTable(['model', ...BN_METHODS], bnRows),
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import { parseMagnitudeLaw } from '../feedback/magnitude.js';
 import type { FeedbackStrategy } from '../feedback/strategy.js';
 
 /** The architectures a run can name. */
-export const ARCHITECTURES = ['mlp'] as const;
+export const ARCHITECTURES = ['mlp', 'lenet'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** The datasets a run can name. */
@@ -19,6 +19,8 @@ export interface RunConfig {
   readonly feedback: string;
   /** Batch Manhattan on every parameter. */
   readonly bm: boolean;
+  /** Batch normalisation after every conv and hidden dense layer (exact BN backward). */
+  readonly bn: boolean;
   readonly lr: number;
   /** Fraction of feedback signs flipped (0 to 1). */
   readonly flip: number;
@@ -37,6 +39,7 @@ export const PROTOCOL_DEFAULTS = {
   arch: 'mlp',
   feedback: 'bp',
   bm: false,
+  bn: false,
   flip: 0,
   magnitude: null,
   epochs: 10,
@@ -58,6 +61,7 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
   if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
   if (!(FEEDBACK_NAMES as readonly string[]).includes(c.feedback)) throw new ConfigError('feedback', c.feedback, FEEDBACK_NAMES.map((n) => `'${n}'`).join(', '));
+  if (typeof c.bn !== 'boolean') throw new ConfigError('bn', c.bn, 'true or false');
   if (typeof c.lr !== 'number' || !Number.isFinite(c.lr) || c.lr <= 0) throw new ConfigError('lr', c.lr, 'a finite number > 0');
   if (typeof c.flip !== 'number' || !Number.isFinite(c.flip) || c.flip < 0 || c.flip > 1) throw new ConfigError('flip', c.flip, 'a fraction in [0, 1]');
   if (c.magnitude !== null) parseMagnitudeLaw(c.magnitude);
@@ -75,9 +79,9 @@ export function strategyOf(c: RunConfig): FeedbackStrategy {
   return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}) });
 }
 
-/** A short label: `mlp bm+brsf lr=0.0001 seed=1`. */
+/** A short label: `lenet+bn bm+brsf lr=0.0001 seed=1`. */
 export function runLabel(c: RunConfig): string {
-  return `${c.arch} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;
+  return `${c.arch}${c.bn ? '+bn' : ''} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

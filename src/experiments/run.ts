@@ -1,4 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
+import { lenet } from '../models/lenet.js';
 import { mlp } from '../models/mlp.js';
 import { SGD } from '../optim/sgd.js';
 import { protocolSchedule } from '../optim/schedule.js';
@@ -40,7 +41,8 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
   const rng = new Rng(config.seed);
   const modelRng = rng.fork();
   const dataRng = rng.fork();
-  const model = mlp({ rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, feedback: strategyOf(config) });
+  const build = config.arch === 'lenet' ? lenet : mlp;
+  const model = build({ rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, bn: config.bn, feedback: strategyOf(config) });
   const optimizer = new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   const result = train(model, data, {
     optimizer,

@@ -1,7 +1,7 @@
 import { ConfigError, ShapeError, StateError, formatShape } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
-import { Tensor, sameShape, type Shape } from '../tensor/tensor.js';
+import { Tensor, allocate, sameShape, type Shape, type Storage } from '../tensor/tensor.js';
 import { checkRng } from './checks.js';
 import type { Layer } from './layer.js';
 
@@ -11,7 +11,7 @@ import type { Layer } from './layer.js';
  * in, so a seeded run drops the same units every time.
  */
 export class Dropout implements Layer {
-  private cache: { mask: Float32Array | null; shape: Shape } | null = null;
+  private cache: { mask: Storage | null; shape: Shape } | null = null;
 
   constructor(
     readonly p: number,
@@ -36,7 +36,7 @@ export class Dropout implements Layer {
       return x;
     }
     const keep = 1 - this.p;
-    const mask = new Float32Array(x.size);
+    const mask = allocate(x.dtype, x.size); // in the input's precision: survivors are exactly x/(1 − p)
     for (let i = 0; i < mask.length; i++) mask[i] = this.rng.uniform() < keep ? 1 / keep : 0;
     const y = Tensor.zeros(x.shape, x.dtype);
     for (let i = 0; i < mask.length; i++) y.data[i] = x.data[i]! * mask[i]!;

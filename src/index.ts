@@ -36,7 +36,7 @@ export { Conv2d, col2im, im2col, type Conv2dOptions } from './layers/conv2d.js';
 export { AvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './layers/pool.js';
 export { Dropout } from './layers/dropout.js';
 export { geometry2d, outputSize, pair, type Geometry2d, type Size2, type WindowOptions } from './layers/geometry.js';
-export { BatchNorm, type BatchNormOptions } from './norm/batchNorm.js';
+export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './norm/batchNorm.js';
 export { Sequential } from './layers/sequential.js';
 export { checkLabels, meanSquaredError, softmaxCrossEntropy, type Labels, type LossResult } from './layers/loss.js';
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   BatchNorm,
+  BatchNorm1d,
+  BatchNorm2d,
   ConfigError,
   Rng,
   Sequential,
@@ -339,5 +341,16 @@ describe('BatchNorm errors', () => {
       expect(e.message).toContain('rng');
     }
     expect(() => new BatchNorm(0, { rng: new Rng(1) })).toThrow(ConfigError);
+  });
+});
+
+describe('BatchNorm1d and BatchNorm2d', () => {
+  it('accept only their own layout and otherwise behave as BatchNorm', () => {
+    const x2 = randn([4, 3], 'bn1d');
+    const x4 = randn([2, 3, 2, 2], 'bn2d');
+    expect(new BatchNorm1d(3, { rng: new Rng(0) }).forward(x2, true).data).toEqual(new BatchNorm(3, { rng: new Rng(0) }).forward(x2, true).data);
+    expect(new BatchNorm2d(3, { rng: new Rng(0) }).forward(x4, true).data).toEqual(new BatchNorm(3, { rng: new Rng(0) }).forward(x4, true).data);
+    expect(() => new BatchNorm1d(3, { rng: new Rng(0) }).forward(x4, true)).toThrow(ShapeError);
+    expect(() => new BatchNorm2d(3, { rng: new Rng(0) }).forward(x2, true)).toThrow(/BatchNorm2d\(3\): expected per-sample input \[3, H, W\], received \[3\]/);
   });
 });

@@ -218,3 +218,27 @@ export class BatchNorm implements FeedbackLayer {
     return this.cache;
   }
 }
+
+/** {@link BatchNorm} that accepts only `[N, C]` inputs (PyTorch's `BatchNorm1d` without a length axis). */
+export class BatchNorm1d extends BatchNorm {
+  override describe(): string {
+    return `BatchNorm1d(${this.numFeatures})`;
+  }
+
+  override outputShape(inputShape: Shape): number[] {
+    if (inputShape.length !== 1) throw new ShapeError(this.describe(), `per-sample input [${this.numFeatures}]`, inputShape);
+    return super.outputShape(inputShape);
+  }
+}
+
+/** {@link BatchNorm} that accepts only `[N, C, H, W]` inputs (PyTorch's `BatchNorm2d`). */
+export class BatchNorm2d extends BatchNorm {
+  override describe(): string {
+    return `BatchNorm2d(${this.numFeatures})`;
+  }
+
+  override outputShape(inputShape: Shape): number[] {
+    if (inputShape.length !== 3) throw new ShapeError(this.describe(), `per-sample input [${this.numFeatures}, H, W]`, inputShape);
+    return super.outputShape(inputShape);
+  }
+}

@@ -8,7 +8,7 @@ import type { RunResult } from '../src/experiments/run.js';
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 540_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -26,7 +26,7 @@ describe('asymprop train', () => {
     expect(out.history[7]!.lr).toBeCloseTo(0.01);
     expect(out.diverged).toBe(false);
     expect(out.testAccuracy).toBeGreaterThanOrEqual(0.95);
-  });
+  }, 600_000);
 
   it('takes the issue\'s example options and prints one JSON object with the per-epoch history', () => {
     const r = cli('train', '--arch', 'mlp', '--feedback', 'usf', '--bm', '--epochs', '2', '--seed', '1', '--json', '--quiet');
@@ -110,5 +110,5 @@ describe('asymprop demo (the main job)', () => {
     expect(tables).toMatch(/\nbp\s+0\.0°\s+0\.0°/);
     for (const method of ['bp', 'usf', 'brsf', 'frsf', 'fa']) expect(tables).toMatch(new RegExp(`\\n${method}\\s+(\\d+\\.\\d\\d%|diverged)`));
     expect(tables).toMatch(/\nlenet \+ BN\s+\d+\.\d\d%\s+\d+\.\d\d%/);
-  });
+  }, 600_000);
 });

@@ -81,14 +81,21 @@ export class DivergenceError extends AsympropError {
 /** An operation was called in the wrong order, e.g. `backward` before `forward`. */
 export class StateError extends AsympropError {}
 
-function describeValue(value: unknown): string {
+/** Prints any value for an error message, never throwing (even for objects whose conversions throw). */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) {
     return String(value);
   }
   try {
-    return JSON.stringify(value);
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json.length > 200 ? `${json.slice(0, 200)}…` : json;
   } catch {
+    // fall through
+  }
+  try {
     return String(value);
+  } catch {
+    return `a value of type ${typeof value}`;
   }
 }

@@ -1,4 +1,4 @@
-import { DataFormatError } from '../errors.js';
+import { DataFormatError, describeValue } from '../errors.js';
 
 /** A typed array in a JSON-safe form: its element type and its bytes in base64 (little-endian). */
 export interface EncodedArray {
@@ -37,13 +37,13 @@ export function decodeArray(encoded: EncodedArray, where = 'encoded array'): Enc
     throw new DataFormatError(where, 'expected { dtype, length, base64 }');
   }
   const width = encoded.dtype === 'float64' ? 8 : encoded.dtype === 'float32' ? 4 : encoded.dtype === 'int8' ? 1 : 0;
-  if (width === 0) throw new DataFormatError(where, `unknown dtype ${JSON.stringify(encoded.dtype)} (allowed: float32, float64, int8)`);
+  if (width === 0) throw new DataFormatError(where, `unknown dtype ${describeValue(encoded.dtype)} (allowed: float32, float64, int8)`);
   const s = encoded.base64;
   if (s.length % 4 !== 0) throw new DataFormatError(where, `base64 length ${s.length} is not a multiple of 4`);
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
   const byteLength = (s.length / 4) * 3 - pad;
-  if (!Number.isInteger(encoded.length) || encoded.length * width !== byteLength) {
-    throw new DataFormatError(where, `length ${encoded.length} × ${width} bytes disagrees with ${byteLength} bytes of data`);
+  if (typeof encoded.length !== 'number' || !Number.isInteger(encoded.length) || encoded.length * width !== byteLength) {
+    throw new DataFormatError(where, `length ${describeValue(encoded.length)} × ${width} bytes disagrees with ${byteLength} bytes of data`);
   }
   const bytes = new Uint8Array(byteLength);
   let o = 0;

@@ -45,6 +45,8 @@ export { FLUSH_BELOW, SGD, type SGDOptions } from './optim/sgd.js';
 export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
 
 export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';
+export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
+export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';
 export { trainStep, type StepResult } from './train/step.js';
 export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainResult } from './train/train.js';
 
@@ -54,3 +56,5 @@ export { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './mod
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
 export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';
+export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, gridFor, normalisationOf, parseShard, runId, shardOf, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
+export { RESULTS_FORMAT, mergeRecords, parseResults, toRecord, type ParsedResults, type ResultRecord } from './experiments/results.js';

@@ -21,7 +21,9 @@ Usage:
 
   asymprop train [options]
       One run. Options (protocol defaults in brackets):
-        --arch ${ARCHITECTURES.join('|')} [mlp]     --dataset ${DATASETS.join('|')} [mnist-embedded]
+        --arch ${ARCHITECTURES.join('|')} [mlp]
+        --dataset ${DATASETS.join('|')} [mnist-embedded]
+        --data-dir DIR    where the dataset's files are
         --feedback ${FEEDBACK_NAMES.join('|')} [bp]
         --bm              Batch Manhattan update: g <- sign(g) on every parameter
         --bn              Batch Normalization after every conv and hidden dense layer
@@ -33,6 +35,17 @@ Usage:
         --json            print one JSON object (testAccuracy, trainLoss, diverged, history, ...)
         --quiet           no progress on stderr
 
+  asymprop reproduce [--preset quick|protocol] [options]
+      A grid of runs of the protocol (../shared/protocol.md), in parallel, each written to
+      <out>/results.jsonl the moment it ends; then <out>/report.md with tables and SVG figures.
+        --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)
+        --seeds 1,2  --epochs N  --only main,sign,magnitude  --workers N
+        --out DIR [results/<preset>]  --resume (continue an interrupted grid)
+        --shard i/n (run one n-th of the grid; merge with asymprop report)  --dry-run (list runs)
+
+  asymprop report <results.jsonl ...> [--out DIR]
+      Merge results files (e.g. shards) and render report.md and figures.
+
   asymprop --version | --help
 `;
 
@@ -43,6 +56,10 @@ async function main(argv: string[]): Promise<number> {
       return trainCommand(rest);
     case 'demo':
       return runDemo(rest);
+    case 'reproduce': // loaded on demand: the report's Vega-Lite takes about a second to import
+      return (await import('./reproduceCommand.js')).reproduceCommand(rest);
+    case 'report':
+      return (await import('./reproduceCommand.js')).reportCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);
@@ -54,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`asymprop: unknown command ${JSON.stringify(command)} (commands: demo, train, help)\n`);
+      process.stderr.write(`asymprop: unknown command ${JSON.stringify(command)} (commands: demo, train, reproduce, report, help)\n`);
       return 2;
   }
 }
@@ -67,6 +84,7 @@ function trainCommand(args: string[]): number {
     options: {
       arch: { type: 'string' },
       dataset: { type: 'string' },
+      'data-dir': { type: 'string' },
       feedback: { type: 'string' },
       bm: { type: 'boolean' },
       bn: { type: 'boolean' },
@@ -90,6 +108,7 @@ function trainCommand(args: string[]): number {
   const config = resolveRunConfig({
     arch: values.arch as Architecture | undefined,
     dataset: values.dataset as DatasetName | undefined,
+    dataDir: values['data-dir'],
     feedback: values.feedback,
     bm: values.bm,
     bn: values.bn,
@@ -104,7 +123,7 @@ function trainCommand(args: string[]): number {
   });
   const progress = new Progress(process.stderr, values.quiet === true);
   progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epochs on ${config.dataset}`);
-  const data = loadDataset(config.dataset);
+  const data = loadDataset(config.dataset, config.dataDir);
   const result = runExperiment(config, data, {
     onBatch: (epoch, step, steps, loss) =>
       progress.update(`epoch ${epoch}/${config.epochs} ${bar(step / steps)} loss ${loss.toFixed(4)}`),

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { Dataset } from '../data/dataset.js';
-import type { DatasetName, RunConfig } from '../experiments/config.js';
+import type { RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
 import type { WorkerMessage } from './pool.js';
@@ -8,13 +8,14 @@ import type { WorkerMessage } from './pool.js';
 // A worker thread of `runPool`: receives { id, config }, trains, posts progress and the result.
 // Datasets are loaded once per worker and kept for the following runs.
 const port = parentPort!;
-const cache = new Map<DatasetName, { train: Dataset; test: Dataset }>();
+const cache = new Map<string, { train: Dataset; test: Dataset }>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
 port.on('message', ({ id, config }: { id: number; config: RunConfig }) => {
   try {
-    let data = cache.get(config.dataset);
-    if (!data) cache.set(config.dataset, (data = loadDataset(config.dataset)));
+    const key = `${config.dataset}:${config.dataDir ?? ''}`;
+    let data = cache.get(key);
+    if (!data) cache.set(key, (data = loadDataset(config.dataset, config.dataDir)));
     let lastPost = 0;
     const result = runExperiment(config, data, {
       onEpoch: (r) => post({ type: 'epoch', id, epoch: r.epoch, testAccuracy: r.testAccuracy, trainLoss: r.trainLoss }),

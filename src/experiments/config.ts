@@ -8,12 +8,14 @@ export const ARCHITECTURES = ['mlp', 'lenet'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** The datasets a run can name. */
-export const DATASETS = ['mnist-embedded'] as const;
+export const DATASETS = ['mnist-embedded', 'fashion-mnist', 'mnist', 'cifar10', 'cifar100'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 /** One training run of the protocol, fully specified (every field has the protocol's default). */
 export interface RunConfig {
   readonly dataset: DatasetName;
+  /** Directory of the dataset's files (null: the dataset's default place). */
+  readonly dataDir: string | null;
   readonly arch: Architecture;
   /** Feedback method: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`). */
   readonly feedback: string;
@@ -36,6 +38,7 @@ export interface RunConfig {
 /** The protocol's defaults (batch 100, momentum 0.9, weight decay 1e-4, 10 epochs). */
 export const PROTOCOL_DEFAULTS = {
   dataset: 'mnist-embedded',
+  dataDir: null,
   arch: 'mlp',
   feedback: 'bp',
   bm: false,
@@ -61,6 +64,7 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
   if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
   if (!(FEEDBACK_NAMES as readonly string[]).includes(c.feedback)) throw new ConfigError('feedback', c.feedback, FEEDBACK_NAMES.map((n) => `'${n}'`).join(', '));
+  if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === '')) throw new ConfigError('data-dir', c.dataDir, 'a directory path');
   if (typeof c.bn !== 'boolean') throw new ConfigError('bn', c.bn, 'true or false');
   if (typeof c.lr !== 'number' || !Number.isFinite(c.lr) || c.lr <= 0) throw new ConfigError('lr', c.lr, 'a finite number > 0');
   if (typeof c.flip !== 'number' || !Number.isFinite(c.flip) || c.flip < 0 || c.flip > 1) throw new ConfigError('flip', c.flip, 'a fraction in [0, 1]');

@@ -1,11 +1,30 @@
 import type { Dataset } from '../data/dataset.js';
 import { splitEmbeddedMnist } from '../data/embeddedMnist.js';
+import { loadCifar10, loadCifar100, loadFashionMnist, loadMnist } from '../data/files.js';
+import { ConfigError } from '../errors.js';
 import type { DatasetName } from './config.js';
 
-/** Loads a named dataset's training and test sets (Node only: reads files). */
-export function loadDataset(name: DatasetName): { train: Dataset; test: Dataset } {
+/**
+ * Loads a named dataset's training and test sets (Node only: reads files). `dir` overrides the
+ * default place: Debian's `dataset-fashion-mnist` directory for Fashion-MNIST; MNIST and CIFAR
+ * have no default and need one.
+ */
+export function loadDataset(name: DatasetName, dir: string | null = null): { train: Dataset; test: Dataset } {
   switch (name) {
     case 'mnist-embedded':
       return splitEmbeddedMnist();
+    case 'fashion-mnist':
+      return dir === null ? loadFashionMnist() : loadFashionMnist(dir);
+    case 'mnist':
+      return loadMnist(requireDir(name, dir));
+    case 'cifar10':
+      return loadCifar10(requireDir(name, dir));
+    case 'cifar100':
+      return loadCifar100(requireDir(name, dir));
   }
+}
+
+function requireDir(name: DatasetName, dir: string | null): string {
+  if (dir === null) throw new ConfigError('data-dir', null, `the directory holding the ${name} files (--data-dir)`);
+  return dir;
 }

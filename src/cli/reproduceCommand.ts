@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { cpus as cpus_, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { DATASETS, type DatasetName } from '../experiments/config.js';
+import { PARTS, PRESETS, gridFor, parseShard, type Part, type Preset } from '../experiments/grid.js';
+import { reproduce } from '../experiments/reproduce.js';
+import { mergeRecords, parseResults } from '../experiments/results.js';
+import { writeReport } from '../experiments/writeReport.js';
+import { intOption } from './args.js';
+import { Progress, bar } from './progress.js';
+import { formatAccuracy } from './table.js';
+
+/** `asymprop reproduce --preset <name>`: a grid of runs, written as they finish, then the report. */
+export async function reproduceCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      preset: { type: 'string' },
+      dataset: { type: 'string' },
+      'data-dir': { type: 'string' },
+      seeds: { type: 'string' },
+      epochs: { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean' },
+      shard: { type: 'string' },
+      workers: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  const preset = choice('preset', values.preset ?? 'quick', PRESETS) as Preset;
+  const gridOptions = {
+    ...(values.dataset !== undefined ? { dataset: choice('dataset', values.dataset, DATASETS) as DatasetName } : {}),
+    ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
+    ...(values.seeds !== undefined ? { seeds: values.seeds.split(',').map((s) => intOption('seeds', s)!) } : {}),
+    ...(values.epochs !== undefined ? { epochs: intOption('epochs', values.epochs)! } : {}),
+    ...(values.only !== undefined ? { only: values.only.split(',').map((p) => choice('only', p, PARTS) as Part) } : {}),
+  };
+  const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
+  const out = values.out ?? `results/${preset}`;
+  const progress = new Progress(process.stderr, values.quiet === true);
+
+  if (values['dry-run']) {
+    const grid = gridFor(preset, gridOptions);
+    for (const run of grid) process.stdout.write(`${run.parts.join(',')}\t${run.id}\n`);
+    process.stdout.write(`${grid.length} runs\n`);
+    return 0;
+  }
+
+  const t0 = Date.now();
+  const active = new Map<number, string>();
+  let total = 0, finished = 0;
+  const onSigint = () => {
+    progress.done();
+    process.stderr.write(`\ninterrupted: ${finished} runs of this session are saved; rerun the same command with --resume to continue\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  const result = await reproduce({
+    preset,
+    ...gridOptions,
+    out,
+    ...(shard ? { shard } : {}),
+    ...(values.resume ? { resume: true } : {}),
+    ...(values.workers !== undefined ? { workers: intOption('workers', values.workers)! } : {}),
+    onStart: (info) => {
+      total = info.total - info.skipped;
+      progress.log(
+        `asymprop reproduce --preset ${preset}${shard ? ` (shard ${shard.index}/${shard.count})` : ''}: ${info.total} runs, ` +
+          `${info.skipped} already in ${info.file}${info.truncatedTail ? ' (an interrupted last line was dropped)' : ''}, ${total} to run`,
+      );
+    },
+    onMessage: (m, run) => {
+      const name = run.id.split('/').slice(1, 6).join(' ');
+      if (m.type === 'batch') active.set(m.id, `${name} e${m.epoch} ${Math.round((100 * m.step) / m.steps)}%`);
+      if (m.type === 'done') {
+        active.delete(m.id);
+        finished++;
+        progress.log(`  [${finished}/${total}] ${run.id}: ${formatAccuracy(m.result.testAccuracy, m.result.divergedAt)} (${m.result.seconds.toFixed(0)} s)`);
+      }
+      progress.update(`${bar(total ? finished / total : 1)} ${finished}/${total} runs, ${((Date.now() - t0) / 1000).toFixed(0)} s | ${[...active.values()].join(' | ')}`);
+    },
+  });
+  process.removeListener('SIGINT', onSigint);
+  progress.done();
+  const wallSeconds = (Date.now() - t0) / 1000;
+  progress.log(`${result.ran} runs done in ${wallSeconds.toFixed(0)} s; ${result.records.length} in ${result.file}`);
+  if (!shard) {
+    const command = `asymprop reproduce ${args.join(' ')}`.trim();
+    const written = await writeReport(out, result.records, { title: `asymprop reproduction: ${preset} preset`, command, machine: machineDescription(), wallSeconds });
+    progress.log(`report: ${written.report}`);
+    process.stdout.write(`${readFileSync(written.report, 'utf8')}\n`);
+  } else {
+    progress.log(`shard done; merge the shards with: asymprop report ${out}/results.shard-*.jsonl --out ${out}`);
+  }
+  return 0;
+}
+
+/** `asymprop report <results.jsonl ...> --out DIR`: merge results files (shards) and render the report. */
+export async function reportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { out: { type: 'string' }, title: { type: 'string' } } });
+  if (positionals.length === 0) throw new ConfigError('results files', [], 'one or more results .jsonl files');
+  const lists = positionals.map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError('results file', file, `a readable file (${(e as Error).message})`);
+    }
+    const parsed = parseResults(text, file);
+    if (parsed.truncatedTail) process.stderr.write(`asymprop: ${file} ends in an incomplete line (an interrupted run); it is ignored\n`);
+    return parsed.records;
+  });
+  const { records, duplicates } = mergeRecords(lists);
+  if (duplicates.length) process.stderr.write(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept\n`);
+  const out = values.out ?? '.';
+  const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${args.join(' ')}`, machine: machineDescription() });
+  process.stderr.write(`report: ${written.report} (${records.length} runs from ${positionals.length} files)\n`);
+  return 0;
+}
+
+function choice(option: string, value: string, allowed: readonly string[]): string {
+  if (!allowed.includes(value)) throw new ConfigError(option, value, allowed.map((a) => `'${a}'`).join(', '));
+  return value;
+}
+
+function machineDescription(): string {
+  const cpus = cpus_();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}, Node ${process.version}`;
+}

@@ -1,0 +1,90 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { runPool, type WorkerMessage } from '../cli/pool.js';
+import { ConfigError } from '../errors.js';
+import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
+import { parseResults, toRecord, type ResultRecord } from './results.js';
+
+/** Options of {@link reproduce}. */
+export interface ReproduceOptions extends GridOptions {
+  readonly preset: Preset;
+  /** Directory of the results file (created if missing). */
+  readonly out: string;
+  /** Continue an interrupted grid: skip the runs already in the results file. */
+  readonly resume?: boolean;
+  /** Run only shard `index` of `count` (1-based). */
+  readonly shard?: { index: number; count: number };
+  readonly workers?: number;
+  /** Progress events: every worker message, with the grid run it concerns. */
+  readonly onMessage?: (message: WorkerMessage, run: GridRun) => void;
+  /** Called once the runs to do are known. */
+  readonly onStart?: (info: { total: number; skipped: number; file: string; truncatedTail: boolean }) => void;
+}
+
+/** What {@link reproduce} did. */
+export interface ReproduceResult {
+  /** Path of the results file. */
+  readonly file: string;
+  /** Every record in the results file (earlier sessions' and this one's). */
+  readonly records: ResultRecord[];
+  readonly ran: number;
+  readonly skipped: number;
+}
+
+/** The results file of a grid (one per shard). */
+export function resultsFile(out: string, shard?: { index: number; count: number }): string {
+  return join(out, shard ? `results.shard-${shard.index}-of-${shard.count}.jsonl` : 'results.jsonl');
+}
+
+/**
+ * Runs a preset's grid (or one shard of it) on worker threads, appending each finished run to the
+ * results file the moment it ends: one `write` of one complete line, then `fsync`. A grid stopped
+ * at any moment (Ctrl-C, a crash, `kill -9`) therefore keeps every finished run, and at most the
+ * line being written is cut short; `resume` drops that partial line and runs what is missing, so
+ * nothing is lost and nothing is run twice.
+ */
+export async function reproduce(options: ReproduceOptions): Promise<ReproduceResult> {
+  const grid = gridFor(options.preset, options);
+  const runs = options.shard ? shardOf(grid, options.shard) : grid;
+  mkdirSync(options.out, { recursive: true });
+  const file = resultsFile(options.out, options.shard);
+
+  let previous: ResultRecord[] = [];
+  let truncatedTail = false;
+  if (existsSync(file)) {
+    if (!options.resume) {
+      throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
+    }
+    const parsed = parseResults(readFileSync(file, 'utf8'), file);
+    previous = parsed.records;
+    truncatedTail = parsed.truncatedTail;
+    if (truncatedTail) truncateSync(file, parsed.completeBytes); // the line a killed process was writing
+  }
+  const done = new Set(previous.map((r) => r.id));
+  const todo = runs.filter((r) => !done.has(r.id));
+  options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
+
+  const fd = openSync(file, 'a');
+  const fresh: ResultRecord[] = [];
+  try {
+    await runPool(
+      todo.map((r) => r.config),
+      {
+        ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        onMessage: (m) => {
+          const run = todo[m.id]!;
+          if (m.type === 'done') {
+            const record = toRecord(run.id, run.parts, m.result);
+            writeSync(fd, `${JSON.stringify(record)}\n`);
+            fsyncSync(fd);
+            fresh.push(record);
+          }
+          options.onMessage?.(m, run);
+        },
+      },
+    );
+  } finally {
+    closeSync(fd);
+  }
+  return { file, records: [...previous, ...fresh], ran: fresh.length, skipped: runs.length - todo.length };
+}

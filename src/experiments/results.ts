@@ -1,0 +1,113 @@
+import { DataFormatError } from '../errors.js';
+import type { RunConfig } from './config.js';
+import type { Part } from './grid.js';
+import type { RunResult } from './run.js';
+
+/** The format tag of every line of a results file. */
+export const RESULTS_FORMAT = 'asymprop-results/1';
+
+/**
+ * One finished run, one line of a results file (JSON Lines). Written as soon as the run ends, so
+ * an interrupted grid loses nothing that finished.
+ */
+export interface ResultRecord {
+  readonly format: typeof RESULTS_FORMAT;
+  /** The run's stable id (see `runId`). */
+  readonly id: string;
+  readonly parts: readonly Part[];
+  readonly config: RunConfig;
+  readonly strategy: string;
+  /** Test accuracy after the last epoch, 0 to 1; null when the run diverged. */
+  readonly testAccuracy: number | null;
+  readonly trainLoss: number | null;
+  readonly diverged: boolean;
+  readonly divergedAt: { epoch: number; step: number; detail: string } | null;
+  /** Per epoch: learning rate, train loss and accuracy, test loss and accuracy. */
+  readonly history: readonly { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number }[];
+  /** Wall time of the run in seconds. */
+  readonly seconds: number;
+  /** When the run finished (ISO 8601). */
+  readonly finishedAt: string;
+}
+
+/** Turns a run's result into its results-file record. */
+export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date()): ResultRecord {
+  const finite = (x: number) => (Number.isFinite(x) ? x : null);
+  return {
+    format: RESULTS_FORMAT,
+    id,
+    parts,
+    config: result.config,
+    strategy: result.strategy,
+    testAccuracy: result.diverged ? null : finite(result.testAccuracy),
+    trainLoss: finite(result.trainLoss),
+    diverged: result.diverged,
+    divergedAt: result.divergedAt,
+    history: result.history.map(({ epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy }) => ({ epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy })),
+    seconds: result.seconds,
+    finishedAt: finishedAt.toISOString(),
+  };
+}
+
+/** What {@link parseResults} found in a results file. */
+export interface ParsedResults {
+  readonly records: ResultRecord[];
+  /** Byte length of the complete lines; anything after it is a line cut short by an interruption. */
+  readonly completeBytes: number;
+  /** Whether the file ended in an incomplete line (a run being written when the process died). */
+  readonly truncatedTail: boolean;
+}
+
+/**
+ * Parses a results file. A last line without its newline is the trace of a write cut short and is
+ * reported (not returned); any other malformed line is a {@link DataFormatError} naming the file
+ * and the line, because it means the file was damaged, not interrupted.
+ */
+const utf8 = new TextEncoder();
+const byteLength = (s: string): number => utf8.encode(s).length;
+
+export function parseResults(text: string, file: string): ParsedResults {
+  const records: ResultRecord[] = [];
+  const end = text.lastIndexOf('\n') + 1;
+  const lines = text.slice(0, end).split('\n');
+  lines.pop();
+  let offset = 0;
+  lines.forEach((line, i) => {
+    if (line.trim() !== '') records.push(checkRecord(line, file, i + 1, offset));
+    offset += byteLength(line) + 1;
+  });
+  return { records, completeBytes: byteLength(text.slice(0, end)), truncatedTail: end < text.length };
+}
+
+function checkRecord(line: string, file: string, lineNo: number, offset: number): ResultRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    throw new DataFormatError(file, `line ${lineNo} is not JSON: ${(e as Error).message}`, offset);
+  }
+  const r = value as Partial<ResultRecord>;
+  if (typeof r !== 'object' || r === null || r.format !== RESULTS_FORMAT) {
+    throw new DataFormatError(file, `line ${lineNo}: expected "format": "${RESULTS_FORMAT}", received ${JSON.stringify((r as { format?: unknown })?.format)}`, offset);
+  }
+  if (typeof r.id !== 'string' || !Array.isArray(r.parts) || typeof r.config !== 'object' || r.config === null || typeof r.diverged !== 'boolean' || !Array.isArray(r.history)) {
+    throw new DataFormatError(file, `line ${lineNo}: a record needs id, parts, config, diverged and history`, offset);
+  }
+  if (r.testAccuracy !== null && !(typeof r.testAccuracy === 'number' && r.testAccuracy >= 0 && r.testAccuracy <= 1)) {
+    throw new DataFormatError(file, `line ${lineNo}: testAccuracy ${JSON.stringify(r.testAccuracy)} is not null or a number in [0, 1]`, offset);
+  }
+  return r as ResultRecord;
+}
+
+/** Merges records from several files (shards), keeping the first record of each id. */
+export function mergeRecords(lists: readonly (readonly ResultRecord[])[]): { records: ResultRecord[]; duplicates: string[] } {
+  const seen = new Map<string, ResultRecord>();
+  const duplicates: string[] = [];
+  for (const list of lists) {
+    for (const r of list) {
+      if (seen.has(r.id)) duplicates.push(r.id);
+      else seen.set(r.id, r);
+    }
+  }
+  return { records: [...seen.values()], duplicates };
+}

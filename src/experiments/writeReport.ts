@@ -1,0 +1,80 @@
+/**
+ * Writes a rendered report to a directory (Node only): `report.md`, `figures/*.svg` and
+ * `results.jsonl` (the merged records, one per line, sorted by id). Each file is written under a
+ * temporary name, flushed and renamed into place, so an interrupted write never leaves a
+ * half-written file; `report.md` is written last.
+ */
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderReport, type ReportOptions } from './report.js';
+import { mergeRecords, type ResultRecord } from './results.js';
+
+/** What {@link writeReport} wrote. */
+export interface WrittenReport {
+  /** Path of `report.md`. */
+  readonly report: string;
+  /** Path of `results.jsonl`. */
+  readonly results: string;
+  /** Paths of the figures (`figures/*.svg`). */
+  readonly figures: string[];
+  /** Paths of the files written, in the order they were written. */
+  readonly files: string[];
+  /** The records written to `results.jsonl` (one per id, sorted by id). */
+  readonly records: ResultRecord[];
+  /** Ids that appeared more than once (the first record was kept). */
+  readonly duplicates: string[];
+}
+
+/** Writes `text` to `path` atomically: a temporary file beside it, flushed, then renamed over it. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The results file of a report: one record per id, sorted by id, one JSON line each. */
+export function resultsJsonl(records: readonly ResultRecord[]): { text: string; records: ResultRecord[]; duplicates: string[] } {
+  const { records: merged, duplicates } = mergeRecords([records]);
+  merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { text: merged.map((r) => `${JSON.stringify(r)}\n`).join(''), records: merged, duplicates };
+}
+
+/**
+ * Renders the report of `records` and writes it into `dir` (created if needed).
+ *
+ * @example
+ * await writeReport('reports/protocol', records, { command: 'asymprop grid --preset protocol', wallSeconds: 5400 });
+ */
+export async function writeReport(dir: string, records: readonly ResultRecord[], options: ReportOptions = {}): Promise<WrittenReport> {
+  const { markdown, figures } = await renderReport(records, options);
+  const results = resultsJsonl(records);
+  const figuresDir = join(dir, 'figures');
+  await mkdir(figuresDir, { recursive: true });
+  const files: string[] = [];
+  const put = async (path: string, text: string) => {
+    await writeFileAtomic(path, text);
+    files.push(path);
+  };
+  const figurePaths: string[] = [];
+  for (const name of Object.keys(figures).sort()) {
+    const path = join(figuresDir, name);
+    await put(path, figures[name]!);
+    figurePaths.push(path);
+  }
+  const resultsPath = join(dir, 'results.jsonl');
+  await put(resultsPath, results.text);
+  const reportPath = join(dir, 'report.md');
+  await put(reportPath, markdown);
+  return { report: reportPath, results: resultsPath, figures: figurePaths, files, records: results.records, duplicates: results.duplicates };
+}

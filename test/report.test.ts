@@ -1,0 +1,344 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunConfig } from '../src/experiments/config.js';
+import { gridFor, normalisationOf, runId, type GridRun } from '../src/experiments/grid.js';
+import { analyseResults, renderReport, spearman, type Finding, type RenderedReport } from '../src/experiments/report.js';
+import { RESULTS_FORMAT, parseResults, type ResultRecord } from '../src/experiments/results.js';
+import { writeReport } from '../src/experiments/writeReport.js';
+
+/** A run's outcome: final test accuracy in percent, or the epoch where it diverged. */
+type Outcome = number | { diverged: number };
+
+const EPOCHS = 3;
+const METHOD_BASE: Record<string, number> = { bp: 90, usf: 89, brsf: 89.5, frsf: 89.2, fa: 85 };
+const MAGNITUDE_OFFSET: Record<string, number> = { 'abs-normal': -0.2, lognormal: -0.6, 'const-10': 0.1, 'const-0.1': -0.5 };
+
+/**
+ * The synthetic grid's known numbers. Best learning rate: 0.01 without BM, 1e-3 with it (the other
+ * rate is 2 or 3 points worse), except mlp/BN/fa where 0.1 wins. BN+BM adds half a point. Without
+ * BN and BM the sign-concordant methods fail: usf diverges, brsf and frsf fall 20–30 points.
+ * Seed 1 is 0.1 below the cell's value, seed 2 0.1 above.
+ */
+function outcome(c: RunConfig): Outcome {
+  const norm = normalisationOf(c);
+  const seedOffset = c.seed === 1 ? -0.1 : 0.1;
+  const bestLr = c.bm ? 1e-3 : 0.01;
+  const lrOffset = c.lr === bestLr ? 0 : c.bm ? -3 : -2;
+  if (norm === 'none') {
+    switch (c.feedback) {
+      case 'usf':
+        return { diverged: c.lr === 0.1 ? 2 : 3 };
+      case 'brsf':
+        // lr 0.1: every seed diverges; lr 0.01: mlp's seed 2 diverges, the rest learn.
+        if (c.lr === 0.1) return { diverged: 1 };
+        if (c.arch === 'mlp' && c.seed === 2) return { diverged: 2 };
+        return 60 + seedOffset;
+      case 'frsf':
+        // lr 0.1 has the higher mean over the seed that survives, but lr 0.01 has no divergence.
+        if (c.lr === 0.1) return c.seed === 1 ? { diverged: 1 } : 75;
+        return 70 + seedOffset;
+      case 'bp':
+        return 90 + lrOffset + seedOffset;
+      default:
+        return 80 + lrOffset + seedOffset;
+    }
+  }
+  let value = METHOD_BASE[c.feedback]! + (norm === 'BN+BM' ? 0.5 : 0);
+  if (c.arch === 'mlp' && norm === 'BN' && c.feedback === 'fa') value += c.lr === 0.1 ? 1 : 0;
+  else value += lrOffset;
+  value -= 70 * c.flip;
+  if (c.magnitude !== null) value += MAGNITUDE_OFFSET[c.magnitude]!;
+  return value + seedOffset;
+}
+
+function record(run: GridRun, out: Outcome): ResultRecord {
+  const diverged = typeof out === 'object';
+  const lastEpoch = diverged ? out.diverged - 1 : run.config.epochs;
+  const final = diverged ? 0.3 : out / 100;
+  const history = Array.from({ length: lastEpoch }, (_, i) => {
+    const epoch = i + 1;
+    const testAccuracy = Math.max(0, final - 0.05 * (run.config.epochs - epoch));
+    return { epoch, lr: run.config.lr, trainLoss: 1 / epoch, trainAccuracy: testAccuracy, testLoss: 1 / epoch, testAccuracy };
+  });
+  return {
+    format: RESULTS_FORMAT,
+    id: run.id,
+    parts: run.parts,
+    config: run.config,
+    strategy: run.config.feedback,
+    testAccuracy: diverged ? null : final,
+    trainLoss: diverged ? null : 0.3,
+    diverged,
+    divergedAt: diverged ? { epoch: out.diverged, step: 7, detail: 'loss is NaN' } : null,
+    history,
+    seconds: 2,
+    finishedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+const GRID = gridFor('protocol', { seeds: [1, 2], epochs: EPOCHS });
+/** The full synthetic grid, less mlp/BM/fa (a shard not merged yet). */
+const RECORDS: ResultRecord[] = GRID.filter((r) => !(r.config.arch === 'mlp' && normalisationOf(r.config) === 'BM' && r.config.feedback === 'fa')).map((run) =>
+  record(run, outcome(run.config)),
+);
+
+/** The records with some outcomes changed. */
+function tweak(records: readonly ResultRecord[], change: (c: RunConfig, current: Outcome) => Outcome): ResultRecord[] {
+  return records.map((r) => {
+    const current: Outcome = r.diverged ? { diverged: r.divergedAt!.epoch } : r.testAccuracy! * 100;
+    const next = change(r.config, current);
+    return next === current ? r : record({ id: r.id, parts: r.parts, config: r.config }, next);
+  });
+}
+
+const lower = (by: number) => (out: Outcome): Outcome => (typeof out === 'number' ? out - by : out);
+const verdicts = (records: readonly ResultRecord[]): Finding['verdict'][] => analyseResults(records).settings[0]!.findings.map((f) => f.verdict);
+const finding = (records: readonly ResultRecord[], n: number): Finding => analyseResults(records).settings[0]!.findings[n - 1]!;
+
+/** The markdown row of a table row label, within the section that starts at `heading`. */
+function tableRow(markdown: string, heading: string, label: string): string[] {
+  const section = markdown.slice(markdown.indexOf(heading));
+  const line = section.split('\n').find((l) => l.startsWith(`| ${label} |`));
+  expect(line, `row ${label} under ${heading}`).toBeDefined();
+  return line!.split(' | ').map((c) => c.replace(/^\| /, '').replace(/ \|$/, ''));
+}
+
+describe('report tables', () => {
+  let report: RenderedReport;
+  beforeAll(async () => {
+    report = await renderReport(RECORDS, {
+      title: 'Synthetic grid',
+      command: 'asymprop reproduce --preset protocol',
+      machine: '2 cores, Node 20',
+      wallSeconds: 3725,
+      deviations: ['Shuffling uses the library generator, not PyTorch.'],
+    });
+  });
+
+  it('shows the mean and per-seed values at the best learning rate of each cell', () => {
+    const md = report.markdown;
+    const bn = tableRow(md, '### Main part: mlp', 'BN');
+    // columns: label, bp, usf, brsf, frsf, fa
+    expect(bn[1]).toBe('90.0 (lr 0.01; 89.9, 90.1)');
+    expect(bn[5]).toBe('86.0 (lr 0.1; 85.9, 86.1)');
+    const bm = tableRow(md, '### Main part: lenet', 'BM');
+    expect(bm[1]).toBe('90.0 (lr 0.001; 89.9, 90.1)');
+    const bnbm = tableRow(md, '### Main part: lenet', 'BN+BM');
+    expect(bnbm[3]).toBe('90.0 (lr 0.001; 89.9, 90.1)');
+  });
+
+  it('lists every learning rate and marks the best in bold', () => {
+    const md = report.markdown;
+    expect(tableRow(md, '### Main part: mlp', 'BN, lr 0.1')[1]).toBe('88.0 (87.9, 88.1)');
+    expect(tableRow(md, '### Main part: mlp', 'BN, lr 0.01')[1]).toBe('**90.0 (89.9, 90.1)**');
+    expect(tableRow(md, '### Main part: mlp', 'none, lr 0.1')[2]).toBe('diverged (epochs 2, 2)');
+    expect(tableRow(md, '### Main part: mlp', 'none, lr 0.1')[4]).toBe('75.0 (diverged (epoch 1), 75.0)');
+  });
+
+  it('renders diverged cells and runs as such', () => {
+    const none = tableRow(report.markdown, '### Main part: mlp', 'none');
+    expect(none[2]).toBe('diverged');
+    expect(none[3]).toBe('59.9 (lr 0.01; 59.9, diverged (epoch 2); mean of 1/2 seeds)');
+    // A rate where a seed diverged loses to one where none did, even with a higher mean.
+    expect(none[4]).toBe('70.0 (lr 0.01; 69.9, 70.1)');
+  });
+
+  it('shows missing cells as — and counts them in the header', () => {
+    const md = report.markdown;
+    expect(tableRow(md, '### Main part: mlp', 'BM')[5]).toBe('—');
+    expect(tableRow(md, '### Main part: mlp', 'BM, lr 0.001')[5]).toBe('—');
+    expect(tableRow(md, '### Main part: lenet', 'BM')[5]).not.toBe('—');
+    expect(md).toContain('- Missing: 1 of 62 expected-looking cells have no run, and 4 of 248 expected runs are absent');
+    expect(md).toContain('Missing: 1 of 20 cells (BM fa); 4 of 80 expected runs');
+  });
+
+  it('puts the sign and magnitude sweeps in their own tables', () => {
+    const md = report.markdown;
+    const sign = tableRow(md, '### Sign concordance: lenet, frsf', 'BN');
+    expect(sign.slice(1).map((c) => c.split(' ')[0])).toEqual(['89.2', '82.2', '71.7', '54.2', '36.7', '19.2']);
+    expect(md).toContain('| normalisation \\ flip | flip 0 | flip 0.1 | flip 0.25 | flip 0.5 | flip 0.75 | flip 1 |');
+    const mag = tableRow(md, '### Magnitude laws: lenet, brsf', 'BN+BM');
+    expect(mag[0]).toBe('BN+BM');
+    expect(mag.slice(1).map((c) => c.split(' ')[0])).toEqual(['90.0', '89.8', '89.4', '90.1', '89.5']);
+  });
+
+  it('has the header, the findings, how they are judged and the deviations', () => {
+    const md = report.markdown;
+    expect(md.startsWith('# Synthetic grid\n')).toBe(true);
+    expect(md).toContain('asymprop reproduce --preset protocol');
+    expect(md).toContain('- Machine: 2 cores, Node 20');
+    expect(md).toContain('- Wall time: 1 h 02 min 05 s (3725 s)');
+    expect(md).toContain('- Dataset(s): fashion-mnist');
+    expect(md).toContain('- Epochs: 3');
+    expect(md).toContain('- Seeds: 1, 2');
+    expect(md).toMatch(/- Runs: 228 \(per part: main 156, sign 48, magnitude 40; .*\), of which 15 diverged/);
+    expect(md).toContain('### How the findings are judged');
+    expect(md).toContain('## Protocol deviations\n\n- Shuffling uses the library generator, not PyTorch.');
+    for (let n = 1; n <= 4; n++) expect(md).toMatch(new RegExp(`^${n}\\. \\*\\*.*: supported\\*\\*`, 'm'));
+  });
+
+  it('embeds valid SVG figures with their axis titles', () => {
+    const { figures, markdown } = report;
+    expect(Object.keys(figures).sort()).toEqual(['magnitude-accuracy.svg', 'main-accuracy.svg', 'main-curves.svg', 'sign-flip.svg']);
+    for (const [name, svg] of Object.entries(figures)) {
+      expect(svg.startsWith('<svg'), name).toBe(true);
+      expect(svg.trimEnd().endsWith('</svg>'), name).toBe(true);
+      expect(svg, name).toContain('Test accuracy (%)');
+      expect(markdown).toMatch(new RegExp(`!\\[[^\\]]+\\]\\(figures/${name.replace('.', '\\.')}\\)`));
+    }
+    expect(figures['main-accuracy.svg']).toContain('Feedback method');
+    expect(figures['main-accuracy.svg']).toContain('Normalisation');
+    expect(figures['main-accuracy.svg']).toContain('lenet');
+    expect(figures['main-accuracy.svg']).toContain('✕');
+    expect(figures['sign-flip.svg']).toContain('Fraction of flipped feedback signs');
+    expect(figures['sign-flip.svg']).toContain('BN+BM');
+    expect(figures['magnitude-accuracy.svg']).toContain('Magnitude law');
+    expect(figures['magnitude-accuracy.svg']).toContain('lognormal');
+    expect(figures['main-curves.svg']).toContain('Epoch');
+    expect(figures['main-curves.svg']).toContain('frsf');
+    expect(markdown).toContain('No curve: none usf (all runs diverged)');
+    expect(markdown).toContain('✕ marks a cell whose runs all diverged (no bar): mlp none usf; lenet none usf.');
+  });
+
+  it('is deterministic: the same records in any order give byte-identical output', async () => {
+    const again = await renderReport([...RECORDS].reverse(), {
+      title: 'Synthetic grid',
+      command: 'asymprop reproduce --preset protocol',
+      machine: '2 cores, Node 20',
+      wallSeconds: 3725,
+      deviations: ['Shuffling uses the library generator, not PyTorch.'],
+    });
+    expect(again.markdown).toBe(report.markdown);
+    expect(again.figures).toEqual(report.figures);
+  });
+});
+
+describe('report findings', () => {
+  it('supports all four findings on the synthetic grid', () => {
+    expect(verdicts(RECORDS)).toEqual(['supported', 'supported', 'supported', 'supported']);
+    expect(finding(RECORDS, 1).sentence).toContain('under BN the lenet/brsf accuracy across 5 magnitude laws spans 0.7 points (lognormal 88.9 to const-10 89.6)');
+    expect(finding(RECORDS, 2).sentence).toContain('falls by 70.0 points from flip 0 (89.2) to flip 1 (19.2), Spearman ρ = -1.00');
+    expect(finding(RECORDS, 3).sentence).toContain('in lenet with BN+BM (their best setting; bp 90.5) brsf is 0.5 points below bp and frsf is 0.8 points below bp');
+    expect(finding(RECORDS, 4).sentence).toContain('mlp without BN and BM: usf diverged, brsf 30.1 points below bp, frsf 20.0 points below bp');
+  });
+
+  it('finding 1 turns when one magnitude law is far off', () => {
+    const bnOnly = tweak(RECORDS, (c, o) => (c.magnitude === 'const-10' && !c.bm ? lower(5)(o) : o));
+    expect(finding(bnOnly, 1).verdict).toBe('partly supported');
+    expect(finding(bnOnly, 1).sentence).toContain('spans 4.9 points (const-10 84.6 to uniform 89.5), more than 2');
+    const both = tweak(RECORDS, (c, o) => (c.magnitude === 'const-10' ? lower(5)(o) : o));
+    expect(finding(both, 1).verdict).toBe('not supported');
+    const diverged = tweak(RECORDS, (c, o) => (c.magnitude === 'lognormal' ? { diverged: 4 } : o));
+    expect(finding(diverged, 1).verdict).toBe('not supported');
+    expect(finding(diverged, 1).sentence).toContain('diverged: lognormal');
+  });
+
+  it('finding 2 turns when accuracy does not fall with the flipped fraction', () => {
+    const flat = tweak(RECORDS, (c, o) => (c.flip > 0 && typeof o === 'number' ? o + 70 * c.flip : o));
+    expect(finding(flat, 2).verdict).toBe('not supported');
+    const small = tweak(RECORDS, (c, o) => (c.flip > 0 && typeof o === 'number' ? o + 65 * c.flip : o));
+    expect(finding(small, 2).verdict).toBe('not supported');
+    expect(finding(small, 2).sentence).toContain('falls by 5.0 points');
+  });
+
+  it('finding 3 turns when brsf or frsf falls behind bp', () => {
+    const behind = tweak(RECORDS, (c, o) => (c.feedback === 'frsf' && c.flip === 0 ? lower(3)(o) : o));
+    expect(finding(behind, 3).verdict).toBe('not supported');
+    expect(finding(behind, 3).sentence).toContain('frsf is 3.8 points below bp, not within 2');
+  });
+
+  it('finding 4 turns when feedback learns without normalisation, or fails with it', () => {
+    const learnsWithout = tweak(RECORDS, (c, o) => (!c.bn && !c.bm && c.feedback !== 'bp' ? 89 : o));
+    expect(finding(learnsWithout, 4).verdict).toBe('partly supported');
+    const failsWith = tweak(RECORDS, (c, o) => ((c.bn || c.bm) && c.feedback === 'usf' ? lower(10)(o) : o));
+    expect(finding(failsWith, 4).verdict).toBe('not supported');
+    expect(finding(failsWith, 4).sentence).toContain('usf 11.0 points below bp (BN)');
+  });
+
+  it('says "not tested in these results" when a part is absent', () => {
+    const noSweeps = RECORDS.flatMap((r) => {
+      const parts = r.parts.filter((p) => p === 'main');
+      return parts.length === 0 ? [] : [{ ...r, parts }];
+    });
+    const v = verdicts(noSweeps);
+    expect(v).toEqual(['not tested in these results', 'not tested in these results', 'supported', 'supported']);
+    expect(finding(noSweeps, 1).sentence).toMatch(/not tested in these results \(.+\)\.$/);
+    expect(analyseResults([]).settings).toEqual([]);
+  });
+
+  it('renders a report of no records at all', async () => {
+    const { markdown, figures } = await renderReport([]);
+    expect(markdown).toContain('- Runs: 0');
+    expect(markdown).toContain('## Protocol deviations\n\nNone listed.');
+    expect(figures).toEqual({});
+  });
+
+  it('computes Spearman correlations with ties', () => {
+    expect(spearman([0, 0.5, 1], [3, 2, 1])).toBeCloseTo(-1);
+    expect(spearman([1, 2, 3, 4], [1, 1, 2, 2])).toBeCloseTo(0.894, 3);
+    expect(spearman([1, 2, 3], [5, 5, 5])).toBeNaN();
+  });
+});
+
+describe('report of several settings', () => {
+  it('gives each dataset and schedule its own tables, findings and figures', async () => {
+    const mlp = RECORDS.filter((r) => r.config.arch === 'mlp' && r.parts.includes('main'));
+    const other = mlp.map((r) => {
+      const config: RunConfig = { ...r.config, dataset: 'mnist-embedded', epochs: 2 };
+      return record({ id: runId(config), parts: r.parts, config }, r.diverged ? { diverged: 1 } : r.testAccuracy! * 100);
+    });
+    const { markdown, figures } = await renderReport([...mlp, ...other]);
+    expect(Object.keys(figures).sort()).toEqual([
+      'main-accuracy-fashion-mnist-3ep.svg',
+      'main-accuracy-mnist-embedded-2ep.svg',
+      'main-curves-fashion-mnist-3ep.svg',
+      'main-curves-mnist-embedded-2ep.svg',
+    ]);
+    expect(markdown).toContain('- Dataset(s): fashion-mnist, mnist-embedded');
+    expect(markdown).toContain('- Epochs: 2, 3');
+    expect(markdown).toContain('## Findings\n\n### fashion-mnist, 3 epochs\n');
+    expect(markdown).toContain('### mnist-embedded, 2 epochs\n');
+    expect(markdown).toContain('## mnist-embedded, 2 epochs\n\n### Main part');
+    expect(tableRow(markdown, '## mnist-embedded, 2 epochs', 'BN')[1]).toBe('90.0 (lr 0.01; 89.9, 90.1)');
+  });
+});
+
+describe('writeReport', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'asymprop-report-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes report.md, the figures and results.jsonl, leaving no temporary file', async () => {
+    const out = join(dir, 'nested', 'report');
+    const small = RECORDS.filter((r) => r.config.arch === 'mlp');
+    const written = await writeReport(out, [...small, ...small.slice(0, 3)], { title: 'Small' });
+    expect(written.report).toBe(join(out, 'report.md'));
+    expect(written.duplicates).toHaveLength(3);
+    expect((await readdir(out)).sort()).toEqual(['figures', 'report.md', 'results.jsonl']);
+    expect((await readdir(join(out, 'figures'))).sort()).toEqual(['main-accuracy.svg', 'main-curves.svg']);
+    const md = await readFile(written.report, 'utf8');
+    expect(md).toBe((await renderReport([...small, ...small.slice(0, 3)], { title: 'Small' })).markdown);
+    expect(md).toContain('- Duplicate ids dropped (first kept): 3');
+    expect(md).toContain('1. **The magnitudes of the feedback weights do not matter: not tested in these results**');
+    const text = await readFile(join(out, 'results.jsonl'), 'utf8');
+    const parsed = parseResults(text, 'results.jsonl');
+    expect(parsed.truncatedTail).toBe(false);
+    expect(parsed.records).toHaveLength(small.length);
+    const ids = parsed.records.map((r) => r.id);
+    expect(ids).toEqual([...ids].sort());
+    expect(parsed.records.find((r) => r.id === small[0]!.id)).toEqual(small[0]);
+
+    // Writing again replaces every file in place.
+    await writeReport(out, small.slice(0, 10), { title: 'Smaller' });
+    expect((await readFile(written.report, 'utf8')).startsWith('# Smaller\n')).toBe(true);
+    expect(parseResults(await readFile(join(out, 'results.jsonl'), 'utf8'), 'results.jsonl').records).toHaveLength(10);
+    const all = [...(await readdir(out)), ...(await readdir(join(out, 'figures')))];
+    expect(all.filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+});

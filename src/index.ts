@@ -27,7 +27,7 @@ export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, ty
 export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type CustomFeedbackFactories, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
 export { matrixStats, type FeedbackStats } from './feedback/stats.js';
 
-export { isFeedbackLayer, type FeedbackLayer, type Layer } from './layers/layer.js';
+export { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layers/layer.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
 export { Flatten } from './layers/flatten.js';
@@ -48,7 +48,8 @@ export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } fr
 export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
 export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';
 export { trainStep, type StepResult } from './train/step.js';
-export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainResult } from './train/train.js';
+export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainProgress, type TrainResult } from './train/train.js';
+export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type CheckpointArray, type CheckpointHeader, type CheckpointSource } from './train/checkpoint.js';
 
 export { mlp, type MlpOptions } from './models/mlp.js';
 export { lenet, type LenetOptions } from './models/lenet.js';

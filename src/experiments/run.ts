@@ -4,7 +4,9 @@ import { mlp } from '../models/mlp.js';
 import { SGD } from '../optim/sgd.js';
 import { protocolSchedule } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
-import { train, type EpochRecord, type TrainResult } from '../train/train.js';
+import { DataFormatError } from '../errors.js';
+import { restoreCheckpoint, type Checkpoint, type CheckpointSource } from '../train/checkpoint.js';
+import { train, type EpochRecord, type TrainProgress, type TrainResult } from '../train/train.js';
 import { strategyOf, type RunConfig } from './config.js';
 
 /** The outcome of one run, as printed by `asymprop train --json`. */
@@ -29,6 +31,14 @@ export interface RunResult {
 export interface RunCallbacks {
   onEpoch?: (record: EpochRecord) => void;
   onBatch?: (epoch: number, step: number, steps: number, loss: number) => void;
+  /** Continue from this checkpoint (of the same configuration). */
+  resume?: Checkpoint;
+  /** Checkpoint every this many steps (and after every epoch). */
+  checkpointEvery?: number;
+  /** Receives what to save at each checkpoint (e.g. `saveCheckpoint(path, source)` in Node). */
+  onCheckpoint?: (source: CheckpointSource) => void;
+  /** `throw`: a diverging run is an error (DivergenceError) instead of a result marked diverged. */
+  onDivergence?: 'stop' | 'throw';
 }
 
 /**
@@ -44,6 +54,15 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
   const build = config.arch === 'lenet' ? lenet : mlp;
   const model = build({ rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, bn: config.bn, feedback: strategyOf(config) });
   const optimizer = new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+  const { resume, checkpointEvery, onCheckpoint, onEpoch, onBatch, onDivergence } = callbacks;
+  let progress: TrainProgress | undefined;
+  if (resume) {
+    const saved = JSON.stringify(resume.header.meta['config']);
+    if (saved !== JSON.stringify(config)) {
+      throw new DataFormatError('checkpoint', `it was written for another run: ${saved ?? 'no configuration'}, not ${JSON.stringify(config)}`);
+    }
+    progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } });
+  }
   const result = train(model, data, {
     optimizer,
     epochs: config.epochs,
@@ -51,7 +70,12 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
     rng: dataRng,
     schedule: protocolSchedule(config.lr, config.epochs),
     instrument: true,
-    ...callbacks,
+    ...(onEpoch ? { onEpoch } : {}),
+    ...(onBatch ? { onBatch } : {}),
+    ...(onDivergence ? { onDivergence } : {}),
+    ...(progress ? { resume: progress } : {}),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    ...(onCheckpoint ? { onCheckpoint: (p: TrainProgress) => onCheckpoint({ model, optimizer, progress: p, rngs: { data: dataRng }, meta: { config } }) } : {}),
   });
   return {
     config,

@@ -3,7 +3,7 @@ import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, allocate, sameShape, type Shape, type Storage } from '../tensor/tensor.js';
 import { checkRng } from './checks.js';
-import type { Layer } from './layer.js';
+import type { Layer, LayerBuffers } from './layer.js';
 
 /**
  * Inverted dropout: in train mode each element is zeroed with probability p and the survivors are
@@ -60,6 +60,10 @@ export class Dropout implements Layer {
 
   params(): Param[] {
     return [];
+  }
+
+  buffers(): LayerBuffers {
+    return { rngs: { rng: this.rng } };
   }
 
   zeroGrad(): void {}

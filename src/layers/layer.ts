@@ -32,6 +32,17 @@ export interface Layer {
   params(): Param[];
   /** Sets every parameter gradient to zero. */
   zeroGrad(): void;
+  /**
+   * State that is not a parameter but that a checkpoint must keep for a resumed run to continue
+   * exactly: arrays (BatchNorm's running statistics) and generators (Dropout's). Optional.
+   */
+  buffers?(): LayerBuffers;
+}
+
+/** Non-parameter state of a layer, by name. */
+export interface LayerBuffers {
+  readonly arrays?: Readonly<Record<string, Float32Array | Float64Array>>;
+  readonly rngs?: Readonly<Record<string, Rng>>;
 }
 
 /** A layer whose backward pass runs through a feedback strategy (dense, conv, batch norm). */

@@ -5,7 +5,7 @@ import { angleDegrees } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
-import { isFeedbackLayer, type FeedbackLayer, type Layer } from './layer.js';
+import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layer.js';
 
 /**
  * Layers applied in order. Parameters are named `"<index>.<name>"` (`"0.weight"`), and the model
@@ -100,6 +100,18 @@ export class Sequential implements Layer {
 
   zeroGrad(): void {
     for (const layer of this.layers) layer.zeroGrad();
+  }
+
+  /** Every layer's non-parameter state, named `"<index>.<name>"` like the parameters. */
+  buffers(): Required<LayerBuffers> {
+    const arrays: Record<string, Float32Array | Float64Array> = {};
+    const rngs: Record<string, Rng> = {};
+    this.layers.forEach((layer, i) => {
+      const b = layer.buffers?.();
+      for (const [k, v] of Object.entries(b?.arrays ?? {})) arrays[`${i}.${k}`] = v;
+      for (const [k, v] of Object.entries(b?.rngs ?? {})) rngs[`${i}.${k}`] = v;
+    });
+    return { arrays, rngs };
   }
 
   /** Converts every parameter to a dtype (float64 for gradient checks). */

@@ -3,7 +3,7 @@ import { matrixStats, type FeedbackStats } from '../feedback/stats.js';
 import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 import { checkPositiveInt, checkRng } from '../layers/checks.js';
-import type { FeedbackLayer } from '../layers/layer.js';
+import type { FeedbackLayer, LayerBuffers } from '../layers/layer.js';
 import type { Initializer } from '../tensor/init.js';
 import { angleDegrees } from '../tensor/ops.js';
 import { Param } from '../tensor/param.js';
@@ -188,6 +188,10 @@ export class BatchNorm implements FeedbackLayer {
 
   params(): Param[] {
     return [this.gamma, this.beta];
+  }
+
+  buffers(): LayerBuffers {
+    return { arrays: { running_mean: this.runningMean, running_var: this.runningVar } };
   }
 
   zeroGrad(): void {

@@ -6,7 +6,7 @@ import { softmaxCrossEntropy } from '../layers/loss.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { allFinite } from '../tensor/ops.js';
-import type { Rng } from '../tensor/rng.js';
+import type { Rng, RngState } from '../tensor/rng.js';
 import { Tensor, sizeOf } from '../tensor/tensor.js';
 import { trainStep } from './step.js';
 
@@ -46,6 +46,25 @@ export interface TrainResult {
   readonly trainLoss: number;
 }
 
+/**
+ * Where a training run stands, mid-epoch included: everything besides the model and optimizer
+ * that a resumed run needs to continue exactly as if it had never stopped.
+ */
+export interface TrainProgress {
+  /** The epoch in progress (1-based); `epochs + 1` when training has finished. */
+  readonly epoch: number;
+  /** Steps of that epoch already taken. */
+  readonly step: number;
+  /** The data-order generator as it was when this epoch began (before its shuffle). */
+  readonly epochStartRng: RngState;
+  /** The epoch's running sums so far. */
+  readonly lossSum: number;
+  readonly correct: number;
+  readonly seen: number;
+  /** The records of the finished epochs. */
+  readonly history: readonly EpochRecord[];
+}
+
 /** Options of {@link train}. */
 export interface TrainOptions {
   readonly optimizer: Optimizer;
@@ -64,6 +83,12 @@ export interface TrainOptions {
   readonly onEpoch?: (record: EpochRecord) => void;
   /** Called after every batch with the 1-based epoch, step, steps per epoch and the batch loss. */
   readonly onBatch?: (epoch: number, step: number, steps: number, loss: number) => void;
+  /** Continue from a saved {@link TrainProgress} (with the model and optimizer restored to match). */
+  readonly resume?: TrainProgress;
+  /** Call `onCheckpoint` every this many steps, and after every epoch. */
+  readonly checkpointEvery?: number;
+  /** Receives the progress at each checkpoint; save it with the model and optimizer state. */
+  readonly onCheckpoint?: (progress: TrainProgress) => void;
 }
 
 /**
@@ -80,11 +105,14 @@ export interface TrainOptions {
  * ```
  */
 export function train(model: Sequential, data: { train: Dataset; test?: Dataset }, options: TrainOptions): TrainResult {
-  const { optimizer, epochs, rng, schedule, instrument = false, onDivergence = 'stop' } = options;
+  const { optimizer, epochs, rng, schedule, instrument = false, onDivergence = 'stop', resume, checkpointEvery, onCheckpoint } = options;
   const batchSize = options.batchSize ?? 100;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError('epochs', epochs, 'a positive integer');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
   if (onDivergence !== 'stop' && onDivergence !== 'throw') throw new ConfigError('onDivergence', onDivergence, "'stop', 'throw'");
+  if (checkpointEvery !== undefined && (!Number.isInteger(checkpointEvery) || checkpointEvery < 1)) {
+    throw new ConfigError('checkpointEvery', checkpointEvery, 'a positive integer number of steps');
+  }
   const { train: trainSet, test } = data;
   if (trainSet.size === 0) throw new ConfigError('training set size', 0, 'at least one sample');
 
@@ -93,16 +121,28 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
   const yFull = new Int32Array(batchSize);
   const order = new Uint32Array(trainSet.size);
   const steps = Math.ceil(trainSet.size / batchSize);
-  const history: EpochRecord[] = [];
+  const history: EpochRecord[] = [...(resume?.history ?? [])];
   let diverged: DivergenceInfo | null = null;
+  const startEpoch = resume?.epoch ?? 1;
+  if (resume) {
+    if (!Number.isInteger(resume.epoch) || resume.epoch < 1 || !Number.isInteger(resume.step) || resume.step < 0 || resume.step >= steps) {
+      throw new ConfigError('resume progress', { epoch: resume.epoch, step: resume.step }, `an epoch ≥ 1 and a step in [0, ${steps})`);
+    }
+    rng.setState(resume.epochStartRng);
+  }
+  const checkpoint = (progress: TrainProgress) => onCheckpoint?.(progress);
 
-  for (let epoch = 1; epoch <= epochs && !diverged; epoch++) {
+  for (let epoch = startEpoch; epoch <= epochs && !diverged; epoch++) {
     const t0 = now();
     if (schedule) optimizer.lr = schedule.at(epoch - 1);
+    const epochStartRng = rng.state();
     for (let i = 0; i < order.length; i++) order[i] = i;
     rng.shuffle(order);
-    let lossSum = 0, correct = 0, seen = 0;
-    for (let s = 0; s < steps; s++) {
+    const continuing = resume && epoch === startEpoch;
+    let lossSum = continuing ? resume.lossSum : 0;
+    let correct = continuing ? resume.correct : 0;
+    let seen = continuing ? resume.seen : 0;
+    for (let s = continuing ? resume.step : 0; s < steps; s++) {
       const start = s * batchSize;
       const count = Math.min(batchSize, trainSet.size - start);
       const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...trainSet.sampleShape]);
@@ -121,6 +161,9 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
       correct += r.correct;
       seen += count;
       options.onBatch?.(epoch, s + 1, steps, r.loss);
+      if (checkpointEvery && ((epoch - 1) * steps + s + 1) % checkpointEvery === 0 && s + 1 < steps) {
+        checkpoint({ epoch, step: s + 1, epochStartRng, lossSum, correct, seen, history: [...history] });
+      }
     }
     if (diverged) break;
     const evaluation = test ? evaluate(model, test, Math.max(batchSize, 500)) : { loss: NaN, accuracy: NaN };
@@ -136,6 +179,7 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
     };
     history.push(record);
     options.onEpoch?.(record);
+    if (checkpointEvery) checkpoint({ epoch: epoch + 1, step: 0, epochStartRng: rng.state(), lossSum: 0, correct: 0, seen: 0, history: [...history] });
   }
   model.instrument(false);
   const last = history[history.length - 1];

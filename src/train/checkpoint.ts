@@ -1,0 +1,232 @@
+import { DataFormatError, ShapeError, describeValue, formatShape } from '../errors.js';
+import type { FeedbackState } from '../feedback/strategy.js';
+import type { Sequential } from '../layers/sequential.js';
+import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import type { RngState } from '../tensor/rng.js';
+import type { TrainProgress } from './train.js';
+
+/**
+ * Checkpoints: everything a run needs to continue exactly where it stopped.
+ *
+ * Format, version 1 (all integers little-endian):
+ *
+ * ```
+ * bytes 0–7     magic "ASYMPCKP"
+ * bytes 8–11    uint32 header length H
+ * bytes 12–…    header: H bytes of UTF-8 JSON (see CheckpointHeader)
+ * then          zero padding to a multiple of 8
+ * then          payload: the arrays listed in header.arrays, each at its offset (relative to the
+ *               payload start, 8-byte aligned), float32 or float64
+ * ```
+ *
+ * The header holds the format version, the parameters' and buffers' names, shapes, dtypes and
+ * offsets, a checksum of the payload, and as JSON: each layer's feedback state (random matrices,
+ * masks, generators), the optimizer state (momentum buffers, step count), every other generator
+ * (data order, dropout), the training progress (epoch, step, running sums, history) and free-form
+ * metadata (the run's configuration). A reader of version 1 refuses any other version.
+ */
+export const CHECKPOINT_MAGIC = 'ASYMPCKP';
+export const CHECKPOINT_VERSION = 1;
+
+/** One array in the payload. */
+export interface CheckpointArray {
+  readonly name: string;
+  readonly kind: 'param' | 'buffer';
+  readonly dtype: 'float32' | 'float64';
+  readonly shape: readonly number[];
+  /** Byte offset within the payload. */
+  readonly offset: number;
+}
+
+/** The JSON header of a checkpoint. */
+export interface CheckpointHeader {
+  readonly format: 'asymprop-checkpoint';
+  readonly version: number;
+  readonly arrays: readonly CheckpointArray[];
+  readonly payloadBytes: number;
+  /** FNV-1a 32-bit hash of the payload bytes. */
+  readonly checksum: number;
+  readonly feedback: Record<string, FeedbackState>;
+  readonly optimizer: OptimizerState;
+  readonly rngs: Record<string, RngState>;
+  readonly progress: TrainProgress;
+  readonly meta: Record<string, unknown>;
+}
+
+/** A decoded checkpoint: the header and the arrays, by name. */
+export interface Checkpoint {
+  readonly header: CheckpointHeader;
+  readonly params: ReadonlyMap<string, Float32Array | Float64Array>;
+  readonly buffers: ReadonlyMap<string, Float32Array | Float64Array>;
+}
+
+/** What a checkpoint captures. */
+export interface CheckpointSource {
+  readonly model: Sequential;
+  readonly optimizer: Optimizer;
+  readonly progress: TrainProgress;
+  /** Generators outside the model, e.g. `{ data: dataRng }`. */
+  readonly rngs?: Record<string, { state(): RngState }>;
+  readonly meta?: Record<string, unknown>;
+}
+
+const MAX_HEADER_BYTES = 256 * 1024 * 1024;
+
+/** Serialises a model, its optimizer and the training progress into checkpoint bytes. */
+export function encodeCheckpoint(source: CheckpointSource): Uint8Array {
+  const { model, optimizer, progress } = source;
+  const buffers = model.buffers();
+  const entries: { name: string; kind: 'param' | 'buffer'; data: Float32Array | Float64Array; shape: readonly number[] }[] = [
+    ...model.params().map((p) => ({ name: p.name, kind: 'param' as const, data: p.value.data, shape: p.value.shape })),
+    ...Object.entries(buffers.arrays).map(([name, data]) => ({ name, kind: 'buffer' as const, data, shape: [data.length] })),
+  ];
+  const arrays: CheckpointArray[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    arrays.push({ name: e.name, kind: e.kind, dtype: e.data instanceof Float64Array ? 'float64' : 'float32', shape: [...e.shape], offset });
+    offset = align8(offset + e.data.byteLength);
+  }
+  const payload = new Uint8Array(offset);
+  entries.forEach((e, i) => payload.set(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength), arrays[i]!.offset));
+
+  const rngs: Record<string, RngState> = {};
+  for (const [name, rng] of Object.entries(buffers.rngs)) rngs[`model.${name}`] = rng.state();
+  for (const [name, rng] of Object.entries(source.rngs ?? {})) rngs[name] = rng.state();
+  const header: CheckpointHeader = {
+    format: 'asymprop-checkpoint',
+    version: CHECKPOINT_VERSION,
+    arrays,
+    payloadBytes: payload.length,
+    checksum: fnv1a(payload),
+    feedback: model.feedbackState(),
+    optimizer: optimizer.state(),
+    rngs,
+    progress,
+    meta: source.meta ?? {},
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const payloadStart = align8(12 + headerBytes.length);
+  const out = new Uint8Array(payloadStart + payload.length);
+  out.set(new TextEncoder().encode(CHECKPOINT_MAGIC), 0);
+  new DataView(out.buffer).setUint32(8, headerBytes.length, true);
+  out.set(headerBytes, 12);
+  out.set(payload, payloadStart);
+  return out;
+}
+
+/**
+ * Parses and validates checkpoint bytes (magic, version, header, every array's place in the
+ * payload, the checksum) without trusting any size it reads before checking it against the
+ * file's length. Every problem is a {@link DataFormatError} naming the file, field and offset.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
+  if (bytes.length < 12) throw new DataFormatError(file, `${bytes.length} bytes is shorter than a checkpoint header (12 bytes)`, 0);
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== CHECKPOINT_MAGIC) throw new DataFormatError(file, `not an asymprop checkpoint: magic ${JSON.stringify(magic)}, expected "${CHECKPOINT_MAGIC}"`, 0);
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+  if (headerLength > bytes.length - 12 || headerLength > MAX_HEADER_BYTES) {
+    throw new DataFormatError(file, `header length ${headerLength} exceeds the ${bytes.length - 12} bytes after the preamble`, 8);
+  }
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + headerLength))) as CheckpointHeader;
+  } catch (e) {
+    throw new DataFormatError(file, `header is not valid JSON: ${(e as Error).message}`, 12);
+  }
+  if (typeof header !== 'object' || header === null || header.format !== 'asymprop-checkpoint') {
+    throw new DataFormatError(file, `header format ${describeValue((header as { format?: unknown } | null)?.format)}, expected "asymprop-checkpoint"`, 12);
+  }
+  if (header.version !== CHECKPOINT_VERSION) {
+    const newer = typeof header.version === 'number' && header.version > CHECKPOINT_VERSION;
+    throw new DataFormatError(file, `checkpoint version ${describeValue(header.version)}${newer ? ' was written by a newer asymprop' : ' is unknown'}; this version reads version ${CHECKPOINT_VERSION}`, 12);
+  }
+  for (const field of ['feedback', 'optimizer', 'rngs', 'progress', 'meta'] as const) {
+    if (typeof header[field] !== 'object' || header[field] === null) throw new DataFormatError(file, `header field "${field}" is missing or not an object`, 12);
+  }
+  const payloadStart = align8(12 + headerLength);
+  const payloadBytes = header.payloadBytes;
+  if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadStart + payloadBytes !== bytes.length) {
+    throw new DataFormatError(file, `payload of ${describeValue(payloadBytes)} bytes at ${payloadStart} disagrees with the file's ${bytes.length} bytes`, payloadStart);
+  }
+  const payload = bytes.subarray(payloadStart);
+  if (fnv1a(payload) !== header.checksum) throw new DataFormatError(file, 'payload checksum mismatch: the file is damaged', payloadStart);
+  if (!Array.isArray(header.arrays)) throw new DataFormatError(file, 'header field "arrays" is not a list', 12);
+  const params = new Map<string, Float32Array | Float64Array>();
+  const buffers = new Map<string, Float32Array | Float64Array>();
+  for (const a of header.arrays) {
+    const where = `array ${describeValue(a?.name)}`;
+    if (typeof a?.name !== 'string' || (a.kind !== 'param' && a.kind !== 'buffer') || (a.dtype !== 'float32' && a.dtype !== 'float64') || !Array.isArray(a.shape)) {
+      throw new DataFormatError(file, `${where}: needs name, kind, dtype (float32|float64) and shape`, 12);
+    }
+    let count = 1;
+    for (const d of a.shape) {
+      if (!Number.isInteger(d) || d < 0) throw new DataFormatError(file, `${where}: shape ${describeValue(a.shape)} is not a list of sizes`, 12);
+      count *= d;
+    }
+    const width = a.dtype === 'float64' ? 8 : 4;
+    if (!Number.isInteger(a.offset) || a.offset < 0 || a.offset % 8 !== 0 || a.offset + count * width > payload.length) {
+      throw new DataFormatError(file, `${where}: ${count} values at offset ${describeValue(a.offset)} do not fit the ${payload.length}-byte payload`, payloadStart);
+    }
+    const copy = payload.slice(a.offset, a.offset + count * width); // aligned copy
+    const data = a.dtype === 'float64' ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer);
+    (a.kind === 'param' ? params : buffers).set(a.name, data);
+  }
+  return { header, params, buffers };
+}
+
+/**
+ * Loads a checkpoint into a model of the same architecture and strategies and its optimizer, and
+ * returns the training progress to pass to `train({ resume })`. Generators outside the model are
+ * restored through `rngs` (e.g. `{ data: dataRng }`). Names, shapes and missing entries are checked
+ * before anything is changed, so a mismatched checkpoint leaves the model as it was.
+ */
+export function restoreCheckpoint(
+  checkpoint: Checkpoint,
+  target: { model: Sequential; optimizer: Optimizer; rngs?: Record<string, { setState(s: RngState): void }> },
+  file = 'checkpoint',
+): TrainProgress {
+  const { model, optimizer } = target;
+  const modelParams = model.params();
+  const buffers = model.buffers();
+  for (const p of modelParams) {
+    const data = checkpoint.params.get(p.name);
+    if (!data) throw new DataFormatError(file, `no parameter "${p.name}" (the checkpoint has ${[...checkpoint.params.keys()].join(', ') || 'none'})`);
+    const shape = checkpoint.header.arrays.find((a) => a.name === p.name)!.shape;
+    if (data.length !== p.value.size || shape.length !== p.value.rank || shape.some((d, i) => d !== p.value.shape[i])) {
+      throw new ShapeError(`checkpoint ${file} parameter "${p.name}"`, formatShape(p.value.shape), shape);
+    }
+  }
+  if (checkpoint.params.size !== modelParams.length) {
+    throw new DataFormatError(file, `${checkpoint.params.size} parameters, the model has ${modelParams.length}`);
+  }
+  for (const [name, array] of Object.entries(buffers.arrays)) {
+    const data = checkpoint.buffers.get(name);
+    if (!data || data.length !== array.length) throw new DataFormatError(file, `buffer "${name}" is missing or has the wrong length`);
+  }
+  const rngStates = checkpoint.header.rngs;
+  const wanted = [...Object.keys(buffers.rngs).map((n) => `model.${n}`), ...Object.keys(target.rngs ?? {})];
+  for (const name of wanted) if (!rngStates[name]) throw new DataFormatError(file, `no state for generator "${name}"`);
+
+  // Everything checked: now restore. Strategy and optimizer loaders validate their own parts.
+  model.loadFeedbackState(checkpoint.header.feedback);
+  optimizer.loadState(checkpoint.header.optimizer);
+  for (const p of modelParams) p.value.data.set(checkpoint.params.get(p.name)!);
+  for (const [name, array] of Object.entries(buffers.arrays)) array.set(checkpoint.buffers.get(name)!);
+  for (const [name, rng] of Object.entries(buffers.rngs)) rng.setState(rngStates[`model.${name}`]!);
+  for (const [name, rng] of Object.entries(target.rngs ?? {})) rng.setState(rngStates[name]!);
+  return checkpoint.header.progress;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
+/** FNV-1a, 32 bits: a cheap checksum that catches damaged files. */
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i]!;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

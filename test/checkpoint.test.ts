@@ -1,0 +1,188 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  ArrayDataset,
+  BatchNorm,
+  CHECKPOINT_VERSION,
+  Conv2d,
+  DataFormatError,
+  Dense,
+  Dropout,
+  Flatten,
+  MaxPool2d,
+  ReLU,
+  Rng,
+  SGD,
+  Sequential,
+  ShapeError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  feedbackByName,
+  protocolSchedule,
+  restoreCheckpoint,
+  train,
+  type FeedbackStrategy,
+  type TrainProgress,
+} from '../src/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/node.js';
+
+/** Ten 1×6×6 classes of noisy blobs: a small image task for a conv net. */
+function blobs(n: number, seed: number): ArrayDataset {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 36);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 4;
+    y[i] = c;
+    for (let p = 0; p < 36; p++) x[i * 36 + p] = rng.normal(0, 0.5) + (Math.floor(p / 9) === c ? 1 : 0);
+  }
+  return new ArrayDataset(`blobs-${seed}`, x, y, [1, 6, 6], 4);
+}
+
+/** A small network with every kind of state: conv, BN running statistics, dropout's generator, dense. */
+function build(seed: number, strategy: FeedbackStrategy): Sequential {
+  const rng = new Rng(seed);
+  return new Sequential(
+    [
+      new Conv2d(1, 3, 3, { rng, padding: 1, feedback: strategy }),
+      new BatchNorm(3, { rng }),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Flatten(),
+      new Dropout(0.2, rng.fork()),
+      new Dense(27, 8, { rng, feedback: strategy }),
+      new ReLU(),
+      new Dense(8, 4, { rng, feedback: strategy }),
+    ],
+    [1, 6, 6],
+  );
+}
+
+const data = { train: blobs(60, 1), test: blobs(20, 2) };
+const EPOCHS = 3;
+const BATCH = 8; // 8 steps per epoch
+
+function run(seed: number, strategy: FeedbackStrategy, opts: { stopAfterCheckpoint?: number; from?: Uint8Array } = {}) {
+  const model = build(seed, strategy);
+  const lr = strategy.spec.type === 'batch-manhattan' ? 1e-3 : 0.05;
+  const optimizer = new SGD(model.params(), { lr, momentum: 0.9, weightDecay: 1e-4 });
+  const dataRng = new Rng(seed + 100);
+  let progress: TrainProgress | undefined;
+  if (opts.from) progress = restoreCheckpoint(decodeCheckpoint(opts.from, 'memory'), { model, optimizer, rngs: { data: dataRng } });
+  let saved: Uint8Array | undefined;
+  let count = 0;
+  class Stop extends Error {}
+  try {
+    const result = train(model, data, {
+      optimizer,
+      epochs: EPOCHS,
+      batchSize: BATCH,
+      rng: dataRng,
+      schedule: protocolSchedule(lr, EPOCHS),
+      ...(progress ? { resume: progress } : {}),
+      checkpointEvery: 5,
+      onCheckpoint: (p) => {
+        count++;
+        if (count === opts.stopAfterCheckpoint) {
+          saved = encodeCheckpoint({ model, optimizer, progress: p, rngs: { data: dataRng } });
+          throw new Stop();
+        }
+      },
+    });
+    return { model, result, saved };
+  } catch (e) {
+    if (e instanceof Stop) return { model, result: null, saved };
+    throw e;
+  }
+}
+
+const STRATEGIES = ['bp', 'usf', 'brsf', 'frsf', 'fa'].flatMap((name) => [false, true].map((bm) => feedbackByName(name, { bm })));
+STRATEGIES.push(feedbackByName('brsf', { flip: 0.25, magnitude: 'lognormal' }));
+
+describe('a run resumed from a checkpoint ends bit-identical to the uninterrupted run', () => {
+  for (const strategy of STRATEGIES) {
+    it(strategy.name, () => {
+      const whole = run(7, strategy);
+      // Stop mid-epoch (checkpoint 2 is at step 10: epoch 2, step 2) and at an epoch boundary (checkpoint 3).
+      for (const stopAt of [2, 3]) {
+        const first = run(7, strategy, { stopAfterCheckpoint: stopAt });
+        expect(first.saved).toBeDefined();
+        const resumed = run(99, strategy, { from: first.saved! }); // another seed: everything must come from the checkpoint
+        expect(resumed.result!.history.map((h) => h.trainLoss)).toEqual(whole.result!.history.map((h) => h.trainLoss));
+        expect(resumed.result!.testAccuracy).toBe(whole.result!.testAccuracy);
+        resumed.model.params().forEach((p, i) => expect(p.value.data, p.name).toEqual(whole.model.params()[i]!.value.data));
+        expect(resumed.model.buffers().arrays).toEqual(whole.model.buffers().arrays);
+        expect(resumed.model.feedbackState()).toEqual(whole.model.feedbackState());
+      }
+    });
+  }
+});
+
+describe('checkpoint files', () => {
+  const strategy = feedbackByName('brsf');
+  const bytes = run(3, strategy, { stopAfterCheckpoint: 1 }).saved!;
+
+  it('are written atomically (no temporary file left) and read back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-ckpt-'));
+    const path = join(dir, 'run.ckpt');
+    const model = build(3, strategy);
+    const optimizer = new SGD(model.params(), { lr: 0.1 });
+    const progress = decodeCheckpoint(bytes, 'memory').header.progress;
+    saveCheckpoint(path, { model, optimizer, progress, meta: { note: 'test' } });
+    saveCheckpoint(path, { model, optimizer, progress, meta: { note: 'second' } }); // replaces
+    expect(readdirSync(dir)).toEqual(['run.ckpt']);
+    expect(loadCheckpoint(path).header.meta).toEqual({ note: 'second' });
+    expect(() => loadCheckpoint(join(dir, 'missing.ckpt'))).toThrow(/missing\.ckpt: cannot read the checkpoint: ENOENT/);
+  });
+
+  it('reject damaged, truncated, foreign and newer files with a DataFormatError naming the problem', () => {
+    const damaged = bytes.slice();
+    damaged[damaged.length - 3] ^= 0xff;
+    expect(() => decodeCheckpoint(damaged, 'a.ckpt')).toThrow(/a\.ckpt.*checksum mismatch/);
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 8), 'b.ckpt')).toThrow(/b\.ckpt.*payload .* disagrees/);
+    expect(() => decodeCheckpoint(bytes.subarray(0, 10), 'c.ckpt')).toThrow(/shorter than a checkpoint header/);
+    expect(() => decodeCheckpoint(new TextEncoder().encode('PK\u0003\u0004 not a checkpoint'), 'd.ckpt')).toThrow(/not an asymprop checkpoint/);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true))));
+    const newer = reencode(bytes, { ...header, version: CHECKPOINT_VERSION + 1 });
+    expect(() => decodeCheckpoint(newer, 'e.ckpt')).toThrow(/version 2 was written by a newer asymprop; this version reads version 1/);
+    const huge = bytes.slice();
+    new DataView(huge.buffer).setUint32(8, 0xfffffff0, true);
+    expect(() => decodeCheckpoint(huge, 'f.ckpt')).toThrow(DataFormatError);
+  });
+
+  it('refuse a model of another shape before changing anything', () => {
+    const other = new Sequential([new Flatten(), new Dense(36, 4, { rng: new Rng(1) })], [1, 6, 6]);
+    const before = Float32Array.from(other.params()[0]!.value.data);
+    const optimizer = new SGD(other.params(), { lr: 0.1 });
+    expect(() => restoreCheckpoint(decodeCheckpoint(bytes, 'g.ckpt'), { model: other, optimizer }, 'g.ckpt')).toThrow(/no parameter "1\.weight"|parameter/);
+    expect(other.params()[0]!.value.data).toEqual(before);
+    const wide = build(3, strategy);
+    const conv = wide.layers[0] as Conv2d;
+    expect(conv).toBeInstanceOf(Conv2d);
+    const narrow = new Sequential([new Conv2d(1, 3, 1, { rng: new Rng(1) }), new Flatten(), new Dense(108, 4, { rng: new Rng(1) })], [1, 6, 6]);
+    expect(() => restoreCheckpoint(decodeCheckpoint(bytes, 'h.ckpt'), { model: narrow, optimizer: new SGD(narrow.params(), { lr: 0.1 }) }, 'h.ckpt')).toThrow(ShapeError);
+  });
+
+  it('survive a round trip through a file byte for byte', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-ckpt-'));
+    writeFileSync(join(dir, 'x.ckpt'), bytes);
+    expect(new Uint8Array(readFileSync(join(dir, 'x.ckpt')))).toEqual(bytes);
+    expect(loadCheckpoint(join(dir, 'x.ckpt')).params.size).toBe(decodeCheckpoint(bytes, 'x').params.size);
+  });
+});
+
+/** Rewrites a checkpoint's header (payload unchanged). */
+function reencode(bytes: Uint8Array, header: object): Uint8Array {
+  const old = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  const payload = bytes.subarray(Math.ceil((12 + old) / 8) * 8);
+  const h = new TextEncoder().encode(JSON.stringify(header));
+  const start = Math.ceil((12 + h.length) / 8) * 8;
+  const out = new Uint8Array(start + payload.length);
+  out.set(bytes.subarray(0, 8));
+  new DataView(out.buffer).setUint32(8, h.length, true);
+  out.set(h, 12);
+  out.set(payload, start);
+  return out;
+}

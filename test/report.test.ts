@@ -71,7 +71,7 @@ function record(run: GridRun, out: Outcome): ResultRecord {
     testAccuracy: diverged ? null : final,
     trainLoss: diverged ? null : 0.3,
     diverged,
-    divergedAt: diverged ? { epoch: out.diverged, step: 7, detail: 'loss is NaN' } : null,
+    divergedAt: diverged ? { epoch: out.diverged, step: 7, detail: 'loss is NaN', layer: 'output of layer 5 Dense(256→10)' } : null,
     history,
     seconds: 2,
     finishedAt: '2026-01-01T00:00:00.000Z',

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AsympropError } from '../errors.js';
+import { AsympropError, ConfigError, DivergenceError } from '../errors.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
 import { FEEDBACK_NAMES } from '../feedback/spec.js';
-import { intOption, numberOption } from './args.js';
+import { intOption, joinNegativeValues, numberOption } from './args.js';
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
 
@@ -33,6 +34,10 @@ Usage:
         --epochs N [10]   --seed S [1]   --batch-size N [100]
         --momentum X [0.9]   --weight-decay X [1e-4]
         --json            print one JSON object (testAccuracy, trainLoss, diverged, history, ...)
+        --checkpoint FILE --checkpoint-every N   save the whole run state every N steps and
+                          after every epoch (atomically); --resume continues from FILE
+        --on-divergence stop|error   a non-finite loss or weight ends the run, recorded as
+                          diverged (stop, the default) or as an error (exit code 3)
         --quiet           no progress on stderr
 
   asymprop reproduce [--preset quick|protocol] [options]
@@ -42,6 +47,7 @@ Usage:
         --seeds 1,2  --epochs N  --only main,sign,magnitude  --workers N
         --out DIR [results/<preset>]  --resume (continue an interrupted grid)
         --shard i/n (run one n-th of the grid; merge with asymprop report)  --dry-run (list runs)
+        --checkpoint-every N (checkpoint runs every N steps, so --resume continues them midway)
 
   asymprop report <results.jsonl ...> [--out DIR]
       Merge results files (e.g. shards) and render report.md and figures.
@@ -76,30 +82,37 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const TRAIN_OPTIONS = {
+  arch: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  feedback: { type: 'string' },
+  bm: { type: 'boolean' },
+  bn: { type: 'boolean' },
+  lr: { type: 'string' },
+  flip: { type: 'string' },
+  magnitude: { type: 'string' },
+  epochs: { type: 'string' },
+  seed: { type: 'string' },
+  'batch-size': { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  checkpoint: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  resume: { type: 'boolean' },
+  'on-divergence': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function trainCommand(args: string[]): number {
+  const valued = new Set(Object.entries(TRAIN_OPTIONS).filter(([, o]) => o.type === 'string').map(([k]) => `--${k}`));
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args, valued),
     strict: true,
     allowPositionals: false,
-    options: {
-      arch: { type: 'string' },
-      dataset: { type: 'string' },
-      'data-dir': { type: 'string' },
-      feedback: { type: 'string' },
-      bm: { type: 'boolean' },
-      bn: { type: 'boolean' },
-      lr: { type: 'string' },
-      flip: { type: 'string' },
-      magnitude: { type: 'string' },
-      epochs: { type: 'string' },
-      seed: { type: 'string' },
-      'batch-size': { type: 'string' },
-      momentum: { type: 'string' },
-      'weight-decay': { type: 'string' },
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: TRAIN_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -121,10 +134,23 @@ function trainCommand(args: string[]): number {
     momentum: numberOption('momentum', values.momentum),
     weightDecay: numberOption('weight-decay', values['weight-decay']),
   });
+  const checkpointEvery = intOption('checkpoint-every', values['checkpoint-every']);
+  const checkpointPath = values.checkpoint;
+  if ((checkpointEvery !== undefined || values.resume) && checkpointPath === undefined) {
+    throw new ConfigError('checkpoint', undefined, 'a file path (--checkpoint FILE) with --checkpoint-every or --resume');
+  }
+  if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError('checkpoint-every', checkpointEvery, 'a positive number of steps');
+  const onDivergence = values['on-divergence'] ?? 'stop';
+  if (onDivergence !== 'stop' && onDivergence !== 'error') throw new ConfigError('on-divergence', onDivergence, "'stop', 'error'");
   const progress = new Progress(process.stderr, values.quiet === true);
-  progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epochs on ${config.dataset}`);
+  progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}`);
   const data = loadDataset(config.dataset, config.dataDir);
+  const resume = values.resume && checkpointPath !== undefined && existsSync(checkpointPath) ? loadCheckpoint(checkpointPath) : undefined;
+  if (resume) progress.log(`resuming from ${checkpointPath} (epoch ${resume.header.progress.epoch}, step ${resume.header.progress.step})`);
   const result = runExperiment(config, data, {
+    ...(resume ? { resume } : {}),
+    ...(checkpointPath !== undefined ? { checkpointEvery: checkpointEvery ?? Number.MAX_SAFE_INTEGER, onCheckpoint: (source) => saveCheckpoint(checkpointPath, source) } : {}),
+    onDivergence: onDivergence === 'error' ? 'throw' : 'stop',
     onBatch: (epoch, step, steps, loss) =>
       progress.update(`epoch ${epoch}/${config.epochs} ${bar(step / steps)} loss ${loss.toFixed(4)}`),
     onEpoch: (r) =>
@@ -134,7 +160,8 @@ function trainCommand(args: string[]): number {
       ),
   });
   progress.done();
-  if (result.diverged) progress.log(`diverged at epoch ${result.divergedAt!.epoch}, step ${result.divergedAt!.step}: ${result.divergedAt!.detail}`);
+  const at = result.divergedAt;
+  if (at) progress.log(`diverged at epoch ${at.epoch}, step ${at.step}: ${at.detail}${at.layer ? `; first non-finite: ${at.layer}` : ''}`);
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`test accuracy ${result.diverged ? 'n/a (diverged)' : `${(result.testAccuracy * 100).toFixed(2)}%`}\n`);
   return 0;
@@ -151,7 +178,10 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const err = e as Error & { code?: string };
-    if (e instanceof AsympropError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof DivergenceError) {
+      process.stderr.write(`asymprop: ${err.message}\n`);
+      process.exitCode = 3;
+    } else if (e instanceof AsympropError || err.code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`asymprop: ${err.message}\nRun "asymprop --help" for the options.\n`);
       process.exitCode = 2;
     } else {

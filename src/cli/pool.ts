@@ -16,6 +16,16 @@ export interface PoolOptions {
   workers?: number;
   /** Every message from the workers, for progress displays. */
   onMessage?: (message: WorkerMessage) => void;
+  /** Per run, a checkpoint file: resumed from if it exists, written every `checkpointEvery` steps. */
+  checkpoints?: readonly (string | null)[];
+  checkpointEvery?: number;
+}
+
+/** What the pool sends a worker for one run. */
+export interface WorkerTask {
+  readonly id: number;
+  readonly config: RunConfig;
+  readonly checkpoint: { readonly path: string; readonly every: number } | null;
 }
 
 /**
@@ -38,7 +48,9 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
           return;
         }
         const id = next++;
-        worker.postMessage({ id, config: configs[id] });
+        const path = options.checkpoints?.[id] ?? null;
+        const task: WorkerTask = { id, config: configs[id]!, checkpoint: path ? { path, every: options.checkpointEvery ?? Number.MAX_SAFE_INTEGER } : null };
+        worker.postMessage(task);
       };
       worker.on('message', (m: WorkerMessage) => {
         options.onMessage?.(m);

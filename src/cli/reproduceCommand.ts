@@ -28,6 +28,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
       resume: { type: 'boolean' },
       shard: { type: 'string' },
       workers: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
       'dry-run': { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
@@ -66,7 +67,8 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     out,
     ...(shard ? { shard } : {}),
     ...(values.resume ? { resume: true } : {}),
-    ...(values.workers !== undefined ? { workers: intOption('workers', values.workers)! } : {}),
+    ...(values.workers !== undefined ? { workers: positive('workers', intOption('workers', values.workers)!) } : {}),
+    ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: positive('checkpoint-every', intOption('checkpoint-every', values['checkpoint-every'])!) } : {}),
     onStart: (info) => {
       total = info.total - info.skipped;
       progress.log(
@@ -121,6 +123,11 @@ export async function reportCommand(args: string[]): Promise<number> {
   const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${args.join(' ')}`, machine: machineDescription() });
   process.stderr.write(`report: ${written.report} (${records.length} runs from ${positionals.length} files)\n`);
   return 0;
+}
+
+function positive(option: string, n: number): number {
+  if (n < 1) throw new ConfigError(option, n, 'a positive integer');
+  return n;
 }
 
 function choice(option: string, value: string, allowed: readonly string[]): string {

@@ -1,9 +1,10 @@
 import { parentPort } from 'node:worker_threads';
 import type { Dataset } from '../data/dataset.js';
-import type { RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
-import type { WorkerMessage } from './pool.js';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
+import type { WorkerMessage, WorkerTask } from './pool.js';
 
 // A worker thread of `runPool`: receives { id, config }, trains, posts progress and the result.
 // Datasets are loaded once per worker and kept for the following runs.
@@ -11,13 +12,15 @@ const port = parentPort!;
 const cache = new Map<string, { train: Dataset; test: Dataset }>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
-port.on('message', ({ id, config }: { id: number; config: RunConfig }) => {
+port.on('message', ({ id, config, checkpoint }: WorkerTask) => {
   try {
     const key = `${config.dataset}:${config.dataDir ?? ''}`;
     let data = cache.get(key);
     if (!data) cache.set(key, (data = loadDataset(config.dataset, config.dataDir)));
     let lastPost = 0;
     const result = runExperiment(config, data, {
+      ...(checkpoint && existsSync(checkpoint.path) ? { resume: loadCheckpoint(checkpoint.path) } : {}),
+      ...(checkpoint ? { checkpointEvery: checkpoint.every, onCheckpoint: (source) => saveCheckpoint(checkpoint.path, source) } : {}),
       onEpoch: (r) => post({ type: 'epoch', id, epoch: r.epoch, testAccuracy: r.testAccuracy, trainLoss: r.trainLoss }),
       onBatch: (epoch, step, steps, loss) => {
         const t = Date.now();

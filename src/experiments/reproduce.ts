@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPool, type WorkerMessage } from '../cli/pool.js';
 import { ConfigError } from '../errors.js';
@@ -15,6 +15,11 @@ export interface ReproduceOptions extends GridOptions {
   /** Run only shard `index` of `count` (1-based). */
   readonly shard?: { index: number; count: number };
   readonly workers?: number;
+  /**
+   * Checkpoint each run every this many steps (and after every epoch) under `<out>/checkpoints/`,
+   * so that a resumed grid also continues the runs that were cut off midway.
+   */
+  readonly checkpointEvery?: number;
   /** Progress events: every worker message, with the grid run it concerns. */
   readonly onMessage?: (message: WorkerMessage, run: GridRun) => void;
   /** Called once the runs to do are known. */
@@ -64,6 +69,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const todo = runs.filter((r) => !done.has(r.id));
   options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
+  const checkpointDir = join(options.out, 'checkpoints');
+  const checkpoints = options.checkpointEvery !== undefined ? todo.map((r) => join(checkpointDir, `${hashId(r.id)}.ckpt`)) : undefined;
+  if (checkpoints) mkdirSync(checkpointDir, { recursive: true });
   const fd = openSync(file, 'a');
   const fresh: ResultRecord[] = [];
   try {
@@ -71,6 +79,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
       todo.map((r) => r.config),
       {
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
+        ...(checkpoints ? { checkpoints, checkpointEvery: options.checkpointEvery! } : {}),
         onMessage: (m) => {
           const run = todo[m.id]!;
           if (m.type === 'done') {
@@ -78,6 +87,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
             writeSync(fd, `${JSON.stringify(record)}\n`);
             fsyncSync(fd);
             fresh.push(record);
+            // Only once its result is on disk is a run's checkpoint no longer needed.
+            if (checkpoints) rmSync(checkpoints[m.id]!, { force: true });
           }
           options.onMessage?.(m, run);
         },
@@ -87,4 +98,14 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
     closeSync(fd);
   }
   return { file, records: [...previous, ...fresh], ran: fresh.length, skipped: runs.length - todo.length };
+}
+
+/** A file name for a run id (ids hold slashes and '=' signs): 16 hex digits of two FNV-1a hashes. */
+function hashId(id: string): string {
+  let a = 0x811c9dc5, b = 0x01000193;
+  for (let i = 0; i < id.length; i++) {
+    a = Math.imul(a ^ id.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ id.charCodeAt(id.length - 1 - i), 0x811c9dc5) >>> 0;
+  }
+  return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
 }

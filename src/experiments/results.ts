@@ -21,7 +21,7 @@ export interface ResultRecord {
   readonly testAccuracy: number | null;
   readonly trainLoss: number | null;
   readonly diverged: boolean;
-  readonly divergedAt: { epoch: number; step: number; detail: string } | null;
+  readonly divergedAt: { epoch: number; step: number; detail: string; layer: string | null } | null;
   /** Per epoch: learning rate, train loss and accuracy, test loss and accuracy. */
   readonly history: readonly { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number }[];
   /** Wall time of the run in seconds. */

@@ -1,7 +1,7 @@
 import { ConfigError, DataFormatError, ShapeError } from '../errors.js';
 import type { FeedbackStats } from '../feedback/stats.js';
 import type { FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
-import { angleDegrees } from '../tensor/ops.js';
+import { allFinite, angleDegrees } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
@@ -17,8 +17,8 @@ import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } fr
  * ```ts
  * const rng = new Rng(1);
  * const model = new Sequential([new Dense(2, 8, { rng }), new Tanh(), new Dense(8, 2, { rng })], [2]);
- * model.setFeedback(usf(), rng);          // every weighted layer
- * model.layers[2].setFeedback?.(...)      // or one layer
+ * model.setFeedback(usf(), rng);                                   // every feedback layer
+ * model.setFeedback(randomFeedback(), rng, (index) => index === '2'); // or the one at model.layers[2]
  * ```
  */
 export class Sequential implements Layer {
@@ -32,6 +32,13 @@ export class Sequential implements Layer {
    */
   constructor(layers: readonly Layer[], readonly inputShape?: Shape) {
     this.layers = [...layers];
+    const seen = new Set<Layer>();
+    this.layers.forEach((layer, i) => {
+      if (seen.has(layer)) {
+        throw new ConfigError(`layer ${i}`, layer.describe(), 'a layer instance used once (its backward cache holds one input; build a second layer to repeat it)');
+      }
+      seen.add(layer);
+    });
     // Parameter names get the layer's index in front: "weight" of layer 0 becomes "0.weight".
     this.layers.forEach((layer, i) => {
       for (const p of layer.params()) p.name = `${i}.${p.name}`;
@@ -86,6 +93,23 @@ export class Sequential implements Layer {
       g = next;
     }
     return g;
+  }
+
+  /**
+   * Where non-finite values first appear, for divergence reports: the first parameter (in layer
+   * order) holding NaN or ±Inf, else the first layer whose output on `x` does (the forward is run
+   * again, in train mode). Null when everything is finite.
+   */
+  locateNonFinite(x: Tensor): string | null {
+    for (let i = 0; i < this.layers.length; i++) {
+      for (const p of this.layers[i]!.params()) if (!allFinite(p.value)) return `parameter ${p.name} of layer ${i} ${this.layers[i]!.describe()}`;
+    }
+    let h = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      h = this.layers[i]!.forward(h, true);
+      if (!allFinite(h)) return `output of layer ${i} ${this.layers[i]!.describe()}`;
+    }
+    return null;
   }
 
   trueInputGradient(dy: Tensor): Tensor {

@@ -33,7 +33,10 @@ export interface DivergenceInfo {
   readonly epoch: number;
   /** 1-based step within the epoch. */
   readonly step: number;
+  /** What was non-finite: the loss, or a parameter. */
   readonly detail: string;
+  /** The first place non-finite values appear: a parameter, or a layer's output on the batch. */
+  readonly layer: string | null;
 }
 
 /** What {@link train} returns. */
@@ -75,7 +78,7 @@ export interface TrainOptions {
   readonly batchSize?: number;
   /** Learning rate per epoch; without it the optimizer's rate is kept. */
   readonly schedule?: LrSchedule;
-  /** Record feedback statistics on each epoch's last batch. */
+  /** Record feedback statistics on each epoch's last batch (and only there: it costs a backward pass). */
   readonly instrument?: boolean;
   /** `stop` (default): a non-finite loss or weight ends training, recorded as diverged. `throw`: a DivergenceError. */
   readonly onDivergence?: 'stop' | 'throw';
@@ -149,12 +152,13 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
       const y = count === batchSize ? yFull : yFull.subarray(0, count);
       trainSet.fillBatch(order, start, count, x.data, y);
       const last = s === steps - 1;
-      model.instrument(instrument && last);
+      if (options.instrument !== undefined) model.instrument(instrument && last); // else: as the caller left it
       const r = trainStep(model, optimizer, x, y);
       const detail = !Number.isFinite(r.loss) ? `loss is ${r.loss}` : firstNonFiniteParam(model);
       if (detail) {
-        diverged = { epoch, step: s + 1, detail };
-        if (onDivergence === 'throw') throw new DivergenceError(epoch, s + 1, detail);
+        const layer = model.locateNonFinite(x);
+        diverged = { epoch, step: s + 1, detail, layer };
+        if (onDivergence === 'throw') throw new DivergenceError(epoch, s + 1, layer ? `${detail}; first non-finite: ${layer}` : detail);
         break;
       }
       lossSum += r.loss * count;
@@ -181,7 +185,7 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
     options.onEpoch?.(record);
     if (checkpointEvery) checkpoint({ epoch: epoch + 1, step: 0, epochStartRng: rng.state(), lossSum: 0, correct: 0, seen: 0, history: [...history] });
   }
-  model.instrument(false);
+  if (options.instrument !== undefined) model.instrument(false);
   const last = history[history.length - 1];
   return {
     history,

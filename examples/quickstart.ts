@@ -9,9 +9,11 @@ export function quickstart(epochs = 3): number {
 
   // 2. A model: the protocol's mlp (784-256-256-10) with uniform sign-concordant feedback and the
   //    Batch Manhattan update in every layer, except the output layer, which uses random feedback.
+  //    The function gets each dense layer's position among the weighted layers (0, 1, 2).
   const rng = new Rng(42); // every random draw in the run flows from this seed
-  const model = mlp({ rng: rng.fork(), feedback: (layer) => (layer === 2 ? randomFeedback() : batchManhattan(usf())) });
-  model.setFeedback(batchManhattan(brsf()), rng.fork(), (index) => index === '1'); // override one layer
+  const model = mlp({ rng: rng.fork(), feedback: (weighted) => (weighted === 2 ? randomFeedback() : batchManhattan(usf())) });
+  // setFeedback names layers by their index in model.layers: '1' is the first dense layer.
+  model.setFeedback(batchManhattan(brsf()), rng.fork(), (index) => index === '1');
 
   // 3. The protocol's optimizer and schedule: momentum 0.9, weight decay 1e-4, lr/10 for the last 30%.
   const lr = 1e-3;

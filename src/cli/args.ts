@@ -4,13 +4,32 @@ import { ConfigError } from '../errors.js';
 export function numberOption(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${option}`, value, 'a finite number');
+  if (value.trim() === '' || !Number.isFinite(n)) throw new ConfigError(option, value, 'a finite number');
   return n;
+}
+
+/**
+ * Joins `--option -1` into `--option=-1` for options that take a value, so that a negative number
+ * reaches our validation (and its clear message) instead of being read as an unknown flag.
+ */
+export function joinNegativeValues(args: readonly string[], valued: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (valued.has(a) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 /** Parses an integer command-line value. */
 export function intOption(option: string, value: string | undefined): number | undefined {
   const n = numberOption(option, value);
-  if (n !== undefined && !Number.isInteger(n)) throw new ConfigError(`--${option}`, value, 'an integer');
+  if (n !== undefined && !Number.isInteger(n)) throw new ConfigError(option, value, 'an integer');
   return n;
 }

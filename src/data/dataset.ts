@@ -102,7 +102,15 @@ export class ImageDataset implements Dataset {
   }
 }
 
-/** Float features in memory (toy problems, tests): `features` is `size × prod(sampleShape)`. */
+/**
+ * Float features in memory (toy problems, tests): `features` is `size × prod(sampleShape)`.
+ *
+ * @example
+ * ```ts
+ * // four 2-D points in two classes
+ * const xor = new ArrayDataset('xor', Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), Int32Array.of(0, 1, 1, 0), [2], 2);
+ * ```
+ */
 export class ArrayDataset implements Dataset {
   readonly size: number;
   readonly sampleShape: Shape;
@@ -115,6 +123,10 @@ export class ArrayDataset implements Dataset {
     sampleShape: Shape,
     readonly numClasses: number,
   ) {
+    if (!(features instanceof Float32Array || features instanceof Float64Array)) throw new ConfigError(`${name} features`, typeof features, 'a Float32Array or Float64Array');
+    if (!(labels instanceof Int32Array || labels instanceof Uint8Array)) throw new ConfigError(`${name} labels`, typeof labels, 'an Int32Array or Uint8Array');
+    if (!Array.isArray(sampleShape)) throw new ConfigError(`${name} sampleShape`, sampleShape, 'an array of sizes, e.g. [2] or [1, 28, 28]');
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new ConfigError(`${name} numClasses`, numClasses, 'a positive integer');
     this.sampleSize = sizeOf(sampleShape);
     if (features.length !== labels.length * this.sampleSize) {
       throw new ShapeError(`${name} features`, `${labels.length} × ${this.sampleSize} values`, [features.length]);

@@ -1,4 +1,5 @@
-import { ShapeError, formatShape } from '../errors.js';
+import { ConfigError, ShapeError, formatShape } from '../errors.js';
+import { wasmGemm, wasmGemmAvailable } from './wasmGemm.js';
 import { Tensor, allocate, dtypeOf, type Storage } from './tensor.js';
 
 /**
@@ -31,10 +32,37 @@ export function gemm(
     if (!accumulate) c.fill(0, 0, m * n);
     return;
   }
+  // float32 products big enough to amortise the packing go to the WebAssembly SIMD kernel.
+  if (backend !== 'js' && a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array && m * n * k >= WASM_MIN_WORK) {
+    if (wasmGemm(transA, transB, m, n, k, a, b, c, accumulate)) return;
+  }
   // Bring A to m×k and B to n×k (both with k contiguous) unless they already are.
   const ap = transA ? transposeInto(scratch(0, dtypeOf(a), m * k), a, k, m) : a;
   const bp = transB ? b : transposeInto(scratch(1, dtypeOf(b), n * k), b, k, n);
   kernelNT(m, n, k, ap, bp, c, accumulate);
+}
+
+/** Below this many multiply-adds the plain kernel is as fast as packing for the SIMD one. */
+const WASM_MIN_WORK = 4096;
+
+/** Which kernel `gemm` uses for float32: `auto` (SIMD where available) or `js` (always the plain one). */
+export type GemmBackend = 'auto' | 'js';
+let backend: GemmBackend = 'auto';
+
+/**
+ * Chooses the float32 kernel: `auto` uses the WebAssembly SIMD kernel where the platform has it,
+ * `js` forces the plain TypeScript kernel (float64 always uses it). Returns the previous choice.
+ */
+export function setGemmBackend(choice: GemmBackend): GemmBackend {
+  if (choice !== 'auto' && choice !== 'js') throw new ConfigError('gemm backend', choice, "'auto', 'js'");
+  const previous = backend;
+  backend = choice;
+  return previous;
+}
+
+/** The kernel `gemm` uses for large float32 products now: `wasm-simd` or `js`. */
+export function gemmKernel(): 'wasm-simd' | 'js' {
+  return backend === 'auto' && wasmGemmAvailable() ? 'wasm-simd' : 'js';
 }
 
 /** C (+)= Ap · Bpᵀ with Ap m×k and Bp n×k, in 4×2 register blocks. */

@@ -1,0 +1,233 @@
+/**
+ * A WebAssembly SIMD matrix-multiply kernel, generated at run time by the TypeScript below (no
+ * binary is shipped, no toolchain is needed), with the plain TypeScript kernel as the fallback
+ * wherever WebAssembly SIMD is unavailable.
+ *
+ * The kernel computes one 4×8 block of C in eight 128-bit registers: for each step p along the
+ * inner dimension it loads 8 values of the packed B panel (two f32x4 vectors), broadcasts each of
+ * the 4 values of the packed A panel (`v128.load32_splat`), and accumulates 4 × 2 products. The
+ * TypeScript wrapper packs A into 4-row panels and B into 8-column panels (transposing as it goes),
+ * so every load in the inner loop is contiguous.
+ */
+
+// --- a tiny WebAssembly assembler: just what the kernel needs ---------------------------------
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const op = {
+  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br_if: 0x0d, br: 0x0c,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
+};
+const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST = 0x0c, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
+const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+
+/**
+ * The kernel's code. Parameters: mb (blocks of 4 rows), nb (blocks of 8 columns), k, aPtr, bPtr,
+ * cPtr (byte addresses), ldc (bytes per row of the padded C), aRow (bytes between rows of A),
+ * aStep (bytes between consecutive p in a row of A), m (rows of A: rows past it repeat the last
+ * row, and their results are dropped by the caller). A is read in place, in either layout; B is
+ * packed into 8-column panels. Locals: ib, jb, p, a0..a3, b, c, then eight v128 accumulators.
+ */
+function kernelBody(): number[] {
+  const [MB, NB, K, AP, BP, CP, LDC, AROW, ASTEP, M] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [IB, JB, P, A0, B, C, ROW] = [10, 11, 12, 13, 17, 18, 19]; // A0..A0+3 are the four row pointers
+  const ACC = 20; // 20..27
+  const get = (l: number) => [op.localGet, ...uleb(l)];
+  const set = (l: number) => [op.localSet, ...uleb(l)];
+  const i32 = (v: number) => [op.i32Const, ...sleb(v)];
+  const zero128 = [...simd(V128_CONST), ...new Array(16).fill(0)];
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => parts.forEach((p) => code.push(...p));
+
+  emit(i32(0), set(IB));
+  emit([op.block, 0x40], [op.loop, 0x40]); // rows of blocks
+  emit(get(IB), get(MB), [op.i32GeU], [op.br_if, 1]);
+  emit(i32(0), set(JB));
+  emit([op.block, 0x40], [op.loop, 0x40]); // columns of blocks
+  emit(get(JB), get(NB), [op.i32GeU], [op.br_if, 1]);
+  for (let r = 0; r < 8; r++) emit(zero128, set(ACC + r));
+  // a_r = aPtr + min(4·ib + r, m − 1)·aRow
+  for (let r = 0; r < 4; r++) {
+    emit(get(IB), i32(2), [op.i32Shl], i32(r), [op.i32Add], set(ROW));
+    emit(get(ROW), get(M), [op.i32GeU], [op.if, 0x40], get(M), i32(1), [op.i32Sub], set(ROW), [op.end]);
+    emit(get(AP), get(ROW), get(AROW), [op.i32Mul], [op.i32Add], set(A0 + r));
+  }
+  // b = bPtr + jb·k·32
+  emit(get(BP), get(JB), get(K), [op.i32Mul], i32(5), [op.i32Shl], [op.i32Add], set(B));
+  emit(i32(0), set(P));
+  emit([op.block, 0x40], [op.loop, 0x40]); // the inner dimension
+  emit(get(P), get(K), [op.i32GeU], [op.br_if, 1]);
+  for (let r = 0; r < 4; r++) {
+    for (let h = 0; h < 2; h++) {
+      // acc[r][h] += splat(A[row r, p]) * B[p, 8 columns][h]
+      emit(get(ACC + 2 * r + h));
+      emit(get(A0 + r), simd(V128_LOAD32_SPLAT), memarg(2, 0));
+      emit(get(B), simd(V128_LOAD), memarg(4, 16 * h));
+      emit(simd(F32X4_MUL), simd(F32X4_ADD), set(ACC + 2 * r + h));
+    }
+    emit(get(A0 + r), get(ASTEP), [op.i32Add], set(A0 + r));
+  }
+  emit(get(B), i32(32), [op.i32Add], set(B));
+  emit(get(P), i32(1), [op.i32Add], set(P));
+  emit([op.br, 0], [op.end, op.end]);
+  // c = cPtr + ib·4·ldc + jb·32; store the 4×8 block
+  emit(get(CP), get(IB), i32(2), [op.i32Shl], get(LDC), [op.i32Mul], [op.i32Add], get(JB), i32(5), [op.i32Shl], [op.i32Add], set(C));
+  for (let r = 0; r < 4; r++) {
+    for (let h = 0; h < 2; h++) {
+      emit(get(C), get(ACC + 2 * r + h), simd(V128_STORE), memarg(4, 16 * h));
+    }
+    if (r < 3) emit(get(C), get(LDC), [op.i32Add], set(C));
+  }
+  emit(get(JB), i32(1), [op.i32Add], set(JB));
+  emit([op.br, 0], [op.end, op.end]);
+  emit(get(IB), i32(1), [op.i32Add], set(IB));
+  emit([op.br, 0], [op.end, op.end]);
+  emit([op.end]);
+  const locals = vec([
+    [...uleb(10), I32],
+    [...uleb(8), V128],
+  ]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/** The whole module: imports `env.memory`, exports `kernel`. */
+export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
+  const type = section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0x00]]));
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]));
+  const functions = section(3, vec([[0x00]]));
+  const exports = section(7, vec([[...name('kernel'), 0x00, 0x00]]));
+  const codeSec = section(10, vec([kernelBody()]));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...codeSec]);
+}
+
+// --- the wrapper ------------------------------------------------------------------------------
+
+type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number) => void;
+
+interface Instance {
+  readonly memory: WebAssembly.Memory;
+  readonly kernel: Kernel;
+  f32: Float32Array;
+}
+
+let instance: Instance | null | undefined;
+
+/** Compiles the kernel once (synchronously; it is a few hundred bytes). Null where SIMD is unavailable. */
+function getInstance(): Instance | null {
+  if (instance !== undefined) return instance;
+  try {
+    const bytes = gemmModuleBytes();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (instance = null);
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    const module = new WebAssembly.Module(bytes);
+    const inst = new WebAssembly.Instance(module, { env: { memory } });
+    instance = { memory, kernel: inst.exports['kernel'] as Kernel, f32: new Float32Array(memory.buffer) };
+  } catch {
+    instance = null;
+  }
+  return instance;
+}
+
+/** Whether the WebAssembly SIMD kernel is in use here. */
+export function wasmGemmAvailable(): boolean {
+  return getInstance() !== null;
+}
+
+/** Makes sure the memory holds `floats` float32 values; returns the current view. */
+function reserve(inst: Instance, floats: number): Float32Array {
+  const bytes = floats * 4;
+  if (bytes > inst.memory.buffer.byteLength) {
+    inst.memory.grow(Math.ceil((bytes - inst.memory.buffer.byteLength) / 65536));
+    inst.f32 = new Float32Array(inst.memory.buffer);
+  }
+  return inst.f32;
+}
+
+/**
+ * `C (m×n) (+)= op(A) · op(B)` for float32 arrays, like `gemm`, on the SIMD kernel. Returns false
+ * (doing nothing) when the kernel is unavailable, so the caller falls back.
+ */
+export function wasmGemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  accumulate: boolean,
+): boolean {
+  const inst = getInstance();
+  if (!inst) return false;
+  const mb = Math.ceil(m / 4), nb = Math.ceil(n / 8);
+  const aFloats = m * k, bFloats = nb * 8 * k, ldc = nb * 8;
+  const aOff = 0, bOff = aFloats + ((4 - (aFloats % 4)) % 4), cOff = bOff + bFloats;
+  const mem = reserve(inst, cOff + mb * 4 * ldc);
+
+  // A is copied as it is (a memcpy); the kernel walks its rows in either layout.
+  mem.set(a.length === aFloats ? a : a.subarray(0, aFloats), aOff);
+  // B → panels of 8 columns: panel j holds, for each p, B[p, 8j..8j+7] (columns past n are zeros).
+  for (let jb = 0; jb < nb; jb++) {
+    const base = bOff + jb * 8 * k;
+    const cols = Math.min(8, n - jb * 8);
+    if (transB) {
+      for (let q = 0; q < 8; q++) {
+        const j = jb * 8 + q;
+        if (q >= cols) {
+          for (let p = 0; p < k; p++) mem[base + p * 8 + q] = 0;
+        } else {
+          const row = j * k;
+          for (let p = 0; p < k; p++) mem[base + p * 8 + q] = b[row + p]!;
+        }
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        const src = p * n + jb * 8, dst = base + p * 8;
+        for (let q = 0; q < cols; q++) mem[dst + q] = b[src + q]!;
+        for (let q = cols; q < 8; q++) mem[dst + q] = 0;
+      }
+    }
+  }
+  // Row i of op(A) starts at i·k (or at i when transposed); consecutive p are 1 apart (or m).
+  inst.kernel(mb, nb, k, aOff * 4, bOff * 4, cOff * 4, ldc * 4, (transA ? 1 : k) * 4, (transA ? m : 1) * 4, m);
+  for (let i = 0; i < m; i++) {
+    const src = cOff + i * ldc, dst = i * n;
+    if (accumulate) for (let j = 0; j < n; j++) c[dst + j] += mem[src + j]!;
+    else for (let j = 0; j < n; j++) c[dst + j] = mem[src + j]!;
+  }
+  return true;
+}

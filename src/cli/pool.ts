@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
+import { AsympropError, ConfigError, DataFormatError, DivergenceError, ShapeError, StateError, ValueError } from '../errors.js';
 
 /** A message from a run worker. */
 export type WorkerMessage =
@@ -58,7 +59,7 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
           results[m.id] = m.result;
           feed();
         } else if (m.type === 'error') {
-          failure ??= Object.assign(new Error(m.message), { name: m.name });
+          failure ??= rebuildError(m.name, m.message);
           feed();
         }
       });
@@ -72,4 +73,16 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
   await Promise.all(Array.from({ length: count }, runWorker));
   if (failure) throw failure;
   return results as RunResult[];
+}
+
+/**
+ * Turns a worker's error back into an error of the same kind, so that a bad option or file in a
+ * worker is reported like one in the main thread (exit code 2, not an internal error).
+ */
+function rebuildError(name: string, message: string): Error {
+  const typed = [ConfigError, DataFormatError, DivergenceError, ShapeError, StateError, ValueError].some((k) => k.name === name);
+  if (!typed) return Object.assign(new Error(message), { name });
+  const e = new AsympropError(message);
+  e.name = name;
+  return e;
 }

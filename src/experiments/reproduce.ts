@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPool, type WorkerMessage } from '../cli/pool.js';
 import { ConfigError } from '../errors.js';
@@ -70,6 +70,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
   const checkpointDir = join(options.out, 'checkpoints');
+  removeStaleCheckpoints(checkpointDir, runs, done);
   const checkpoints = options.checkpointEvery !== undefined ? todo.map((r) => join(checkpointDir, `${hashId(r.id)}.ckpt`)) : undefined;
   if (checkpoints) mkdirSync(checkpointDir, { recursive: true });
   const fd = openSync(file, 'a');
@@ -108,4 +109,20 @@ function hashId(id: string): string {
     b = Math.imul(b ^ id.charCodeAt(id.length - 1 - i), 0x811c9dc5) >>> 0;
   }
   return a.toString(16).padStart(8, '0') + b.toString(16).padStart(8, '0');
+}
+
+/**
+ * What a killed grid can leave among this grid's (or shard's) checkpoints: the checkpoint of a run
+ * whose result was already written, and a temporary file of a save cut short. Only files of the
+ * given runs are touched, because shards share the directory.
+ */
+function removeStaleCheckpoints(dir: string, runs: readonly GridRun[], done: ReadonlySet<string>): void {
+  if (!existsSync(dir)) return;
+  const mine = new Map(runs.map((r) => [hashId(r.id), r.id]));
+  for (const file of readdirSync(dir)) {
+    const m = /^([0-9a-f]{16})\.ckpt(\..+\.tmp)?$/.exec(file);
+    const id = m ? mine.get(m[1]!) : undefined;
+    if (id === undefined) continue;
+    if (m![2] || done.has(id)) rmSync(join(dir, file), { force: true });
+  }
 }

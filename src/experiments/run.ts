@@ -61,7 +61,7 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
     if (saved !== JSON.stringify(config)) {
       throw new DataFormatError('checkpoint', `it was written for another run: ${saved ?? 'no configuration'}, not ${JSON.stringify(config)}`);
     }
-    progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } });
+    progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } }, resume.file ?? 'checkpoint');
   }
   const result = train(model, data, {
     optimizer,

@@ -100,6 +100,7 @@ export abstract class MatrixFeedback implements Feedback {
       throw new DataFormatError(where, `strategy ${JSON.stringify(state?.spec)} does not match ${JSON.stringify(this.strategy.spec)}`);
     }
     if (!state.rng) throw new DataFormatError(where, 'missing generator state');
+    if (typeof state.arrays !== 'object' || state.arrays === null) throw new DataFormatError(where, '"arrays" must be an object of encoded arrays');
     const own = this.arrays();
     const decoded: Record<string, Float32Array | Float64Array | Int8Array> = {};
     for (const key of [...Object.keys(own), ...(this.flipMask ? ['flip'] : [])]) {

@@ -1,4 +1,4 @@
-import { ConfigError, DataFormatError } from '../errors.js';
+import { ConfigError, DataFormatError, describeValue } from '../errors.js';
 import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
 import type { Param } from '../tensor/param.js';
 import { allocate, type Storage } from '../tensor/tensor.js';
@@ -112,7 +112,10 @@ export class SGD implements Optimizer {
 
   loadState(state: OptimizerState): void {
     if (state?.type !== 'sgd' || !Number.isInteger(state.steps) || state.steps < 0) {
-      throw new DataFormatError('optimizer state', `expected an SGD state, received type ${JSON.stringify(state?.type)}`);
+      throw new DataFormatError('optimizer state', `expected an SGD state, received type ${describeValue(state?.type)}`);
+    }
+    if (typeof state.buffers !== 'object' || state.buffers === null) {
+      throw new DataFormatError('optimizer state', `"buffers" must be an object keyed by parameter name, received ${describeValue(state.buffers)}`);
     }
     const buffers = this.params.map((p) => {
       const enc = state.buffers[p.name];

@@ -9,6 +9,9 @@ export interface EncodedArray {
 
 type Encodable = Float32Array | Float64Array | Int8Array;
 
+/** Node's Buffer when present: the same base64, computed natively (checkpoints hold megabytes of it). */
+const nodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'base64'): string } } }).Buffer;
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
@@ -17,6 +20,7 @@ for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 export function encodeArray(array: Encodable): EncodedArray {
   const dtype = array instanceof Float64Array ? 'float64' : array instanceof Int8Array ? 'int8' : 'float32';
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+  if (nodeBuffer) return { dtype, length: array.length, base64: nodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
   const parts: string[] = [];
   let chunk = '';
   for (let i = 0; i < bytes.length; i += 3) {

@@ -51,9 +51,14 @@ export class Rng {
 
   /** Replaces this generator's state. */
   setState(state: RngState): void {
-    if (state?.algorithm !== 'alea' || ![state.c, state.s0, state.s1, state.s2].every(Number.isFinite)) {
-      throw new ConfigError('rng state', state, "an object { algorithm: 'alea', c, s0, s1, s2, spare } from Rng.state()");
-    }
+    // Only states Alea can reach: s0..s2 in [0, 1), c an integer in [0, 2091639], spare null or finite.
+    const unit = (v: unknown) => typeof v === 'number' && v >= 0 && v < 1;
+    const valid =
+      state?.algorithm === 'alea' &&
+      unit(state.s0) && unit(state.s1) && unit(state.s2) &&
+      Number.isInteger(state.c) && state.c >= 0 && state.c <= 2091639 &&
+      (state.spare === null || state.spare === undefined || (typeof state.spare === 'number' && Number.isFinite(state.spare)));
+    if (!valid) throw new ConfigError('rng state', state, "an object { algorithm: 'alea', c, s0, s1, s2, spare } from Rng.state()");
     const { c, s0, s1, s2 } = state;
     this.prng = alea('', { state: { c, s0, s1, s2 } });
     this.spare = state.spare ?? null;

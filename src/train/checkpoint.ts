@@ -55,6 +55,8 @@ export interface CheckpointHeader {
 
 /** A decoded checkpoint: the header and the arrays, by name. */
 export interface Checkpoint {
+  /** Where it was read from (for messages). */
+  readonly file?: string;
   readonly header: CheckpointHeader;
   readonly params: ReadonlyMap<string, Float32Array | Float64Array>;
   readonly buffers: ReadonlyMap<string, Float32Array | Float64Array>;
@@ -167,11 +169,12 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     if (!Number.isInteger(a.offset) || a.offset < 0 || a.offset % 8 !== 0 || a.offset + count * width > payload.length) {
       throw new DataFormatError(file, `${where}: ${count} values at offset ${describeValue(a.offset)} do not fit the ${payload.length}-byte payload`, payloadStart);
     }
-    const copy = payload.slice(a.offset, a.offset + count * width); // aligned copy
+    // A fresh, aligned copy (Buffer#slice would share the file's memory instead of copying).
+    const copy = new Uint8Array(payload.subarray(a.offset, a.offset + count * width));
     const data = a.dtype === 'float64' ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer);
     (a.kind === 'param' ? params : buffers).set(a.name, data);
   }
-  return { header, params, buffers };
+  return { file, header, params, buffers };
 }
 
 /**
@@ -192,9 +195,10 @@ export function restoreCheckpoint(
     const data = checkpoint.params.get(p.name);
     if (!data) throw new DataFormatError(file, `no parameter "${p.name}" (the checkpoint has ${[...checkpoint.params.keys()].join(', ') || 'none'})`);
     const shape = checkpoint.header.arrays.find((a) => a.name === p.name)!.shape;
-    if (data.length !== p.value.size || shape.length !== p.value.rank || shape.some((d, i) => d !== p.value.shape[i])) {
+    if (shape.length !== p.value.rank || shape.some((d, i) => d !== p.value.shape[i])) {
       throw new ShapeError(`checkpoint ${file} parameter "${p.name}"`, formatShape(p.value.shape), shape);
     }
+    if (data.length !== p.value.size) throw new DataFormatError(file, `parameter "${p.name}" has ${data.length} values for shape ${formatShape(shape)}`);
   }
   if (checkpoint.params.size !== modelParams.length) {
     throw new DataFormatError(file, `${checkpoint.params.size} parameters, the model has ${modelParams.length}`);

@@ -72,11 +72,6 @@ function readResults(file: string): { records: ResultRecord[]; truncatedTail: bo
 }
 
 describe('a grid killed with SIGKILL at random moments and resumed', () => {
-  // FAILS until decodeCheckpoint copies each array out of a Node Buffer (see
-  // test/fuzz-files.test.ts): the first resumed session that finds a checkpoint stops with
-  // "asymprop: internal error: ShapeError: checkpoint checkpoint parameter "1.weight": expected
-  // [256, 784], received [256, 784]" (exit 1), so the grid can never be completed once a kill
-  // has cut a run after a checkpoint.
   const out = tempDir('asymprop-kill-');
   const results = join(out, 'results.jsonl');
   const checkpoints = join(out, 'checkpoints');
@@ -100,9 +95,9 @@ describe('a grid killed with SIGKILL at random moments and resumed', () => {
 
   async function killAndResume(): Promise<void> {
     // Seeded delays, so the schedule of kills is the same on every machine (what they hit is not).
-    // On 2 cores a run of this grid takes about 10 s (checkpoints included), and a resumed
-    // session needs a few seconds to start: delays of 1 to 20 s let kills land before the first
-    // checkpoint, between checkpoints, and after some runs were saved.
+    // On 2 cores a run of this grid takes a few seconds, and a resumed session needs a second or
+    // two to start: delays of 1 to 20 s let kills land before the first checkpoint, between
+    // checkpoints, and after some runs were saved.
     const rng = new Rng('sigkill');
     const kills = 3 + rng.int(3);
     const delays = Array.from({ length: kills }, () => Math.round(rng.uniform(1000, 20000)));
@@ -123,18 +118,11 @@ describe('a grid killed with SIGKILL at random moments and resumed', () => {
       return false;
     };
 
-    let finished = false;
-    for (let k = 0; k < delays.length && !finished; k++) {
-      finished = await killAfter(startGrid(out, k > 0), sleep(delays[k]!));
-    }
-    // The random kills must have cut at least one run midway, after one of its checkpoints (else
-    // the comparison below would not prove anything about resumed runs): on a slow machine, kill
-    // once more as soon as such a checkpoint appears.
-    if (!finished && cut.size === 0) {
-      const session = startGrid(out, true);
-      const midway = (async () => {
+    /** Resolves as soon as some run has a checkpoint taken midway through its epoch. */
+    const midwayCheckpoint = (session: ReturnType<typeof startGrid>) =>
+      (async () => {
         while (session.child.exitCode === null && session.child.signalCode === null) {
-          await sleep(100);
+          await sleep(50);
           try {
             if (inspectCheckpoints(checkpoints).runs.some((r) => r.step > 0)) return;
           } catch {
@@ -142,7 +130,14 @@ describe('a grid killed with SIGKILL at random moments and resumed', () => {
           }
         }
       })();
-      finished = await killAfter(session, midway);
+
+    // The first kill always lands right after a mid-run checkpoint, so that at least one run is
+    // cut midway and resumed from its checkpoint whatever the machine's speed; the later kills
+    // come at the seeded random moments.
+    const first = startGrid(out, false);
+    let finished = await killAfter(first, midwayCheckpoint(first));
+    for (let k = 0; k < delays.length && !finished; k++) {
+      finished = await killAfter(startGrid(out, true), sleep(delays[k]!));
     }
     if (!finished) {
       const session = startGrid(out, true);

@@ -5,5 +5,5 @@
  *
  * @packageDocumentation
  */
-export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Finding, type RenderedReport, type ReportOptions, type ResultsAnalysis, type Verdict } from './experiments/report.js';
+export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Finding, type RenderedReport, type ReportOptions, type ResultsAnalysis, type Verdict } from './experiments/report/index.js';
 export { resultsJsonl, writeFileAtomic, writeReport } from './experiments/writeReport.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../src/experiments/config.js';
 import { gridFor, normalisationOf, runId, type GridRun } from '../src/experiments/grid.js';
-import { analyseResults, renderReport, spearman, type Finding, type RenderedReport } from '../src/experiments/report.js';
+import { analyseResults, renderReport, spearman, type Finding, type RenderedReport } from '../src/experiments/report/index.js';
 import { RESULTS_FORMAT, parseResults, type ResultRecord } from '../src/experiments/results.js';
 import { writeReport } from '../src/experiments/writeReport.js';
 

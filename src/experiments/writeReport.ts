@@ -6,7 +6,7 @@
  */
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderReport, type ReportOptions } from './report.js';
+import { renderReport, type ReportOptions } from './report/index.js';
 import { mergeRecords, type ResultRecord } from './results.js';
 
 /** What {@link writeReport} wrote. */

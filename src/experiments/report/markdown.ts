@@ -1,0 +1,119 @@
+/**
+ * The report's markdown: the header lines, the tables, the findings and the figure references.
+ */
+import type { Cell, ResultsAnalysis, SeedRun, Table } from './analysis.js';
+import type { Figure } from './figures.js';
+import type { Finding } from './findings.js';
+import { byString, cellKey, pct, unique } from './util.js';
+
+/** What the report says about how it was made. */
+export interface ReportOptions {
+  /** The report's title (default: the library's reproduction title). */
+  title?: string;
+  /** The command that produced the results. */
+  command?: string;
+  /** A description of the machine (cores, memory, Node version). */
+  machine?: string;
+  /** Wall time of the whole grid in seconds. */
+  wallSeconds?: number;
+  /** Where the runs departed from the protocol, one item each. */
+  deviations?: readonly string[];
+}
+
+const DEFAULT_TITLE = 'asymprop: how important is weight symmetry in backpropagation?';
+
+export function findingMarkdown(f: Finding): string {
+  const head = `**${f.claim}: ${f.verdict}**`;
+  return f.verdict === 'not tested in these results' ? `${f.number}. ${head} (${f.detail}).` : `${f.number}. ${head}; ${f.detail}.`;
+}
+
+function runText(r: SeedRun): string {
+  if (r.accuracy !== null) return pct(r.accuracy);
+  if (r.diverged) return r.divergedEpoch !== null ? `diverged (epoch ${r.divergedEpoch})` : 'diverged';
+  return 'n/a';
+}
+
+function bestCellText(cell: Cell | undefined): string {
+  if (!cell) return '—';
+  const b = cell.best;
+  if (!b) return cell.allDiverged ? 'diverged' : 'n/a';
+  const ok = b.runs.filter((r) => r.accuracy !== null).length;
+  const partial = ok < b.runs.length ? `; mean of ${ok}/${b.runs.length} seeds` : '';
+  return `${pct(b.mean!)} (lr ${b.lr}; ${b.runs.map(runText).join(', ')}${partial})`;
+}
+
+function lrCellText(cell: Cell | undefined, lr: number): string {
+  const l = cell?.lrs.find((x) => x.lr === lr);
+  if (!cell || !l) return '—';
+  let text: string;
+  if (l.mean === null && l.runs.every((r) => r.diverged)) {
+    const epochs = l.runs.map((r) => r.divergedEpoch).filter((e): e is number => e !== null);
+    text = epochs.length === l.runs.length ? `diverged (epoch${epochs.length > 1 ? 's' : ''} ${epochs.join(', ')})` : 'diverged';
+  } else {
+    text = `${l.mean === null ? 'n/a' : pct(l.mean)} (${l.runs.map(runText).join(', ')})`;
+  }
+  return cell.best === l ? `**${text}**` : text;
+}
+
+const mdRow = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+
+export function tableMarkdown(t: Table): string[] {
+  const lines: string[] = [];
+  const header = [mdRow([t.corner, ...t.colLabels]), mdRow([t.corner, ...t.colLabels].map(() => '---'))];
+  lines.push('Mean test accuracy (%) over seeds at the best learning rate of each cell, with the per-seed values:', '', ...header);
+  for (const row of t.rows) lines.push(mdRow([row, ...t.cols.map((col) => bestCellText(t.cells.get(cellKey(row, col))))]));
+  lines.push('');
+  if (t.missingCells.length > 0 || t.missingRuns > 0) {
+    const names = t.missingCells.length <= 10 ? ` (${t.missingCells.join('; ')})` : '';
+    lines.push(`Missing: ${t.missingCells.length} of ${t.rows.length * t.cols.length} cells${names}; ${t.missingRuns} of ${t.expectedRuns} expected runs (learning rate × seed).`, '');
+  }
+  lines.push('Every learning rate (mean (per-seed values); the best of each cell in bold):', '');
+  lines.push(mdRow([t.corner.replace(' \\', ', lr \\'), ...t.colLabels]), mdRow([t.corner, ...t.colLabels].map(() => '---')));
+  for (const row of t.rows) {
+    for (const lr of t.rowLrs.get(row) ?? []) lines.push(mdRow([`${row}, lr ${lr}`, ...t.cols.map((col) => lrCellText(t.cells.get(cellKey(row, col)), lr))]));
+  }
+  lines.push('');
+  return lines;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const text = h > 0 ? `${h} h ${String(m).padStart(2, '0')} min ${String(r).padStart(2, '0')} s` : m > 0 ? `${m} min ${String(r).padStart(2, '0')} s` : `${r} s`;
+  return `${text} (${seconds.toFixed(0)} s)`;
+}
+
+export const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
+const list = (xs: readonly (string | number)[]): string => (xs.length ? xs.join(', ') : 'none');
+
+export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[] {
+  const rs = a.records;
+  const lines = [`# ${oneLine(options.title ?? DEFAULT_TITLE)}`, ''];
+  if (options.command !== undefined) lines.push('Command:', '', '```sh', options.command, '```', '');
+  const diverged = rs.filter((r) => r.diverged).length;
+  const partCounts = (['main', 'sign', 'magnitude'] as const).map((p) => `${p} ${rs.filter((r) => r.parts.includes(p)).length}`);
+  const missingCells = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingCells.length, 0), 0);
+  const expectedCells = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.rows.length * t.cols.length, 0), 0);
+  const missingRuns = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingRuns, 0), 0);
+  const expectedRuns = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.expectedRuns, 0), 0);
+  lines.push(
+    ...(options.machine !== undefined ? [`- Machine: ${oneLine(options.machine)}`] : []),
+    ...(options.wallSeconds !== undefined ? [`- Wall time: ${formatDuration(options.wallSeconds)}`] : []),
+    `- Dataset(s): ${list(unique(rs.map((r) => r.config.dataset)).sort(byString))}`,
+    `- Epochs: ${list(unique(rs.map((r) => r.config.epochs)).sort((x, y) => x - y))}`,
+    `- Seeds: ${list(unique(rs.map((r) => r.config.seed)).sort((x, y) => x - y))}`,
+    `- Runs: ${rs.length} (per part: ${partCounts.join(', ')}; a run shared by two parts counts in both), of which ${diverged} diverged`,
+    `- Run time summed over runs: ${formatDuration(rs.reduce((t, r) => t + (Number.isFinite(r.seconds) ? r.seconds : 0), 0))}`,
+    `- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`,
+  );
+  const unplaced = a.settings.reduce((n, s) => n + s.unplaced, 0);
+  if (unplaced > 0) lines.push(`- Runs in no table (outside the grid's parts): ${unplaced}`);
+  if (a.duplicates.length > 0) lines.push(`- Duplicate ids dropped (first kept): ${a.duplicates.length}`);
+  lines.push('');
+  return lines;
+}
+
+export function figureMarkdown(f: Figure, n: number): string[] {
+  const alt = f.caption.split(':')[0]!.replace(/[[\]]/g, '');
+  return [`![${alt}](figures/${f.name})`, '', `*Figure ${n}. ${f.caption}*`, ''];
+}

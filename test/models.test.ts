@@ -236,3 +236,16 @@ describe('end to end', () => {
     expect(model.params().every((p) => p.value.data.every(Number.isFinite))).toBe(true);
   });
 });
+
+describe('Sequential.setFeedback and BatchNorm', () => {
+  it('without a selector sets weighted layers and keeps BN exact (with BM when the strategy has it); a selector reaches BN', () => {
+    const model = mlp({ rng: new Rng(1), inputShape: [6], hidden: [5], classes: 3, bn: true });
+    const names = () => model.feedbackLayers().map(({ index, layer }) => `${index}:${layer.feedback.strategy.name}`);
+    model.setFeedback(usf(), new Rng(2));
+    expect(names()).toEqual(['1:usf', '2:bp', '4:usf']);
+    model.setFeedback(batchManhattan(usf()), new Rng(2));
+    expect(names()).toEqual(['1:bm+usf', '2:bm+bp', '4:bm+usf']);
+    model.setFeedback(usf(), new Rng(2), (_i, layer) => layer instanceof BatchNorm);
+    expect(names()).toEqual(['1:bm+usf', '2:usf', '4:bm+usf']);
+  });
+});

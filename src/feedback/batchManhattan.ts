@@ -56,3 +56,12 @@ class BatchManhattanFeedback implements Feedback {
     this.inner.loadState(state.inner);
   }
 }
+
+/**
+ * The feedback of a BatchNorm beside weighted layers that use `weighted`: the exact BN backward
+ * (symmetric), with the Batch Manhattan update when the weighted layers have it, because the
+ * protocol applies BM to every parameter while keeping BN's backward exact.
+ */
+export function defaultBatchNormFeedback(weighted: FeedbackStrategy): FeedbackStrategy {
+  return weighted.spec.type === 'batch-manhattan' ? batchManhattan(symmetric()) : symmetric();
+}

@@ -5,6 +5,8 @@ import { allFinite, angleDegrees } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
+import { defaultBatchNormFeedback } from '../feedback/batchManhattan.js';
+import { WeightedLayer } from './weighted.js';
 import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layer.js';
 
 /**
@@ -157,11 +159,21 @@ export class Sequential implements Layer {
   }
 
   /**
-   * Sets one strategy on every feedback layer (or on those `which` selects by index), each with
-   * its own generator forked from `rng` in layer order.
+   * Sets a strategy, each layer getting its own generator forked from `rng` in layer order.
+   *
+   * Without `which`: every weighted layer (dense, conv) gets `strategy`, and every BatchNorm the
+   * exact backward, with Batch Manhattan if `strategy` has it (the protocol's rule, as the model
+   * builders do). With `which`: exactly the feedback layers it selects, BatchNorm included, get
+   * `strategy` as given.
    */
   setFeedback(strategy: FeedbackStrategy, rng: Rng, which?: (index: string, layer: FeedbackLayer) => boolean): this {
-    for (const { index, layer } of this.feedbackLayers()) if (!which || which(index, layer)) layer.setFeedback(strategy, rng.fork());
+    for (const { index, layer } of this.feedbackLayers()) {
+      if (which) {
+        if (which(index, layer)) layer.setFeedback(strategy, rng.fork());
+      } else {
+        layer.setFeedback(layer instanceof WeightedLayer ? strategy : defaultBatchNormFeedback(strategy), rng.fork());
+      }
+    }
     return this;
   }
 

@@ -1,5 +1,4 @@
 import { ConfigError } from '../errors.js';
-import { batchManhattan } from '../feedback/batchManhattan.js';
 import type { FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 
@@ -20,11 +19,4 @@ export function feedbackAt(choice: FeedbackChoice | undefined, index: number): F
   return strategy;
 }
 
-/**
- * The feedback of a BatchNorm that follows a weighted layer with strategy `weighted`: the exact BN
- * backward (symmetric), with the Batch Manhattan update when the weighted layer has it, because
- * the protocol applies BM to every parameter while keeping BN's backward exact.
- */
-export function defaultBatchNormFeedback(weighted: FeedbackStrategy): FeedbackStrategy {
-  return weighted.spec.type === 'batch-manhattan' ? batchManhattan(symmetric()) : symmetric();
-}
+export { defaultBatchNormFeedback } from '../feedback/batchManhattan.js';

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * The cost of each feedback strategy relative to symmetric backprop, in one process:
+ * `node bench/overhead-worker.mjs <workload> --strategies bp,usf,… [options]`.
+ *
+ * One asymprop model per strategy (same architecture, same batches), trained in rounds: each round runs
+ * one training step of every model, in a rotated order, so a burst of load from a neighbour
+ * on a shared machine falls on all strategies alike. A strategy's per-step cost is compared with
+ * backprop's within each round (`ratio = its step time ÷ bp's step time`), and the median over
+ * rounds is reported. Every step is a full `trainStep`: forward, backward through the feedback
+ * matrices, Batch Manhattan's sign where used, the SGD update, and brSF's per-step redraw.
+ *
+ *   --warmup-rounds N   untimed rounds first (default 2)
+ *   --seconds S         then time rounds for at least S seconds ... (default 5)
+ *   --min-rounds N      ... and at least N rounds (default 10)
+ *
+ * Prints one line `BENCH_RESULT {json}`.
+ */
+import { pathToFileURL } from 'node:url';
+import { POOL_BATCHES } from './workloads.mjs';
+
+function parse(argv) {
+  const [workload, ...rest] = argv;
+  const o = { workload, strategies: ['bp'], warmupRounds: 2, seconds: 5, minRounds: 10 };
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (a === '--strategies') o.strategies = rest[++i].split(',');
+    else if (a === '--warmup-rounds') o.warmupRounds = Number(rest[++i]);
+    else if (a === '--seconds') o.seconds = Number(rest[++i]);
+    else if (a === '--min-rounds') o.minRounds = Number(rest[++i]);
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (!o.strategies.includes('bp')) o.strategies.unshift('bp');
+  return o;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  const o = parse(process.argv.slice(2));
+  const result = { workload: o.workload, strategies: o.strategies };
+  try {
+    const { create } = await import('./systems/asymprop.mjs');
+    const models = [];
+    for (const strategy of o.strategies) models.push(await create(o.workload, { strategy }));
+    const n = models.length;
+    const times = o.strategies.map(() => []);
+    const losses = o.strategies.map(() => []);
+    let step = 0;
+    const round = (timed) => {
+      const b = step++ % POOL_BATCHES;
+      for (let j = 0; j < n; j++) {
+        const i = (j + step) % n; // rotate who goes first
+        const t0 = performance.now();
+        losses[i].push(models[i].step(b));
+        if (timed) times[i].push(performance.now() - t0);
+      }
+    };
+    for (let r = 0; r < o.warmupRounds; r++) round(false);
+    const start = performance.now();
+    while (times[0].length < o.minRounds || performance.now() - start < o.seconds * 1000) round(true);
+    const bp = times[0];
+    result.rounds = bp.length;
+    result.perStrategy = o.strategies.map((strategy, i) => {
+      const ratios = times[i].map((t, r) => t / bp[r]);
+      const sorted = [...ratios].sort((a, b) => a - b);
+      return {
+        strategy,
+        name: models[i].info.strategy,
+        stepMsMedian: median(times[i]),
+        ratioToSymmetric: median(ratios),
+        ratioQuartiles: [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil((3 * (sorted.length - 1)) / 4)]],
+        finite: losses[i].every(Number.isFinite),
+        lastLoss: losses[i][losses[i].length - 1],
+      };
+    });
+    result.ok = true;
+  } catch (e) {
+    result.ok = false;
+    result.error = String(e?.message ?? e).split('\n')[0];
+  }
+  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+  process.exit(0);
+}

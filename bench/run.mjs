@@ -1,0 +1,463 @@
+#!/usr/bin/env node
+/**
+ * Training-throughput benchmark of asymprop against its peers: `npm run bench [-- options]`.
+ *
+ * Every measurement runs in a fresh child process (bench/worker.mjs, or bench/torch_worker.py for
+ * PyTorch) that warms up, times training steps and reports its own peak RSS. The systems are
+ * interleaved: each repetition visits every system once, in a rotated order, so slow drift of a
+ * shared machine falls on all of them alike; the figures are medians over repetitions.
+ *
+ * Options:
+ *   --json               print one JSON object { rows, strategyOverhead, meta } instead of Markdown
+ *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
+ *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
+ *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, pytorch
+ *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c
+ *   --strategies a,b     feedback strategies of the overhead table (default all ten)
+ *   --reps N             repetitions (default 3; 1 with --quick)
+ *   --no-overhead        skip the per-strategy overhead table
+ *   --no-soak            skip the long (subnormal) runs
+ *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3)
+ *   --torch-threads N    PyTorch intra-op threads (default 1, like the JavaScript systems)
+ *   --torch-lib-path D   prepend D to the PyTorch process's LD_LIBRARY_PATH (e.g. an OpenBLAS)
+ *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default Cooperlake)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataFiles } from './workloads.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'pytorch'];
+export const STRATEGY_NAMES = ['bp', 'usf', 'brsf', 'frsf', 'fa', 'bm+bp', 'bm+usf', 'bm+brsf', 'bm+frsf', 'bm+fa'];
+const OVERHEAD_WORKLOADS = ['mlp', 'cnn'];
+const CONV = new Set(['cnn', 'cnn_c']);
+
+function parseArgs(argv) {
+  const o = {
+    json: false, quick: false, allPeers: false, systems: SYSTEM_NAMES, workloads: WORKLOAD_NAMES, strategies: STRATEGY_NAMES,
+    reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
+    torchThreads: 1, torchLibPath: null, openblasCoretype: 'Cooperlake',
+  };
+  const list = (v, allowed, what) => {
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const i of items) if (!allowed.includes(i)) throw new Error(`unknown ${what} "${i}" (one of ${allowed.join(', ')})`);
+    return items;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--json') o.json = true;
+    else if (a === '--quick') o.quick = true;
+    else if (a === '--all-peers') o.allPeers = true;
+    else if (a === '--systems') o.systems = list(value(), SYSTEM_NAMES, 'system');
+    else if (a === '--workloads') o.workloads = list(value(), WORKLOAD_NAMES, 'workload');
+    else if (a === '--strategies') o.strategies = list(value(), STRATEGY_NAMES, 'strategy');
+    else if (a === '--reps') o.reps = positiveInt(a, value());
+    else if (a === '--no-overhead') o.overhead = false;
+    else if (a === '--no-soak') o.soak = false;
+    else if (a === '--python') o.python = value();
+    else if (a === '--torch-threads') o.torchThreads = positiveInt(a, value());
+    else if (a === '--torch-lib-path') o.torchLibPath = value();
+    else if (a === '--openblas-coretype') o.openblasCoretype = value();
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  o.reps ??= o.quick ? 1 : 3;
+  if (o.quick) o.soak = false;
+  if (!o.strategies.includes('bp')) o.strategies = ['bp', ...o.strategies];
+  return o;
+}
+
+function positiveInt(flag, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got ${v}`);
+  return n;
+}
+
+/**
+ * Time budgets. `fast`: the MLPs, and PyTorch everywhere (a step takes milliseconds): warm up for
+ * at least 1.5 s and, within 3 s, up to 300 steps, then time ≥ 3 s (the long runs below cover
+ * what happens after 1000 steps).
+ * `slow`: JavaScript systems on the conv nets (seconds per step): one warm-up step, then ≥ 1 step
+ * and ≥ 3 s. `glacial`: TF.js cpu on the conv nets (minutes per batch): skipped unless
+ * --all-peers, then one cold batch, once.
+ */
+function budget(o, system, workload) {
+  const conv = CONV.has(workload);
+  if (system === 'tfjs-cpu' && conv) return { class: 'glacial', args: ['--no-warmup', '--seconds', '0', '--min-steps', '1'], timeoutSec: 1800 };
+  if (o.quick) {
+    return conv && system !== 'pytorch'
+      ? { class: 'slow', args: ['--warmup', '0', '--seconds', '0', '--min-steps', '1'], timeoutSec: 300 }
+      : { class: 'fast', args: ['--warmup', '0.2', '--seconds', '0.3', '--min-steps', '2'], timeoutSec: 120 };
+  }
+  return conv && system !== 'pytorch'
+    ? { class: 'slow', args: ['--warmup', '0', '--seconds', '3', '--min-steps', '1'], timeoutSec: 600 }
+    : { class: 'fast', args: ['--warmup', '1.5', '--warmup-steps', '300', '--max-warmup', '3', '--seconds', '3', '--min-steps', '2'], timeoutSec: 300 };
+}
+
+/** Budgets of the strategy-overhead runs (bench/overhead-worker.mjs, one process per workload). */
+function overheadBudget(o, workload) {
+  if (o.quick) return ['--warmup-rounds', '1', '--seconds', '0', '--min-rounds', '2'];
+  if (CONV.has(workload)) return ['--warmup-rounds', '1', '--seconds', '0', '--min-rounds', '3'];
+  return ['--warmup-rounds', '5', '--seconds', '10', '--min-rounds', '20'];
+}
+
+/**
+ * The long runs: 1200 timed steps (capped at 60 s) of the MLP on the systems fast enough for it,
+ * counting subnormal floats in the weights and momentum buffers every 100 steps. Momentum buffers
+ * of units whose gradient stays 0 decay by 0.9 a step and reach the subnormal range after
+ * roughly 700–900 steps.
+ */
+const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+class Runner {
+  constructor(o) {
+    this.o = o;
+    this.dataDir = null;
+    this.dataFiles = new Map();
+  }
+
+  torchEnv() {
+    const env = { ...process.env, OPENBLAS_CORETYPE: this.o.openblasCoretype };
+    const threads = String(this.o.torchThreads);
+    env.OMP_NUM_THREADS = threads;
+    env.OPENBLAS_NUM_THREADS = threads;
+    env.MKL_NUM_THREADS = threads;
+    if (this.o.torchLibPath) env.LD_LIBRARY_PATH = [this.o.torchLibPath, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+    return env;
+  }
+
+  /** Whether `import torch` works; the reason when it does not. */
+  probeTorch() {
+    const r = spawnSync(this.o.python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000, env: this.torchEnv() });
+    if (r.error) return `PyTorch not measured: ${this.o.python} could not run (${r.error.code ?? r.error.message})`;
+    if (r.status !== 0) return `PyTorch not measured: "import torch, numpy" failed in ${this.o.python}`;
+    return null;
+  }
+
+  dataFor(workload) {
+    if (!this.dataFiles.has(workload)) {
+      this.dataDir ??= mkdtempSync(join(os.tmpdir(), 'asymprop-bench-'));
+      this.dataFiles.set(workload, writeDataFiles(this.dataDir, workload));
+    }
+    return this.dataFiles.get(workload);
+  }
+
+  cleanup() {
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  /** Runs a Node script of bench/ in a child process and returns its `BENCH_RESULT`. */
+  spawnScript(script, args, timeoutSec) {
+    return this.exec(process.execPath, [join(HERE, script), ...args], process.env, timeoutSec, {});
+  }
+
+  /** Runs one measurement in a child process and returns its parsed result. */
+  spawn(system, workload, args, timeoutSec) {
+    let command, argv, env;
+    if (system === 'pytorch') {
+      const { xPath, yPath } = this.dataFor(workload);
+      command = this.o.python;
+      argv = [join(HERE, 'torch_worker.py'), workload, '--spec', JSON.stringify(shapes(workload)), '--data', xPath, yPath, '--threads', String(this.o.torchThreads), ...args];
+      env = this.torchEnv();
+    } else {
+      command = process.execPath;
+      argv = [join(HERE, 'worker.mjs'), system, workload, ...args];
+      env = process.env;
+    }
+    return this.exec(command, argv, env, timeoutSec, { system, workload });
+  }
+
+  exec(command, argv, env, timeoutSec, identity) {
+    const spawnedAt = Date.now();
+    const r = spawnSync(command, argv, { cwd: ROOT, env, encoding: 'utf8', timeout: timeoutSec * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
+    const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '));
+    if (!line) {
+      const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutSec} s` : `exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
+      return { ...identity, ok: false, error: why };
+    }
+    const result = JSON.parse(line.slice('BENCH_RESULT '.length));
+    if (result.readyAtMs) result.startupSec = (result.readyAtMs - spawnedAt) / 1000;
+    result.wallSec = (Date.now() - spawnedAt) / 1000;
+    return result;
+  }
+}
+
+/** The main table: every (workload, system) pair, repetitions interleaved round-robin. */
+function runMain(o, runner, systems) {
+  const results = new Map(); // key workload|system -> results[]
+  const skipped = [];
+  const failed = new Set();
+  const key = (w, s) => `${w}|${s}`;
+  for (const workload of o.workloads) {
+    for (const system of systems) {
+      if (budget(o, system, workload).class === 'glacial' && !o.allPeers) {
+        skipped.push({ workload, system, reason: 'skipped: about 0.5 samples/s (minutes per batch of 100); run with --all-peers to measure one batch' });
+        failed.add(key(workload, system));
+      } else if (system === 'convnetjs' && workload === 'mlp_bn') {
+        skipped.push({ workload, system, reason: 'not measured: ConvNetJS has no batch normalisation layer' });
+        failed.add(key(workload, system));
+      }
+    }
+  }
+  const total = o.reps * o.workloads.length * systems.length;
+  let done = 0;
+  for (let rep = 0; rep < o.reps; rep++) {
+    for (const workload of o.workloads) {
+      const order = systems.map((_, i) => systems[(i + rep) % systems.length]);
+      for (const system of order) {
+        done++;
+        if (failed.has(key(workload, system))) continue;
+        const b = budget(o, system, workload);
+        if (b.class === 'glacial' && rep > 0) continue; // one cold batch is all that is asked
+        const r = runner.spawn(system, workload, b.args, b.timeoutSec);
+        if (!r.ok || !r.finite) {
+          const reason = !r.ok ? `failed: ${r.error}` : `training diverged (loss ${r.lastLoss})`;
+          skipped.push({ workload, system, reason });
+          failed.add(key(workload, system));
+          log(`[${done}/${total}] ${workload} ${system}: ${reason}`);
+          continue;
+        }
+        if (!results.has(key(workload, system))) results.set(key(workload, system), []);
+        results.get(key(workload, system)).push(r);
+        log(`[${done}/${total}] ${workload} ${system} rep ${rep + 1}: ${r.samplesPerSec.toFixed(r.samplesPerSec < 100 ? 2 : 0)} samples/s (${r.steps} steps timed, ${r.warmupSteps} warm-up)`);
+      }
+    }
+  }
+  const rows = [];
+  const details = [];
+  for (const workload of o.workloads) {
+    for (const system of systems) {
+      const rs = results.get(key(workload, system));
+      if (!rs?.length) continue;
+      const sps = median(rs.map((r) => r.samplesPerSec));
+      rows.push({
+        workload, system,
+        samplesPerSec: sps,
+        gflopsPerSec: (sps * trainingFlopsPerSample(workload)) / 1e9,
+        peakRssMB: Math.max(...rs.map((r) => r.peakRssMB)),
+      });
+      details.push({
+        workload, system,
+        repetitions: rs.length,
+        samplesPerSecAll: rs.map((r) => r.samplesPerSec),
+        samplesPerSecMin: Math.min(...rs.map((r) => r.samplesPerSec)),
+        samplesPerSecMax: Math.max(...rs.map((r) => r.samplesPerSec)),
+        stepsTimed: rs.map((r) => r.steps),
+        warmupSteps: rs.map((r) => r.warmupSteps),
+        startupSec: median(rs.map((r) => r.startupSec)),
+        coldOnly: rs.some((r) => r.coldOnly),
+        subnormalsAtEnd: Math.max(...rs.map((r) => r.subnormals?.count ?? 0)),
+        lastLoss: rs[rs.length - 1].lastLoss,
+        info: rs[0].info,
+      });
+    }
+  }
+  return { rows, details, skipped };
+}
+
+/**
+ * Per-strategy step time relative to symmetric backprop (asymprop): one process per workload
+ * holds a model per strategy and trains them in interleaved rounds (see overhead-worker.mjs).
+ */
+function runOverhead(o, runner) {
+  const workloads = o.workloads.filter((w) => OVERHEAD_WORKLOADS.includes(w));
+  const strategyOverhead = [];
+  const details = [];
+  const notes = [];
+  for (const workload of workloads) {
+    const r = runner.spawnScript('overhead-worker.mjs', [workload, '--strategies', o.strategies.join(','), ...overheadBudget(o, workload)], 1200);
+    if (!r.ok) {
+      notes.push({ workload, reason: `failed: ${r.error}` });
+      log(`[overhead] ${workload}: failed: ${r.error}`);
+      continue;
+    }
+    for (const s of r.perStrategy) {
+      if (!s.finite) {
+        notes.push({ workload, strategy: s.strategy, reason: `training diverged (loss ${s.lastLoss})` });
+        continue;
+      }
+      strategyOverhead.push({ workload, strategy: s.strategy, ratioToSymmetric: s.ratioToSymmetric });
+      details.push({ workload, rounds: r.rounds, ...s });
+    }
+    log(`[overhead] ${workload}: ${r.rounds} rounds; ${r.perStrategy.map((s) => `${s.strategy} ${s.ratioToSymmetric.toFixed(2)}`).join(', ')}`);
+  }
+  return { strategyOverhead, details, notes };
+}
+
+/** One long run per fast system on the MLP, reporting throughput and subnormal counts per window. */
+function runSoak(o, runner, systems) {
+  const out = [];
+  if (!o.workloads.includes(SOAK.workload)) return out;
+  for (const system of SOAK.systems.filter((s) => systems.includes(s))) {
+    const args = ['--warmup', '1', '--seconds', '0', '--min-steps', String(SOAK.steps), '--max-steps', String(SOAK.steps), '--max-seconds', String(SOAK.maxSeconds), '--window', String(SOAK.window)];
+    const r = runner.spawn(system, SOAK.workload, args, SOAK.maxSeconds + 120);
+    if (!r.ok) {
+      out.push({ workload: SOAK.workload, system, error: r.error });
+      continue;
+    }
+    const w = r.windows ?? [];
+    const item = {
+      workload: SOAK.workload, system,
+      stepsRun: r.warmupSteps + r.steps,
+      windows: w.map((x) => ({ endStep: x.endStep, samplesPerSec: x.samplesPerSec, subnormals: x.subnormals.count })),
+      earlySamplesPerSec: w.length > 1 ? w[1].samplesPerSec : w[0]?.samplesPerSec ?? r.samplesPerSec,
+      lateSamplesPerSec: w.length ? w[w.length - 1].samplesPerSec : r.samplesPerSec,
+      slowestWindowSamplesPerSec: w.length ? Math.min(...w.map((x) => x.samplesPerSec)) : r.samplesPerSec,
+      maxSubnormals: Math.max(0, ...w.map((x) => x.subnormals.count), r.subnormals?.count ?? 0),
+      valuesChecked: r.subnormals?.total ?? null,
+    };
+    out.push(item);
+    log(`[soak] ${system} ${SOAK.workload}: ${item.stepsRun} steps, early ${item.earlySamplesPerSec.toFixed(0)} → late ${item.lateSamplesPerSec.toFixed(0)} samples/s, max subnormals ${item.maxSubnormals}`);
+  }
+  return out;
+}
+
+function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  const l = spawnSync('lscpu', [], { encoding: 'utf8' });
+  const m = /^Model name:\s*(.+)$/m.exec(l.stdout ?? '');
+  if (m) cpu = m[1].trim();
+  const git = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null;
+  return {
+    cpu, cores: os.availableParallelism?.() ?? os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version, platform: `${os.platform()} ${os.release()}`,
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    srcChanged: git(['diff', '--name-only', 'HEAD', '--', 'src']) ? 'yes' : 'no',
+    loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+}
+
+/** A figure for the tables: thousands separated, 3 significant digits or more (or `digits` decimals). */
+const fmt = (x, digits) => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  if (digits !== undefined) return x.toFixed(digits);
+  if (x >= 100) return Math.round(x).toLocaleString('en-US');
+  return x.toFixed(x < 10 ? 2 : 1);
+};
+
+function markdown(report) {
+  const { rows, strategyOverhead, meta } = report;
+  const lines = [];
+  const detail = (w, s) => meta.details.find((d) => d.workload === w && d.system === s);
+  lines.push('| workload | system | samples/s (median) | min–max | GFLOP/s | asymprop ÷ system | peak RSS MB | start-up s |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const d = detail(r.workload, r.system);
+    const ours = rows.find((x) => x.workload === r.workload && x.system === 'asymprop');
+    const ratio = ours && r.system !== 'asymprop' ? `${fmt(ours.samplesPerSec / r.samplesPerSec, 2)}×` : '';
+    const spread = d.repetitions > 1 ? `${fmt(d.samplesPerSecMin)}–${fmt(d.samplesPerSecMax)}` : d.coldOnly ? 'one cold batch' : 'one run';
+    lines.push(`| ${r.workload} | ${r.system} | ${fmt(r.samplesPerSec)} | ${spread} | ${fmt(r.gflopsPerSec, 2)} | ${ratio} | ${Math.round(r.peakRssMB)} | ${fmt(d.startupSec, 2)} |`);
+  }
+  if (meta.skipped.length) {
+    lines.push('', 'Not in the table:');
+    for (const s of meta.skipped) lines.push(`- ${s.workload}, ${s.system}: ${s.reason}`);
+  }
+  if (strategyOverhead.length) {
+    const ws = [...new Set(strategyOverhead.map((x) => x.workload))];
+    const rounds = ws.map((w) => meta.overhead.find((x) => x.workload === w)?.rounds);
+    lines.push('', `| strategy | ${ws.map((w, i) => `${w}: step time ÷ bp (quartiles), ${rounds[i]} rounds`).join(' | ')} |`, `|---|${ws.map(() => '---:').join('|')}|`);
+    for (const s of [...new Set(strategyOverhead.map((x) => x.strategy))]) {
+      const cells = ws.map((w) => {
+        const d = meta.overhead.find((x) => x.workload === w && x.strategy === s);
+        return d ? `${fmt(d.ratioToSymmetric, 2)} (${fmt(d.ratioQuartiles[0], 2)}–${fmt(d.ratioQuartiles[1], 2)})` : '–';
+      });
+      lines.push(`| ${s} | ${cells.join(' | ')} |`);
+    }
+  }
+  if (meta.soak.length) {
+    lines.push('', '| long run (mlp) | steps run | samples/s, 2nd 100 timed steps | last 100 steps | slowest 100 steps | most subnormal weights + momenta seen |', '|---|---:|---:|---:|---:|---:|');
+    for (const s of meta.soak) {
+      if (s.error) lines.push(`| ${s.system} | failed: ${s.error} | | | | |`);
+      else lines.push(`| ${s.system} | ${s.stepsRun} | ${fmt(s.earlySamplesPerSec)} | ${fmt(s.lateSamplesPerSec)} | ${fmt(s.slowestWindowSamplesPerSec)} | ${s.maxSubnormals} of ${s.valuesChecked} |`);
+    }
+  }
+  const infos = new Map(meta.details.map((d) => [d.system, d.info]));
+  const describe = (system, i) => {
+    if (system === 'asymprop') return `asymprop ${i.version} (gemm kernel: ${i.gemmKernel}, 1 thread)`;
+    if (system.startsWith('tfjs-')) return `TF.js ${i.version} ${i.backend}${i.backend === 'wasm' ? ` (SIMD ${i.simd ? 'on' : 'off'}, ${i.threads} thread${i.threads === 1 ? '' : 's'})` : ''}`;
+    if (system === 'convnetjs') return `ConvNetJS ${i.version} (${i.precision})`;
+    if (system === 'pytorch') {
+      const blas = (i.blas ?? []).map((b) => b.split('/').pop()).join(', ') || 'unknown';
+      return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas}, OPENBLAS_CORETYPE=${meta.pytorch.OPENBLAS_CORETYPE})`;
+    }
+    return system;
+  };
+  const m = meta.machine;
+  if (infos.size) lines.push('', `Systems: ${[...infos].map(([s, i]) => describe(s, i ?? {})).join('; ')}.`);
+  lines.push('', `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; ${m.node}; load average at start ${meta.loadAtStart.join(' / ')}, at end ${m.loadAverage.join(' / ')}.`);
+  lines.push(`Commit ${m.commit}${m.srcChanged === 'yes' ? ' with uncommitted changes under src/' : ''}; ${meta.repetitions} repetition(s); ${meta.elapsedSec.toFixed(0)} s in all.`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function main() {
+  const started = Date.now();
+  const loadAtStart = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const o = parseArgs(process.argv.slice(2));
+  const runner = new Runner(o);
+  const skippedSystems = [];
+  let systems = [...o.systems];
+  if (systems.includes('pytorch')) {
+    const why = runner.probeTorch();
+    if (why) {
+      systems = systems.filter((s) => s !== 'pytorch');
+      for (const workload of o.workloads) skippedSystems.push({ workload, system: 'pytorch', reason: why });
+    }
+  }
+  if (systems.some((s) => s.startsWith('tfjs-'))) {
+    // Bundle TF.js's gradient registrations once, before the workers need them.
+    (await import('./systems/tfjs.mjs')).gradientsBundle();
+  }
+  try {
+    log(`benchmark: ${systems.join(', ')} on ${o.workloads.join(', ')}, ${o.reps} repetition(s)${o.quick ? ' (quick)' : ''}`);
+    const main = runMain(o, runner, systems);
+    const overhead = o.overhead && o.systems.includes('asymprop') ? runOverhead(o, runner) : { strategyOverhead: [], details: [], notes: [] };
+    const soak = o.soak ? runSoak(o, runner, systems) : [];
+    const report = {
+      rows: main.rows,
+      strategyOverhead: overhead.strategyOverhead,
+      meta: {
+        command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+        repetitions: o.reps,
+        quick: o.quick,
+        batch: 100,
+        optimizer: 'SGD, lr 0.01, momentum 0.9, no weight decay',
+        flopsPerSample: Object.fromEntries(o.workloads.map((w) => [w, { forwardMultiplyAdds: forwardMacs(w), training: trainingFlopsPerSample(w) }])),
+        pytorch: { threads: o.torchThreads, OPENBLAS_CORETYPE: o.openblasCoretype, libPath: o.torchLibPath },
+        details: main.details,
+        skipped: [...skippedSystems, ...main.skipped],
+        overhead: overhead.details,
+        overheadNotes: overhead.notes,
+        soak,
+        machine: machine(),
+        loadAtStart,
+        elapsedSec: (Date.now() - started) / 1000,
+      },
+    };
+    process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : markdown(report));
+  } finally {
+    runner.cleanup();
+  }
+}
+
+main().catch((e) => {
+  log(`bench: ${e.message}`);
+  process.exit(1);
+});

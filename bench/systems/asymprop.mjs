@@ -1,0 +1,66 @@
+/** asymprop: the library as built (`npm run build` writes dist/). */
+import { readFileSync } from 'node:fs';
+import { BATCH, CLASSES, LR, MOMENTUM, POOL_BATCHES, batchOf, countSubnormals, shapes, syntheticData, workload } from '../workloads.mjs';
+
+const lib = await import('../../dist/index.js');
+const { BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Rng, SGD, Sequential, Tensor, decodeArray, feedbackByName, trainStep } = lib;
+
+/**
+ * A strategy from its benchmark name: `bp`, `usf`, `brsf`, `frsf`, `fa`, or any of them with a
+ * `bm+` prefix (Batch Manhattan on top).
+ */
+export function strategy(name) {
+  const bm = name.startsWith('bm+');
+  return feedbackByName(bm ? name.slice(3) : name, { bm });
+}
+
+export async function create(name, { strategy: strategyName = 'bp' } = {}) {
+  const w = workload(name);
+  const rng = new Rng(1);
+  const feedback = strategy(strategyName);
+  const bnFeedback = feedback.spec.type === 'batch-manhattan' ? strategy('bm+bp') : strategy('bp');
+  const layers = [];
+  for (const l of shapes(name)) {
+    if (l.type === 'flatten') layers.push(new Flatten());
+    else if (l.type === 'relu') layers.push(new ReLU());
+    else if (l.type === 'dense') layers.push(new Dense(l.input[0], l.units, { rng, feedback }));
+    else if (l.type === 'bn') layers.push(new BatchNorm(l.input[0], { rng, feedback: bnFeedback }));
+    else if (l.type === 'conv') layers.push(new Conv2d(l.input[0], l.filters, l.kernel, { rng, padding: l.padding, feedback }));
+    else if (l.type === 'maxpool') layers.push(new MaxPool2d(l.kernel, { stride: l.stride, padding: l.padding }));
+    else throw new Error(`asymprop: no layer for ${l.type}`);
+  }
+  const model = new Sequential(layers, w.input);
+  const optimizer = new SGD(model.params(), { lr: LR, momentum: MOMENTUM });
+  const data = syntheticData(name);
+  const batches = Array.from({ length: POOL_BATCHES }, (_, b) => {
+    const { x, y } = batchOf(data, b);
+    return { x: new Tensor(x, [BATCH, ...w.input]), y };
+  });
+  if (batches[0].y.length !== BATCH || Math.max(...data.y) >= CLASSES) throw new Error('bad data');
+
+  return {
+    info: {
+      version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+      gemmKernel: typeof lib.gemmKernel === 'function' ? lib.gemmKernel() : 'js',
+      strategy: feedback.name,
+      threads: 1,
+    },
+    step(b) {
+      const { x, y } = batches[b];
+      return trainStep(model, optimizer, x, y).loss;
+    },
+    subnormals() {
+      let count = 0, total = 0;
+      for (const p of model.params()) {
+        count += countSubnormals(p.value.data);
+        total += p.value.data.length;
+      }
+      for (const enc of Object.values(optimizer.state().buffers)) {
+        const buf = decodeArray(enc);
+        count += countSubnormals(buf);
+        total += buf.length;
+      }
+      return { count, total };
+    },
+  };
+}

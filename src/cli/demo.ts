@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { checkPositiveInt } from '../layers/checks.js';
 import { resolveRunConfig, type Architecture, type RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
 import { intOption } from './args.js';
@@ -50,7 +50,7 @@ export async function runDemo(args: string[]): Promise<number> {
   });
   const configs = demoConfigs(intOption('epochs', values.epochs) ?? DEMO_EPOCHS, intOption('seed', values.seed) ?? 1);
   const workers = intOption('workers', values.workers);
-  if (workers !== undefined && workers < 1) throw new ConfigError('workers', workers, 'a positive integer');
+  if (workers !== undefined) checkPositiveInt('workers', workers);
   const progress = new Progress(process.stderr, values.quiet === true);
   const first = configs[0]!;
   progress.log(

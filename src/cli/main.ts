@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AsympropError, ConfigError, DivergenceError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
+import { checkPositiveInt } from '../layers/checks.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
@@ -139,7 +140,7 @@ function trainCommand(args: string[]): number {
   if ((checkpointEvery !== undefined || values.resume) && checkpointPath === undefined) {
     throw new ConfigError('checkpoint', undefined, 'a file path (--checkpoint FILE) with --checkpoint-every or --resume');
   }
-  if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError('checkpoint-every', checkpointEvery, 'a positive number of steps');
+  if (checkpointEvery !== undefined) checkPositiveInt('checkpoint-every', checkpointEvery);
   const onDivergence = values['on-divergence'] ?? 'stop';
   if (onDivergence !== 'stop' && onDivergence !== 'error') throw new ConfigError('on-divergence', onDivergence, "'stop', 'error'");
   const progress = new Progress(process.stderr, values.quiet === true);

@@ -7,6 +7,7 @@ import { PARTS, PRESETS, gridFor, parseShard, type Part, type Preset } from '../
 import { reproduce } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
+import { checkPositiveInt } from '../layers/checks.js';
 import { intOption } from './args.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy } from './table.js';
@@ -67,8 +68,8 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     out,
     ...(shard ? { shard } : {}),
     ...(values.resume ? { resume: true } : {}),
-    ...(values.workers !== undefined ? { workers: positive('workers', intOption('workers', values.workers)!) } : {}),
-    ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: positive('checkpoint-every', intOption('checkpoint-every', values['checkpoint-every'])!) } : {}),
+    ...(values.workers !== undefined ? { workers: checkPositiveInt('workers', intOption('workers', values.workers)!) } : {}),
+    ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: checkPositiveInt('checkpoint-every', intOption('checkpoint-every', values['checkpoint-every'])!) } : {}),
     onStart: (info) => {
       total = info.total - info.skipped;
       progress.log(
@@ -123,11 +124,6 @@ export async function reportCommand(args: string[]): Promise<number> {
   const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${args.join(' ')}`, machine: machineDescription() });
   process.stderr.write(`report: ${written.report} (${records.length} runs from ${positionals.length} files)\n`);
   return 0;
-}
-
-function positive(option: string, n: number): number {
-  if (n < 1) throw new ConfigError(option, n, 'a positive integer');
-  return n;
 }
 
 function choice(option: string, value: string, allowed: readonly string[]): string {

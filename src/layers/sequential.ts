@@ -26,6 +26,7 @@ import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } fr
 export class Sequential implements Layer {
   readonly layers: readonly Layer[];
   private instrumented = false;
+  private feedbackList: readonly { readonly index: string; readonly layer: FeedbackLayer }[] | null = null;
 
   /**
    * @param layers the layers, in order.
@@ -148,14 +149,21 @@ export class Sequential implements Layer {
 
   // --- feedback: whole-model concerns -------------------------------------------------------
 
-  /** The layers that take a feedback strategy, with their indices (nested containers flattened). */
-  feedbackLayers(): { index: string; layer: FeedbackLayer }[] {
-    const out: { index: string; layer: FeedbackLayer }[] = [];
-    this.layers.forEach((layer, i) => {
-      if (isFeedbackLayer(layer)) out.push({ index: String(i), layer });
-      else if (layer instanceof Sequential) for (const f of layer.feedbackLayers()) out.push({ index: `${i}.${f.index}`, layer: f.layer });
-    });
-    return out;
+  /**
+   * The layers that take a feedback strategy, with their indices (nested containers flattened).
+   * Found once: the layer list is fixed at construction, and the training step walks this list
+   * several times per batch.
+   */
+  feedbackLayers(): readonly { readonly index: string; readonly layer: FeedbackLayer }[] {
+    if (!this.feedbackList) {
+      const out: { index: string; layer: FeedbackLayer }[] = [];
+      this.layers.forEach((layer, i) => {
+        if (isFeedbackLayer(layer)) out.push({ index: String(i), layer });
+        else if (layer instanceof Sequential) for (const f of layer.feedbackLayers()) out.push({ index: `${i}.${f.index}`, layer: f.layer });
+      });
+      this.feedbackList = out;
+    }
+    return this.feedbackList;
   }
 
   /**

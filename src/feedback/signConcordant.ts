@@ -83,14 +83,24 @@ class SignConcordantFeedback extends MatrixFeedback {
     this.drawFlip(flip);
   }
 
-  /** V = M ∘ sign(W). */
+  /**
+   * V = M ∘ sign(W), sign(0) = 0. The sign is `(w > 0) − (w < 0)`, which compiles to branch-free
+   * code: W's signs are a coin toss, so a branch on them (or `Math.sign`, which V8 does not inline
+   * as well) is mispredicted half the time and costs 5× the whole loop.
+   */
   protected fillMatrix(v: Storage, w: Storage): void {
     const m = this.m;
-    const c = this.constant;
-    for (let i = 0; i < v.length; i++) {
-      const wi = w[i]!;
-      const s = wi > 0 ? 1 : wi < 0 ? -1 : 0;
-      v[i] = (m ? m[i]! : c) * s;
+    if (m) {
+      for (let i = 0; i < v.length; i++) {
+        const wi = w[i]!;
+        v[i] = m[i]! * (+(wi > 0) - +(wi < 0));
+      }
+    } else {
+      const c = this.constant;
+      for (let i = 0; i < v.length; i++) {
+        const wi = w[i]!;
+        v[i] = c * (+(wi > 0) - +(wi < 0));
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { ShapeError, StateError } from '../errors.js';
-import { gemm } from '../tensor/matmul.js';
+import { gemmProduct, type StridedMatrix } from '../tensor/matmul.js';
 import { Tensor, allocate, type Shape, type Storage } from '../tensor/tensor.js';
 import { checkPositiveInt } from './checks.js';
 import { geometry2d, pair, type Geometry2d, type Size2 } from './geometry.js';
@@ -28,6 +28,9 @@ export interface Conv2dOptions extends WeightedLayerOptions {
  *            dX  = col2im(dP)       each patch entry goes back to the pixel it was copied from
  * ```
  *
+ * (The weight gradient is formed as its transpose, `Pᵀ dYᵗ`, because the matrix kernel reads its
+ * first operand in place and packs the second: P is by far the larger one.)
+ *
  * `dX = col2im(dYᵗ V)` is the transposed convolution with V in place of W, so every feedback
  * strategy acts on a conv layer exactly as on a dense one.
  *
@@ -43,6 +46,8 @@ export class Conv2d extends WeightedLayer {
   readonly padding: [number, number];
   /** Backward cache: input shape, geometry and the patch matrix of the last forward pass. */
   private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
+  /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
+  private work: { patches: Storage | null; dyt: Storage | null } = { patches: null, dyt: null };
 
   constructor(
     readonly inChannels: number,
@@ -86,10 +91,9 @@ export class Conv2d extends WeightedLayer {
     const g = this.geometry(x.shape.slice(1));
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
-    const patches = allocate(x.dtype, rows * k);
-    im2col(x.data, n, g, patches); //                                                      P
-    const yt = allocate(x.dtype, rows * this.outChannels);
-    gemm(false, true, rows, this.outChannels, k, patches, this.weight.value.data, yt); //   Yᵗ = P Wᵀ
+    const patches = (this.work.patches = reuse(this.work.patches, x.dtype, rows * k));
+    im2col(x.data, n, g, patches); //                                                          P
+    const yt = gemmProduct(false, true, rows, this.outChannels, k, patches, this.weight.value.data); // Yᵗ = P Wᵀ
     const y = Tensor.zeros([n, this.outChannels, g.oh, g.ow], x.dtype);
     positionsToChannels(yt, n, this.outChannels, g.oh * g.ow, y.data, this.bias?.value.data ?? null); // Y (+ b)
     this.cache = { n, g, patches, inputShape: x.shape };
@@ -101,11 +105,13 @@ export class Conv2d extends WeightedLayer {
     this.checkGradShape(dy, n, g);
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
-    const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow); //         dYᵗ
+    const dyt = (this.work.dyt = reuse(this.work.dyt, dy.dtype, rows * this.outChannels));
+    channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt); //                       dYᵗ
 
     // Parameter gradients: always the true ones, accumulated.
-    gemm(true, false, this.outChannels, k, rows, dyt, patches, this.weight.grad.data, true); // dW += dYᵗᵀ P
-    if (this.bias) sumColumnsInto(dyt, this.outChannels, this.bias.grad.data); //              db += Σ dYᵗ
+    const dwt = gemmProduct(true, false, k, this.outChannels, rows, patches, dyt); //              (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
+    addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                             dW += dYᵗᵀ P
+    if (this.bias) sumColumnsInto(dyt, this.outChannels, this.bias.grad.data); //                  db += Σ dYᵗ
 
     // The error sent down goes through the feedback matrix V.
     const v = this.feedback.matrix(this.weight.value); //                                      V (= W for backprop)
@@ -118,17 +124,16 @@ export class Conv2d extends WeightedLayer {
   trueInputGradient(dy: Tensor): Tensor {
     const { n, g, inputShape } = this.requireCache();
     this.checkGradShape(dy, n, g);
-    const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow);
+    const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, allocate(dy.dtype, dy.size));
     return this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy);
   }
 
   private inputGradient(dyt: Storage, v: Storage, n: number, g: Geometry2d, inputShape: Shape, dy: Tensor): Tensor {
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
-    const dp = allocate(dy.dtype, rows * k);
-    gemm(false, false, rows, k, this.outChannels, dyt, v, dp); // dP = dYᵗ V
+    const dp = gemmProduct(false, false, rows, k, this.outChannels, dyt, v); // dP = dYᵗ V
     const dx = Tensor.zeros(inputShape, dy.dtype);
-    col2im(dp, n, g, dx.data); //                                dX = col2im(dP)
+    col2im(dp.data, n, g, dx.data, dp.offset, dp.ld); //                       dX = col2im(dP)
     return dx;
   }
 
@@ -151,24 +156,26 @@ export class Conv2d extends WeightedLayer {
  * overlaps the padding.
  */
 export function im2col(x: Storage, n: number, g: Geometry2d, out: Storage): void {
-  const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const { c, h, w, kh, kw, sh, ph, oh, ow } = g;
+  const [kx0, kx1] = windowColumns(g);
   let o = 0;
   for (let s = 0; s < n; s++) {
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
+        // Columns kx0[ox] ≤ kx < kx1[ox] of the window fall inside the image; the rest is padding.
+        const lo = kx0[ox]!, hi = kx1[ox]!, shift = ox * g.sw - g.pw;
         for (let ch = 0; ch < c; ch++) {
           const plane = (s * c + ch) * h;
-          for (let ky = 0; ky < kh; ky++) {
+          for (let ky = 0; ky < kh; ky++, o += kw) {
             const iy = oy * sh - ph + ky;
             if (iy < 0 || iy >= h) {
-              for (let kx = 0; kx < kw; kx++) out[o++] = 0;
+              for (let kx = 0; kx < kw; kx++) out[o + kx] = 0;
               continue;
             }
-            const rowBase = (plane + iy) * w;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * sw - pw + kx;
-              out[o++] = ix >= 0 && ix < w ? x[rowBase + ix]! : 0;
-            }
+            const from = (plane + iy) * w + shift;
+            for (let kx = 0; kx < lo; kx++) out[o + kx] = 0;
+            for (let kx = lo; kx < hi; kx++) out[o + kx] = x[from + kx]!;
+            for (let kx = hi; kx < kw; kx++) out[o + kx] = 0;
           }
         }
       }
@@ -176,26 +183,26 @@ export function im2col(x: Storage, n: number, g: Geometry2d, out: Storage): void
   }
 }
 
-/** The adjoint of {@link im2col}: adds each patch entry back onto the pixel it came from. */
-export function col2im(patches: Storage, n: number, g: Geometry2d, dx: Storage): void {
-  const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
-  let o = 0;
+/**
+ * The adjoint of {@link im2col}: adds each patch entry back onto the pixel it came from. Row r of
+ * the patch matrix starts at `offset + r·ld` (default: packed rows, `ld = c·kh·kw`).
+ */
+export function col2im(patches: Storage, n: number, g: Geometry2d, dx: Storage, offset = 0, ld = g.c * g.kh * g.kw): void {
+  const { c, h, w, kh, kw, sh, ph, oh, ow } = g;
+  const [kx0, kx1] = windowColumns(g);
+  let row = offset;
   for (let s = 0; s < n; s++) {
     for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
+      for (let ox = 0; ox < ow; ox++, row += ld) {
+        const lo = kx0[ox]!, hi = kx1[ox]!, shift = ox * g.sw - g.pw;
+        let o = row;
         for (let ch = 0; ch < c; ch++) {
           const plane = (s * c + ch) * h;
-          for (let ky = 0; ky < kh; ky++) {
+          for (let ky = 0; ky < kh; ky++, o += kw) {
             const iy = oy * sh - ph + ky;
-            if (iy < 0 || iy >= h) {
-              o += kw;
-              continue;
-            }
-            const rowBase = (plane + iy) * w;
-            for (let kx = 0; kx < kw; kx++, o++) {
-              const ix = ox * sw - pw + kx;
-              if (ix >= 0 && ix < w) dx[rowBase + ix] += patches[o]!;
-            }
+            if (iy < 0 || iy >= h) continue;
+            const to = (plane + iy) * w + shift;
+            for (let kx = lo; kx < hi; kx++) dx[to + kx] += patches[o + kx]!;
           }
         }
       }
@@ -203,19 +210,43 @@ export function col2im(patches: Storage, n: number, g: Geometry2d, dx: Storage):
   }
 }
 
-/** `[n·p, ch]` (positions as rows) → `[n, ch, p]` (NCHW), adding a per-channel bias. */
-function positionsToChannels(src: Storage, n: number, ch: number, p: number, dst: Storage, bias: Storage | null): void {
+/** For each output column ox, the range [kx0, kx1) of window columns that land inside the image. */
+function windowColumns(g: Geometry2d): [Int32Array, Int32Array] {
+  const lo = new Int32Array(g.ow), hi = new Int32Array(g.ow);
+  for (let ox = 0; ox < g.ow; ox++) {
+    const shift = ox * g.sw - g.pw;
+    lo[ox] = Math.min(g.kw, Math.max(0, -shift));
+    hi[ox] = Math.max(lo[ox]!, Math.min(g.kw, g.w - shift));
+  }
+  return [lo, hi];
+}
+
+/** `[n·p, ch]` (positions as rows, strided) → `[n, ch, p]` (NCHW), adding a per-channel bias. */
+function positionsToChannels(src: StridedMatrix, n: number, ch: number, p: number, dst: Storage, bias: Storage | null): void {
+  const { data, offset, ld } = src;
   for (let s = 0; s < n; s++) {
-    for (let q = 0; q < p; q++) {
-      const from = (s * p + q) * ch;
-      for (let o = 0; o < ch; o++) dst[(s * ch + o) * p + q] = src[from + o]! + (bias ? bias[o]! : 0);
+    for (let o = 0; o < ch; o++) {
+      const b = bias ? bias[o]! : 0;
+      const to = (s * ch + o) * p;
+      let from = offset + s * p * ld + o;
+      for (let q = 0; q < p; q++, from += ld) dst[to + q] = data[from]! + b;
     }
   }
 }
 
-/** `[n, ch, p]` (NCHW) → `[n·p, ch]` (positions as rows). */
-function channelsToPositions(src: Storage, n: number, ch: number, p: number): Storage {
-  const dst = allocate(src instanceof Float64Array ? 'float64' : 'float32', n * p * ch);
+/** `out[j, i] += m[i, j]`: adds the transpose of the strided `rows × cols` matrix `m` into `out` (`cols × rows`). */
+function addTransposed(m: StridedMatrix, rows: number, cols: number, out: Storage): void {
+  const { data, offset, ld } = m;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] += data[offset + i * ld + j]!;
+}
+
+/** `storage` when it has this dtype and size, else a fresh array (work arrays kept across steps). */
+function reuse(storage: Storage | null, dtype: 'float32' | 'float64', size: number): Storage {
+  return storage && storage.length === size && (storage instanceof Float64Array) === (dtype === 'float64') ? storage : allocate(dtype, size);
+}
+
+/** `[n, ch, p]` (NCHW) → `[n·p, ch]` (positions as rows), written into `dst`. */
+function channelsToPositions(src: Storage, n: number, ch: number, p: number, dst: Storage): Storage {
   for (let s = 0; s < n; s++) {
     for (let o = 0; o < ch; o++) {
       const from = (s * ch + o) * p;

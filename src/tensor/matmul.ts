@@ -1,5 +1,5 @@
 import { ConfigError, ShapeError, formatShape } from '../errors.js';
-import { wasmGemm, wasmGemmAvailable } from './wasmGemm.js';
+import { wasmGemm, wasmGemmAvailable, wasmProduct } from './wasmGemm.js';
 import { Tensor, allocate, dtypeOf, type Storage } from './tensor.js';
 
 /**
@@ -40,6 +40,36 @@ export function gemm(
   const ap = transA ? transposeInto(scratch(0, dtypeOf(a), m * k), a, k, m) : a;
   const bp = transB ? b : transposeInto(scratch(1, dtypeOf(b), n * k), b, k, n);
   kernelNT(m, n, k, ap, bp, c, accumulate);
+}
+
+/** A matrix left where a product was computed: row i is `data[offset + i·ld …]`. */
+export interface StridedMatrix {
+  readonly data: Storage;
+  readonly offset: number;
+  /** Elements between consecutive rows (at least the number of columns). */
+  readonly ld: number;
+}
+
+/**
+ * `op(A) · op(B)` (m×n), like {@link gemm}, but left where it was computed instead of copied into
+ * a C of the caller's: on the SIMD kernel that is the kernel's own memory (rows padded to 8
+ * columns), otherwise a scratch buffer. For a caller that reads the product once and rearranges
+ * it anyway (a convolution turning positions into channels, or scattering patches back with
+ * col2im), this saves a pass over C.
+ *
+ * The result is only valid until the next `gemm` or `gemmProduct` call.
+ */
+export function gemmProduct(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Storage, b: Storage): StridedMatrix {
+  if (a.length < m * k || b.length < k * n) {
+    throw new ShapeError('gemmProduct', `A ≥ ${m * k}, B ≥ ${k * n} elements`, [a.length, b.length]);
+  }
+  if (backend !== 'js' && a instanceof Float32Array && b instanceof Float32Array && m * n * k >= WASM_MIN_WORK && k > 0) {
+    const product = wasmProduct(transA, transB, m, n, k, a, b);
+    if (product) return product;
+  }
+  const c = scratch(2, dtypeOf(a), m * n);
+  gemm(transA, transB, m, n, k, a, b, c);
+  return { data: c, offset: 0, ld: n };
 }
 
 /** Below this many multiply-adds the plain kernel is as fast as packing for the SIMD one. */

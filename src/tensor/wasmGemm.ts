@@ -45,7 +45,7 @@ const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c
 const I32 = 0x7f;
 const V128 = 0x7b;
 const op = {
-  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br_if: 0x0d, br: 0x0c,
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
 };
@@ -54,16 +54,21 @@ const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST 
 const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 
 /**
- * The kernel's code. Parameters: mb (blocks of 4 rows), nb (blocks of 8 columns), k, aPtr, bPtr,
- * cPtr (byte addresses), ldc (bytes per row of the padded C), aRow (bytes between rows of A),
- * aStep (bytes between consecutive p in a row of A), m (rows of A: rows past it repeat the last
- * row, and their results are dropped by the caller). A is read in place, in either layout; B is
- * packed into 8-column panels. Locals: ib, jb, p, a0..a3, b, c, then eight v128 accumulators.
+ * The kernel's code. Parameters: mb (blocks of 4 rows), nb (blocks of 8 columns), k (steps along
+ * the inner dimension in this call), aPtr, bPtr, cPtr (byte addresses), ldc (bytes per row of the
+ * padded C), aRow (bytes between rows of A), aStep (bytes between consecutive p in a row of A),
+ * m (rows of A: rows past it repeat the last row, and their results are dropped by the caller),
+ * bPanel (bytes between B's 8-column panels), acc (0: C = A·B; otherwise C += A·B). A is read in
+ * place, in either layout; B is packed into 8-column panels. Locals: ib, jb, p, a0..a3, b, c, row,
+ * cr, then eight v128 accumulators.
+ *
+ * With `acc` the caller can split a long inner dimension into chunks that stay in cache, adding
+ * each chunk's product to C.
  */
 function kernelBody(): number[] {
-  const [MB, NB, K, AP, BP, CP, LDC, AROW, ASTEP, M] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [IB, JB, P, A0, B, C, ROW] = [10, 11, 12, 13, 17, 18, 19]; // A0..A0+3 are the four row pointers
-  const ACC = 20; // 20..27
+  const [MB, NB, K, AP, BP, CP, LDC, AROW, ASTEP, M, BPANEL, ACCF] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [IB, JB, P, A0, B, C, ROW, CR] = [12, 13, 14, 15, 19, 20, 21, 22]; // A0..A0+3 are the four row pointers
+  const ACC = 23; // 23..30
   const get = (l: number) => [op.localGet, ...uleb(l)];
   const set = (l: number) => [op.localSet, ...uleb(l)];
   const i32 = (v: number) => [op.i32Const, ...sleb(v)];
@@ -77,15 +82,25 @@ function kernelBody(): number[] {
   emit(i32(0), set(JB));
   emit([op.block, 0x40], [op.loop, 0x40]); // columns of blocks
   emit(get(JB), get(NB), [op.i32GeU], [op.br_if, 1]);
+  // c = cPtr + ib·4·ldc + jb·32: the 4×8 block of C
+  emit(get(CP), get(IB), i32(2), [op.i32Shl], get(LDC), [op.i32Mul], [op.i32Add], get(JB), i32(5), [op.i32Shl], [op.i32Add], set(C));
+  // accumulators ← the block of C (acc ≠ 0) or zeros
+  emit(get(ACCF), [op.if, 0x40], get(C), set(CR));
+  for (let r = 0; r < 4; r++) {
+    for (let h = 0; h < 2; h++) emit(get(CR), simd(V128_LOAD), memarg(4, 16 * h), set(ACC + 2 * r + h));
+    if (r < 3) emit(get(CR), get(LDC), [op.i32Add], set(CR));
+  }
+  emit([op.else]);
   for (let r = 0; r < 8; r++) emit(zero128, set(ACC + r));
+  emit([op.end]);
   // a_r = aPtr + min(4·ib + r, m − 1)·aRow
   for (let r = 0; r < 4; r++) {
     emit(get(IB), i32(2), [op.i32Shl], i32(r), [op.i32Add], set(ROW));
     emit(get(ROW), get(M), [op.i32GeU], [op.if, 0x40], get(M), i32(1), [op.i32Sub], set(ROW), [op.end]);
     emit(get(AP), get(ROW), get(AROW), [op.i32Mul], [op.i32Add], set(A0 + r));
   }
-  // b = bPtr + jb·k·32
-  emit(get(BP), get(JB), get(K), [op.i32Mul], i32(5), [op.i32Shl], [op.i32Add], set(B));
+  // b = bPtr + jb·bPanel
+  emit(get(BP), get(JB), get(BPANEL), [op.i32Mul], [op.i32Add], set(B));
   emit(i32(0), set(P));
   emit([op.block, 0x40], [op.loop, 0x40]); // the inner dimension
   emit(get(P), get(K), [op.i32GeU], [op.br_if, 1]);
@@ -102,8 +117,7 @@ function kernelBody(): number[] {
   emit(get(B), i32(32), [op.i32Add], set(B));
   emit(get(P), i32(1), [op.i32Add], set(P));
   emit([op.br, 0], [op.end, op.end]);
-  // c = cPtr + ib·4·ldc + jb·32; store the 4×8 block
-  emit(get(CP), get(IB), i32(2), [op.i32Shl], get(LDC), [op.i32Mul], [op.i32Add], get(JB), i32(5), [op.i32Shl], [op.i32Add], set(C));
+  // store the 4×8 block
   for (let r = 0; r < 4; r++) {
     for (let h = 0; h < 2; h++) {
       emit(get(C), get(ACC + 2 * r + h), simd(V128_STORE), memarg(4, 16 * h));
@@ -116,7 +130,7 @@ function kernelBody(): number[] {
   emit([op.br, 0], [op.end, op.end]);
   emit([op.end]);
   const locals = vec([
-    [...uleb(10), I32],
+    [...uleb(11), I32],
     [...uleb(8), V128],
   ]);
   const body = [...locals, ...code];
@@ -125,7 +139,7 @@ function kernelBody(): number[] {
 
 /** The whole module: imports `env.memory`, exports `kernel`. */
 export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0x00]]));
+  const type = section(1, vec([[0x60, ...vec(new Array(12).fill([I32])), 0x00]]));
   const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]));
   const functions = section(3, vec([[0x00]]));
   const exports = section(7, vec([[...name('kernel'), 0x00, 0x00]]));
@@ -135,7 +149,7 @@ export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
 
 // --- the wrapper ------------------------------------------------------------------------------
 
-type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number) => void;
+type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number, acc: number) => void;
 
 interface Instance {
   readonly memory: WebAssembly.Memory;
@@ -177,22 +191,31 @@ function reserve(inst: Instance, floats: number): Float32Array {
 }
 
 /**
- * `C (m×n) (+)= op(A) · op(B)` for float32 arrays, like `gemm`, on the SIMD kernel. Returns false
- * (doing nothing) when the kernel is unavailable, so the caller falls back.
+ * Steps of the inner dimension per kernel call. A long product is split into chunks of KC steps,
+ * each added to C: a chunk of A's rows (4 × KC) and of B's panels (nb × KC × 8) stays in the
+ * caller-near caches while the kernel walks over the blocks of C, instead of streaming the whole
+ * of A and B from memory once per block.
  */
-export function wasmGemm(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  accumulate: boolean,
-): boolean {
+const KC = 256;
+
+/**
+ * Where {@link wasmProduct} left a product: row i of C is `data[offset + i·ld …+ n)`. The view is
+ * into the kernel's memory, valid only until the next product.
+ */
+export interface WasmProduct {
+  readonly data: Float32Array;
+  readonly offset: number;
+  readonly ld: number;
+}
+
+/**
+ * `C = op(A) · op(B)` (m×n) for float32 arrays on the SIMD kernel, left in the kernel's memory
+ * (rows padded to a multiple of 8 columns) for a caller that reads it once and can skip a copy.
+ * Null when the kernel is unavailable.
+ */
+export function wasmProduct(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array): WasmProduct | null {
   const inst = getInstance();
-  if (!inst) return false;
+  if (!inst) return null;
   const mb = Math.ceil(m / 4), nb = Math.ceil(n / 8);
   const aFloats = m * k, bFloats = nb * 8 * k, ldc = nb * 8;
   const aOff = 0, bOff = aFloats + ((4 - (aFloats % 4)) % 4), cOff = bOff + bFloats;
@@ -223,9 +246,34 @@ export function wasmGemm(
     }
   }
   // Row i of op(A) starts at i·k (or at i when transposed); consecutive p are 1 apart (or m).
-  inst.kernel(mb, nb, k, aOff * 4, bOff * 4, cOff * 4, ldc * 4, (transA ? 1 : k) * 4, (transA ? m : 1) * 4, m);
+  const aRow = (transA ? 1 : k) * 4, aStep = (transA ? m : 1) * 4;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = Math.min(KC, k - p0);
+    inst.kernel(mb, nb, kc, aOff * 4 + p0 * aStep, (bOff + p0 * 8) * 4, cOff * 4, ldc * 4, aRow, aStep, m, k * 32, p0 > 0 ? 1 : 0);
+  }
+  return { data: inst.f32, offset: cOff, ld: ldc };
+}
+
+/**
+ * `C (m×n) (+)= op(A) · op(B)` for float32 arrays, like `gemm`, on the SIMD kernel. Returns false
+ * (doing nothing) when the kernel is unavailable, so the caller falls back.
+ */
+export function wasmGemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  accumulate: boolean,
+): boolean {
+  const product = wasmProduct(transA, transB, m, n, k, a, b);
+  if (!product) return false;
+  const { data: mem, offset, ld } = product;
   for (let i = 0; i < m; i++) {
-    const src = cOff + i * ldc, dst = i * n;
+    const src = offset + i * ld, dst = i * n;
     if (accumulate) for (let j = 0; j < n; j++) c[dst + j] += mem[src + j]!;
     else for (let j = 0; j < n; j++) c[dst + j] = mem[src + j]!;
   }

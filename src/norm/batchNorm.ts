@@ -124,14 +124,14 @@ export class BatchNorm implements FeedbackLayer {
     }
     const y = Tensor.zeros(x.shape, x.dtype);
     const xhat = allocate(x.dtype, x.size);
-    const gamma = this.gamma.value.data, beta = this.beta.value.data;
+    const gamma = this.gamma.value.data, beta = this.beta.value.data, yd = y.data;
     for (let i = 0; i < n; i++) {
       for (let ch = 0; ch < c; ch++) {
         const mu = mean[ch]!, is = invStd[ch]!, gm = gamma[ch]!, bt = beta[ch]!;
         for (let q = (i * c + ch) * s, e = q + s; q < e; q++) {
           const h = (xd[q]! - mu) * is; // x̂
           xhat[q] = h;
-          y.data[q] = gm * h + bt; //      y = γ x̂ + β
+          yd[q] = gm * h + bt; //          y = γ x̂ + β
         }
       }
     }
@@ -142,45 +142,60 @@ export class BatchNorm implements FeedbackLayer {
   backward(dy: Tensor): Tensor {
     const cache = this.requireCache(dy);
     // Parameter gradients: always the true ones, accumulated.
-    const { n, c, s } = this.layout(cache.shape);
-    const g = dy.data, xhat = cache.xhat;
+    const { c } = this.layout(cache.shape);
+    const { sumDy, sumDyXhat } = this.channelSums(dy, cache);
     const dgamma = this.gamma.grad.data, dbeta = this.beta.grad.data;
     for (let ch = 0; ch < c; ch++) {
-      let sumDy = 0, sumDyXhat = 0;
-      for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { sumDy += g[q]!; sumDyXhat += g[q]! * xhat[q]!; }
-      dbeta[ch] += sumDy; //      dβ += Σ dy
-      dgamma[ch] += sumDyXhat; // dγ += Σ dy·x̂
+      dbeta[ch] += sumDy[ch]!; //      dβ += Σ dy
+      dgamma[ch] += sumDyXhat[ch]!; // dγ += Σ dy·x̂
     }
     // The error sent down goes through V(γ) (= γ for the exact BN backward).
     const v = this.feedback.matrix(this.gamma.value);
-    const dx = this.inputGradient(dy, v.data, cache);
+    const dx = this.inputGradient(dy, v.data, cache, sumDy, sumDyXhat);
     if (this.instrument) {
       const w = this.gamma.value;
-      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.inputGradient(dy, w.data, cache)), errorAngle: NaN };
+      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.inputGradient(dy, w.data, cache, sumDy, sumDyXhat)), errorAngle: NaN };
     }
     return dx;
   }
 
   trueInputGradient(dy: Tensor): Tensor {
-    return this.inputGradient(dy, this.gamma.value.data, this.requireCache(dy));
+    const cache = this.requireCache(dy);
+    const { sumDy, sumDyXhat } = this.channelSums(dy, cache);
+    return this.inputGradient(dy, this.gamma.value.data, cache, sumDy, sumDyXhat);
   }
 
-  /** dx for gradient dy and scale v: the full BN backward in train mode, `dy·v/σ` in eval mode. */
-  private inputGradient(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>): Tensor {
+  /** Per channel, Σ dy and Σ dy·x̂: the parameter gradients, and the two means the input gradient subtracts. */
+  private channelSums(dy: Tensor, cache: NonNullable<BatchNorm['cache']>): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+    const { n, c, s } = this.layout(cache.shape);
+    const g = dy.data, xhat = cache.xhat;
+    const sumDy = new Float64Array(c), sumDyXhat = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) {
+      let a = 0, b = 0;
+      for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { a += g[q]!; b += g[q]! * xhat[q]!; }
+      sumDy[ch] = a;
+      sumDyXhat[ch] = b;
+    }
+    return { sumDy, sumDyXhat };
+  }
+
+  /**
+   * dx for gradient dy and scale v: the full BN backward in train mode,
+   * `dx = (v·dy − mean(v·dy) − x̂·mean(v·dy·x̂)) / σ`, and `dy·v/σ` in eval mode. The means come
+   * from the channel sums the parameter gradients already needed (v is constant per channel).
+   */
+  private inputGradient(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>, sumDy: Float64Array, sumDyXhat: Float64Array): Tensor {
     const { n, c, s } = this.layout(cache.shape);
     const m = n * s;
     const g = dy.data, xhat = cache.xhat;
     const dx = Tensor.zeros(cache.shape, dy.dtype);
+    const out = dx.data;
     for (let ch = 0; ch < c; ch++) {
       const vc = v[ch]!, is = cache.invStd[ch]!;
-      let meanG = 0, meanGXhat = 0;
-      if (cache.training) {
-        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { meanG += g[q]! * vc; meanGXhat += g[q]! * vc * xhat[q]!; }
-        meanG /= m;
-        meanGXhat /= m;
-      }
+      const meanG = cache.training ? (vc * sumDy[ch]!) / m : 0;
+      const meanGXhat = cache.training ? (vc * sumDyXhat[ch]!) / m : 0;
       for (let i = 0; i < n; i++) {
-        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) dx.data[q] = (g[q]! * vc - meanG - xhat[q]! * meanGXhat) * is;
+        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) out[q] = (g[q]! * vc - meanG - xhat[q]! * meanGXhat) * is;
       }
     }
     return dx;

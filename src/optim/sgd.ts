@@ -86,13 +86,8 @@ export class SGD implements Optimizer {
         return;
       }
       const buf = (this.buffers[k] ??= allocate(p.value.dtype, w.length));
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i]! + wd * w[i]!;
-        let b = first ? gi : mu * buf[i]! + (1 - dampening) * gi;
-        if (b < FLUSH_BELOW && b > -FLUSH_BELOW) b = 0;
-        buf[i] = b;
-        w[i] -= lr * (nesterov ? gi + mu * b : b);
-      }
+      // First step: buf ← g (μ·0 + 1·g); later steps: buf ← μ·buf + (1 − d)·g.
+      momentumUpdate(w, g, buf, lr, first ? 0 : mu, first ? 1 : 1 - dampening, wd, nesterov ? mu : 0);
     });
     this.stepCount++;
   }
@@ -132,6 +127,23 @@ export class SGD implements Optimizer {
     this.buffers = buffers;
     this.lr = checkNonNegative('lr', state.lr);
     this.stepCount = state.steps;
+  }
+}
+
+/**
+ * The momentum update over one parameter, as a plain function of its arrays so that the JIT
+ * compiles one tight loop per array type: `g ← g + λ·w; buf ← keep·buf + gain·g;
+ * w ← w − lr·(nesterov ? g + μ·buf : buf)`. Momentum values below the smallest normal float32 are
+ * flushed to zero.
+ */
+function momentumUpdate(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number, nesterovMu: number): void {
+  const nesterov = nesterovMu !== 0;
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i]! + wd * w[i]!;
+    let b = keep * buf[i]! + gain * gi;
+    if (b < FLUSH_BELOW && b > -FLUSH_BELOW) b = 0;
+    buf[i] = b;
+    w[i] -= lr * (nesterov ? gi + nesterovMu * b : b);
   }
 }
 

@@ -18,7 +18,8 @@
  *   --no-overhead        skip the per-strategy overhead table
  *   --no-soak            skip the long (subnormal) runs
  *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3)
- *   --torch-threads N    PyTorch intra-op threads (default 1, like the JavaScript systems)
+ *   --threads 1,2        asymprop's thread counts, one row each (default: 1 and every core)
+ *   --torch-threads N    PyTorch intra-op threads (default 1)
  *   --torch-lib-path D   prepend D to the PyTorch process's LD_LIBRARY_PATH (e.g. an OpenBLAS)
  *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default Cooperlake)
  */
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     json: false, quick: false, allPeers: false, systems: SYSTEM_NAMES, workloads: WORKLOAD_NAMES, strategies: STRATEGY_NAMES,
     reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
     torchThreads: 1, torchLibPath: null, openblasCoretype: 'Cooperlake',
+    threads: [...new Set([1, os.availableParallelism?.() ?? os.cpus().length])],
   };
   const list = (v, allowed, what) => {
     const items = v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -64,6 +66,7 @@ function parseArgs(argv) {
     else if (a === '--no-soak') o.soak = false;
     else if (a === '--python') o.python = value();
     else if (a === '--torch-threads') o.torchThreads = positiveInt(a, value());
+    else if (a === '--threads') o.threads = [...new Set(value().split(',').map((t) => positiveInt(a, t.trim())))].sort((x, y) => x - y);
     else if (a === '--torch-lib-path') o.torchLibPath = value();
     else if (a === '--openblas-coretype') o.openblasCoretype = value();
     else if (a === '--help' || a === '-h') {
@@ -120,6 +123,16 @@ function overheadBudget(o, workload) {
 const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
+
+/**
+ * asymprop is measured once per thread count: internally as `asymprop@N`, reported as system
+ * `asymprop` with `threads: N`. The other systems run as they are (TF.js wasm has no threads in
+ * Node; PyTorch uses --torch-threads).
+ */
+function splitSystem(id) {
+  const m = /^asymprop@(\d+)$/.exec(id);
+  return m ? { name: 'asymprop', threads: Number(m[1]) } : { name: id, threads: null };
+}
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -179,7 +192,8 @@ class Runner {
       env = this.torchEnv();
     } else {
       command = process.execPath;
-      argv = [join(HERE, 'worker.mjs'), system, workload, ...args];
+      const { name, threads } = splitSystem(system);
+      argv = [join(HERE, 'worker.mjs'), name, workload, ...args, ...(name === 'asymprop' ? ['--threads', String(threads)] : [])];
       env = process.env;
     }
     return this.exec(command, argv, env, timeoutSec, { system, workload });
@@ -248,14 +262,16 @@ function runMain(o, runner, systems) {
       const rs = results.get(key(workload, system));
       if (!rs?.length) continue;
       const sps = median(rs.map((r) => r.samplesPerSec));
+      const { name, threads } = splitSystem(system);
       rows.push({
-        workload, system,
+        workload, system: name,
+        threads: threads ?? (name === 'pytorch' ? o.torchThreads : 1),
         samplesPerSec: sps,
         gflopsPerSec: (sps * trainingFlopsPerSample(workload)) / 1e9,
         peakRssMB: Math.max(...rs.map((r) => r.peakRssMB)),
       });
       details.push({
-        workload, system,
+        workload, system: name, threads: threads ?? (name === 'pytorch' ? o.torchThreads : 1),
         repetitions: rs.length,
         samplesPerSecAll: rs.map((r) => r.samplesPerSec),
         samplesPerSecMin: Math.min(...rs.map((r) => r.samplesPerSec)),
@@ -306,16 +322,18 @@ function runOverhead(o, runner) {
 function runSoak(o, runner, systems) {
   const out = [];
   if (!o.workloads.includes(SOAK.workload)) return out;
-  for (const system of SOAK.systems.filter((s) => systems.includes(s))) {
+  const ids = SOAK.systems.map((s) => (s === 'asymprop' ? `asymprop@${Math.max(...o.threads)}` : s));
+  for (const system of ids.filter((s) => systems.includes(s))) {
     const args = ['--warmup', '1', '--seconds', '0', '--min-steps', String(SOAK.steps), '--max-steps', String(SOAK.steps), '--max-seconds', String(SOAK.maxSeconds), '--window', String(SOAK.window)];
     const r = runner.spawn(system, SOAK.workload, args, SOAK.maxSeconds + 120);
+    const { name, threads } = splitSystem(system);
     if (!r.ok) {
-      out.push({ workload: SOAK.workload, system, error: r.error });
+      out.push({ workload: SOAK.workload, system: name, threads, error: r.error });
       continue;
     }
     const w = r.windows ?? [];
     const item = {
-      workload: SOAK.workload, system,
+      workload: SOAK.workload, system: name, threads: threads ?? (name === 'pytorch' ? o.torchThreads : 1),
       stepsRun: r.warmupSteps + r.steps,
       windows: w.map((x) => ({ endStep: x.endStep, samplesPerSec: x.samplesPerSec, subnormals: x.subnormals.count })),
       earlySamplesPerSec: w.length > 1 ? w[1].samplesPerSec : w[0]?.samplesPerSec ?? r.samplesPerSec,
@@ -356,15 +374,18 @@ const fmt = (x, digits) => {
 function markdown(report) {
   const { rows, strategyOverhead, meta } = report;
   const lines = [];
-  const detail = (w, s) => meta.details.find((d) => d.workload === w && d.system === s);
-  lines.push('| workload | system | samples/s (median) | min–max | GFLOP/s | asymprop ÷ system | peak RSS MB | start-up s |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+  const detail = (w, s, t) => meta.details.find((d) => d.workload === w && d.system === s && d.threads === t);
+  const asympropThreads = [...new Set(rows.filter((r) => r.system === 'asymprop').map((r) => r.threads))].sort((a, b) => a - b);
+  lines.push(`| workload | system | threads | samples/s (median) | min–max | GFLOP/s | ${asympropThreads.map((t) => `asymprop (${t}) ÷ system`).join(' | ')} | peak RSS MB | start-up s |`);
+  lines.push(`|---|---|---:|---:|---:|---:|${asympropThreads.map(() => '---:').join('|')}|---:|---:|`);
   for (const r of rows) {
-    const d = detail(r.workload, r.system);
-    const ours = rows.find((x) => x.workload === r.workload && x.system === 'asymprop');
-    const ratio = ours && r.system !== 'asymprop' ? `${fmt(ours.samplesPerSec / r.samplesPerSec, 2)}×` : '';
+    const d = detail(r.workload, r.system, r.threads);
+    const ratios = asympropThreads.map((t) => {
+      const ours = rows.find((x) => x.workload === r.workload && x.system === 'asymprop' && x.threads === t);
+      return ours && r.system !== 'asymprop' ? `${fmt(ours.samplesPerSec / r.samplesPerSec, 2)}×` : '';
+    });
     const spread = d.repetitions > 1 ? `${fmt(d.samplesPerSecMin)}–${fmt(d.samplesPerSecMax)}` : d.coldOnly ? 'one cold batch' : 'one run';
-    lines.push(`| ${r.workload} | ${r.system} | ${fmt(r.samplesPerSec)} | ${spread} | ${fmt(r.gflopsPerSec, 2)} | ${ratio} | ${Math.round(r.peakRssMB)} | ${fmt(d.startupSec, 2)} |`);
+    lines.push(`| ${r.workload} | ${r.system} | ${r.threads} | ${fmt(r.samplesPerSec)} | ${spread} | ${fmt(r.gflopsPerSec, 2)} | ${ratios.join(' | ')} | ${Math.round(r.peakRssMB)} | ${fmt(d.startupSec, 2)} |`);
   }
   if (meta.skipped.length) {
     lines.push('', 'Not in the table:');
@@ -385,13 +406,13 @@ function markdown(report) {
   if (meta.soak.length) {
     lines.push('', '| long run (mlp) | steps run | samples/s, 2nd 100 timed steps | last 100 steps | slowest 100 steps | most subnormal weights + momenta seen |', '|---|---:|---:|---:|---:|---:|');
     for (const s of meta.soak) {
-      if (s.error) lines.push(`| ${s.system} | failed: ${s.error} | | | | |`);
-      else lines.push(`| ${s.system} | ${s.stepsRun} | ${fmt(s.earlySamplesPerSec)} | ${fmt(s.lateSamplesPerSec)} | ${fmt(s.slowestWindowSamplesPerSec)} | ${s.maxSubnormals} of ${s.valuesChecked} |`);
+      if (s.error) lines.push(`| ${s.system} (${s.threads} thread(s)) | failed: ${s.error} | | | | |`);
+      else lines.push(`| ${s.system} (${s.threads} thread(s)) | ${s.stepsRun} | ${fmt(s.earlySamplesPerSec)} | ${fmt(s.lateSamplesPerSec)} | ${fmt(s.slowestWindowSamplesPerSec)} | ${s.maxSubnormals} of ${s.valuesChecked} |`);
     }
   }
   const infos = new Map(meta.details.map((d) => [d.system, d.info]));
   const describe = (system, i) => {
-    if (system === 'asymprop') return `asymprop ${i.version} (gemm kernel: ${i.gemmKernel}, 1 thread)`;
+    if (system === 'asymprop') return `asymprop ${i.version} (gemm kernel: ${i.gemmKernel}; ${asympropThreads.join(' and ')} thread(s))`;
     if (system.startsWith('tfjs-')) return `TF.js ${i.version} ${i.backend}${i.backend === 'wasm' ? ` (SIMD ${i.simd ? 'on' : 'off'}, ${i.threads} thread${i.threads === 1 ? '' : 's'})` : ''}`;
     if (system === 'convnetjs') return `ConvNetJS ${i.version} (${i.precision})`;
     if (system === 'pytorch') {
@@ -413,7 +434,7 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   const runner = new Runner(o);
   const skippedSystems = [];
-  let systems = [...o.systems];
+  let systems = o.systems.flatMap((s) => (s === 'asymprop' ? o.threads.map((t) => `asymprop@${t}`) : [s]));
   if (systems.includes('pytorch')) {
     const why = runner.probeTorch();
     if (why) {

@@ -15,12 +15,13 @@
  *   --no-warmup        time the very first step (a cold, one-batch figure)
  *   --window N         also report throughput and subnormal counts every N timed steps
  *   --strategy NAME    asymprop only: feedback strategy (bp, usf, brsf, frsf, fa, bm+…)
+ *   --threads N        asymprop only: threads for its matrix products (default 1)
  */
 import { pathToFileURL } from 'node:url';
 import { BATCH } from './workloads.mjs';
 
 const SYSTEMS = {
-  asymprop: async (workload, o) => (await import('./systems/asymprop.mjs')).create(workload, { strategy: o.strategy }),
+  asymprop: async (workload, o) => (await import('./systems/asymprop.mjs')).create(workload, { strategy: o.strategy, threads: o.threads }),
   'tfjs-cpu': async (workload) => (await import('./systems/tfjs.mjs')).create(workload, { backend: 'cpu' }),
   'tfjs-wasm': async (workload) => (await import('./systems/tfjs.mjs')).create(workload, { backend: 'wasm' }),
   convnetjs: async (workload) => (await import('./systems/convnetjs.mjs')).create(workload),
@@ -30,9 +31,9 @@ export function parseWorkerArgs(argv) {
   const [system, workload, ...rest] = argv;
   const o = {
     system, workload, seconds: 3, minSteps: 2, maxSteps: Infinity, maxSeconds: Infinity,
-    warmup: 1, warmupSteps: 0, maxWarmup: 10, noWarmup: false, window: 0, strategy: 'bp',
+    warmup: 1, warmupSteps: 0, maxWarmup: 10, noWarmup: false, window: 0, strategy: 'bp', threads: 1,
   };
-  const numeric = { '--seconds': 'seconds', '--min-steps': 'minSteps', '--max-steps': 'maxSteps', '--max-seconds': 'maxSeconds', '--warmup': 'warmup', '--warmup-steps': 'warmupSteps', '--max-warmup': 'maxWarmup', '--window': 'window' };
+  const numeric = { '--threads': 'threads', '--seconds': 'seconds', '--min-steps': 'minSteps', '--max-steps': 'maxSteps', '--max-seconds': 'maxSeconds', '--warmup': 'warmup', '--warmup-steps': 'warmupSteps', '--max-warmup': 'maxWarmup', '--window': 'window' };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a in numeric) {

@@ -13,6 +13,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 interface BenchRow {
   workload: string;
   system: string;
+  threads: number;
   samplesPerSec: number;
   gflopsPerSec: number;
   peakRssMB: number;
@@ -20,6 +21,7 @@ interface BenchRow {
 
 interface BenchReport {
   rows: BenchRow[];
+  meta: { details: { threads: number; info: { threads: number } }[] };
   strategyOverhead: { workload: string; strategy: string; ratioToSymmetric: number }[];
 }
 
@@ -29,7 +31,7 @@ describe('npm run bench -- --quick --json', () => {
   it('prints one JSON object with a row per measurement and the per-strategy overhead', () => {
     // `npm test` builds dist/ first; the harness measures the built library.
     expect(existsSync(`${ROOT}dist/index.js`), 'dist/index.js is missing: run `npm run build` first').toBe(true);
-    const r = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--json', '--systems', 'asymprop', '--workloads', 'mlp'], {
+    const r = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--json', '--systems', 'asymprop', '--workloads', 'mlp', '--threads', '1,2'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 110_000,
@@ -41,13 +43,18 @@ describe('npm run bench -- --quick --json', () => {
     expect(lines).toHaveLength(1);
     const report = JSON.parse(lines[0]!) as BenchReport;
 
-    expect(report.rows).toHaveLength(1);
-    const row = report.rows[0]!;
-    expect(row).toMatchObject({ workload: 'mlp', system: 'asymprop' });
-    expect(Object.keys(row).sort()).toEqual(['gflopsPerSec', 'peakRssMB', 'samplesPerSec', 'system', 'workload']);
-    for (const key of ['samplesPerSec', 'gflopsPerSec', 'peakRssMB'] as const) expect(positive(row[key]), `${key} = ${row[key]}`).toBe(true);
-    // GFLOP/s is samples/s times the MLP's 1.6128 MFLOP per training sample.
-    expect(row.gflopsPerSec).toBeCloseTo((row.samplesPerSec * 1_612_800) / 1e9, 6);
+    // One row per thread count asked for, each measured with that many threads.
+    expect(report.rows.map((row) => row.threads)).toEqual([1, 2]);
+    for (const row of report.rows) {
+      expect(row).toMatchObject({ workload: 'mlp', system: 'asymprop' });
+      expect(Object.keys(row).sort()).toEqual(['gflopsPerSec', 'peakRssMB', 'samplesPerSec', 'system', 'threads', 'workload']);
+      for (const key of ['samplesPerSec', 'gflopsPerSec', 'peakRssMB'] as const) expect(positive(row[key]), `${key} = ${row[key]}`).toBe(true);
+      // GFLOP/s is samples/s times the MLP's 1.6128 MFLOP per training sample.
+      expect(row.gflopsPerSec).toBeCloseTo((row.samplesPerSec * 1_612_800) / 1e9, 6);
+    }
+
+    // The 2-thread row really ran on two threads (the library reports the helpers it started).
+    expect(report.meta.details.map((d) => d.info.threads)).toEqual([1, 2]);
 
     const strategies = report.strategyOverhead.map((s) => s.strategy).sort();
     expect(strategies).toEqual(['bm+bp', 'bm+brsf', 'bm+fa', 'bm+frsf', 'bm+usf', 'bp', 'brsf', 'fa', 'frsf', 'usf']);

@@ -48,6 +48,19 @@ describe('asymprop train', () => {
     expect(a.testAccuracy).toBe(b.testAccuracy);
   });
 
+  it('--threads 2 trains on two threads to the same result as one thread', () => {
+    const args = ['train', '--arch', 'mlp', '--bn', '--feedback', 'brsf', '--epochs', '1', '--seed', '2', '--json'];
+    const one = cli(...args);
+    const two = cli(...args, '--threads', '2');
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stderr).toMatch(/, 2 threads/);
+    expect(one.stderr).not.toMatch(/threads/);
+    const [a, b] = [json<RunResult>(one.stdout), json<RunResult>(two.stdout)];
+    expect(b.history[0]!.trainLoss).toBe(a.history[0]!.trainLoss);
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+    expect(cli('train', '--threads', '0').stderr).toMatch(/threads/);
+  });
+
   it('prints progress on stderr and the accuracy on stdout without --json', () => {
     const r = cli('train', '--feedback', 'fa', '--epochs', '1');
     expect(r.code).toBe(0);

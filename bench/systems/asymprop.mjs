@@ -14,7 +14,9 @@ export function strategy(name) {
   return feedbackByName(bm ? name.slice(3) : name, { bm });
 }
 
-export async function create(name, { strategy: strategyName = 'bp' } = {}) {
+export async function create(name, { strategy: strategyName = 'bp', threads = 1 } = {}) {
+  // Threads for the matrix products (helpers are Node worker threads; results are identical).
+  const threadsUsed = await (await import('../../dist/node.js')).useThreads(threads);
   const w = workload(name);
   const rng = new Rng(1);
   const feedback = strategy(strategyName);
@@ -43,7 +45,7 @@ export async function create(name, { strategy: strategyName = 'bp' } = {}) {
       version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
       gemmKernel: typeof lib.gemmKernel === 'function' ? lib.gemmKernel() : 'js',
       strategy: feedback.name,
-      threads: 1,
+      threads: threadsUsed,
     },
     step(b) {
       const { x, y } = batches[b];

@@ -11,6 +11,7 @@ import { FEEDBACK_NAMES } from '../feedback/spec.js';
 import { intOption, joinNegativeValues, numberOption } from './args.js';
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
+import { useThreads } from '../tensor/nodeThreads.js';
 
 const USAGE = `asymprop: neural networks with asymmetric feedback (Liao, Leibo & Poggio, AAAI 2016)
 
@@ -40,6 +41,7 @@ Usage:
         --on-divergence stop|error   a non-finite loss or weight ends the run, recorded as
                           diverged (stop, the default) or as an error (exit code 3)
         --quiet           no progress on stderr
+        --threads N [1]   threads for the matrix products (bit-identical results for any N)
 
   asymprop reproduce [--preset quick|protocol] [options]
       A grid of runs of the protocol (../shared/protocol.md), in parallel, each written to
@@ -104,10 +106,11 @@ const TRAIN_OPTIONS = {
   'checkpoint-every': { type: 'string' },
   resume: { type: 'boolean' },
   'on-divergence': { type: 'string' },
+  threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function trainCommand(args: string[]): number {
+async function trainCommand(args: string[]): Promise<number> {
   const valued = new Set(Object.entries(TRAIN_OPTIONS).filter(([, o]) => o.type === 'string').map(([k]) => `--${k}`));
   const { values } = parseArgs({
     args: joinNegativeValues(args, valued),
@@ -143,8 +146,11 @@ function trainCommand(args: string[]): number {
   if (checkpointEvery !== undefined) checkPositiveInt('checkpoint-every', checkpointEvery);
   const onDivergence = values['on-divergence'] ?? 'stop';
   if (onDivergence !== 'stop' && onDivergence !== 'error') throw new ConfigError('on-divergence', onDivergence, "'stop', 'error'");
+  const threads = intOption('threads', values.threads) ?? 1;
+  checkPositiveInt('threads', threads);
   const progress = new Progress(process.stderr, values.quiet === true);
-  progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}`);
+  const threadsUsed = threads > 1 ? await useThreads(threads) : 1;
+  progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}${threadsUsed > 1 ? `, ${threadsUsed} threads` : ''}`);
   const data = loadDataset(config.dataset, config.dataDir);
   const resume = values.resume && checkpointPath !== undefined && existsSync(checkpointPath) ? loadCheckpoint(checkpointPath) : undefined;
   if (resume) progress.log(`resuming from ${checkpointPath} (epoch ${resume.header.progress.epoch}, step ${resume.header.progress.step})`);

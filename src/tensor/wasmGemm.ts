@@ -10,6 +10,9 @@
  * so every load in the inner loop is contiguous.
  */
 
+import { ConfigError } from '../errors.js';
+import { GemmThreadPool, runKernel, type Kernel, type KernelCall, type ThreadWorker, type ThreadSpawner } from './threads.js';
+
 // --- a tiny WebAssembly assembler: just what the kernel needs ---------------------------------
 
 /** Unsigned LEB128. */
@@ -137,10 +140,17 @@ function kernelBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
-/** The whole module: imports `env.memory`, exports `kernel`. */
-export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
+/** Pages (64 KiB) a shared memory may grow to: 2 GiB, far beyond any layer's product. */
+const SHARED_MAX_PAGES = 32768;
+
+/**
+ * The whole module: imports `env.memory`, exports `kernel`. With `shared`, the memory it imports
+ * is a shared one (limits flag 3, with a maximum), so helper threads can run the same kernel on it.
+ */
+export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const type = section(1, vec([[0x60, ...vec(new Array(12).fill([I32])), 0x00]]));
-  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]]));
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(SHARED_MAX_PAGES)] : [0x00, ...uleb(1)];
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
   const functions = section(3, vec([[0x00]]));
   const exports = section(7, vec([[...name('kernel'), 0x00, 0x00]]));
   const codeSec = section(10, vec([kernelBody()]));
@@ -149,30 +159,94 @@ export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
 
 // --- the wrapper ------------------------------------------------------------------------------
 
-type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number, acc: number) => void;
-
 interface Instance {
   readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
   readonly kernel: Kernel;
   f32: Float32Array;
+  /** Helper threads sharing this memory, when {@link useGemmThreads} started some. */
+  pool: GemmThreadPool | null;
 }
 
 let instance: Instance | null | undefined;
+
+function instantiate(shared: boolean, pages: number): Instance {
+  const module = new WebAssembly.Module(gemmModuleBytes(shared));
+  const memory = shared ? new WebAssembly.Memory({ initial: pages, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: pages });
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return { memory, module, kernel: inst.exports['kernel'] as Kernel, f32: new Float32Array(memory.buffer), pool: null };
+}
 
 /** Compiles the kernel once (synchronously; it is a few hundred bytes). Null where SIMD is unavailable. */
 function getInstance(): Instance | null {
   if (instance !== undefined) return instance;
   try {
-    const bytes = gemmModuleBytes();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (instance = null);
-    const memory = new WebAssembly.Memory({ initial: 16 });
-    const module = new WebAssembly.Module(bytes);
-    const inst = new WebAssembly.Instance(module, { env: { memory } });
-    instance = { memory, kernel: inst.exports['kernel'] as Kernel, f32: new Float32Array(memory.buffer) };
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(gemmModuleBytes())) return (instance = null);
+    instance = instantiate(false, 16);
   } catch {
     instance = null;
   }
   return instance;
+}
+
+/** Below this many multiply-adds a product runs on the calling thread alone (waking helpers costs microseconds). */
+const PARALLEL_MIN_WORK = 1 << 20;
+
+/**
+ * Runs the float32 matrix products on `threads` threads: the calling one plus `threads − 1`
+ * helpers started by `spawn`, all running the SIMD kernel on one shared WebAssembly memory.
+ * `threads = 1` stops the helpers. Results are bit-identical for any number of threads (each
+ * element of a product is computed by one thread, in the same order).
+ *
+ * In Node, call `useThreads` from `asymprop/node`, which passes a worker-thread spawner. In a
+ * browser the default spawner starts module Web Workers; SharedArrayBuffer requires the page to
+ * be cross-origin isolated. Resolves to the number of threads in use: 1 when the platform has no
+ * SIMD kernel or no shared memory.
+ *
+ * @throws {@link ConfigError} when `threads` is not a positive integer or helpers fail to start.
+ */
+export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spawnWebWorker): Promise<number> {
+  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', threads, 'a positive integer');
+  const current = getInstance();
+  if (!current) return 1;
+  current.pool?.close();
+  current.pool = null;
+  if (threads === 1) return 1;
+  if (typeof SharedArrayBuffer === 'undefined') return 1;
+  let shared: Instance;
+  try {
+    shared = current.memory.buffer instanceof SharedArrayBuffer ? current : instantiate(true, Math.max(16, current.memory.buffer.byteLength / 65536));
+  } catch {
+    return 1; // no shared WebAssembly memory here
+  }
+  const pool = new GemmThreadPool(threads, shared.module, shared.memory, spawn);
+  try {
+    await pool.ready();
+  } catch (e) {
+    pool.close();
+    throw e;
+  }
+  shared.pool = pool;
+  instance = shared;
+  return threads;
+}
+
+/** Threads the float32 matrix products run on (1 unless {@link useGemmThreads} started helpers). */
+export function gemmThreads(): number {
+  return instance?.pool?.threads ?? 1;
+}
+
+/** How many products the current helper threads have shared out (0 without helpers): for tests and benchmarks. */
+export function gemmParallelProducts(): number {
+  return instance?.pool?.jobs ?? 0;
+}
+
+declare const Worker: new (url: URL, options: { type: 'module' }) => ThreadWorker;
+
+/** The browser's default: a module Web Worker running `gemmWorker.js`. */
+function spawnWebWorker(): ThreadWorker {
+  if (typeof Worker === 'undefined') throw new ConfigError('threads', 'Web Workers', 'a platform with Worker (in Node, use useThreads from asymprop/node)');
+  return new Worker(new URL('./gemmWorker.js', import.meta.url), { type: 'module' });
 }
 
 /** Whether the WebAssembly SIMD kernel is in use here. */
@@ -189,14 +263,6 @@ function reserve(inst: Instance, floats: number): Float32Array {
   }
   return inst.f32;
 }
-
-/**
- * Steps of the inner dimension per kernel call. A long product is split into chunks of KC steps,
- * each added to C: a chunk of A's rows (4 × KC) and of B's panels (nb × KC × 8) stays in the
- * caller-near caches while the kernel walks over the blocks of C, instead of streaming the whole
- * of A and B from memory once per block.
- */
-const KC = 256;
 
 /**
  * Where {@link wasmProduct} left a product: row i of C is `data[offset + i·ld …+ n)`. The view is
@@ -247,10 +313,9 @@ export function wasmProduct(transA: boolean, transB: boolean, m: number, n: numb
   }
   // Row i of op(A) starts at i·k (or at i when transposed); consecutive p are 1 apart (or m).
   const aRow = (transA ? 1 : k) * 4, aStep = (transA ? m : 1) * 4;
-  for (let p0 = 0; p0 < k; p0 += KC) {
-    const kc = Math.min(KC, k - p0);
-    inst.kernel(mb, nb, kc, aOff * 4 + p0 * aStep, (bOff + p0 * 8) * 4, cOff * 4, ldc * 4, aRow, aStep, m, k * 32, p0 > 0 ? 1 : 0);
-  }
+  const call: KernelCall = [mb, nb, k, aOff * 4, bOff * 4, cOff * 4, ldc * 4, aRow, aStep, m, k * 32];
+  if (inst.pool && m * n * k >= PARALLEL_MIN_WORK) inst.pool.run(inst.kernel, call);
+  else runKernel(inst.kernel, call);
   return { data: inst.f32, offset: cOff, ld: ldc };
 }
 

@@ -1,0 +1,179 @@
+/**
+ * Matrix products on more than one core: helper threads (Node worker threads or Web Workers)
+ * that each run the same WebAssembly SIMD kernel on one shared memory.
+ *
+ * How a product is shared out. The calling thread packs the operands into the shared memory as
+ * usual, then cuts C into as many bands as there are threads (bands of 4-row blocks, or of
+ * 8-column panels when C has few rows), writes each helper's band into a small control array
+ * (a SharedArrayBuffer), bumps a sequence number and wakes the helpers with `Atomics.notify`.
+ * It computes its own band meanwhile, then waits until every helper has counted itself done.
+ * Every element of C is computed by exactly one thread, in the same order as with one thread,
+ * so results are bit-identical whatever the number of threads.
+ *
+ * This module runs anywhere JavaScript runs. Starting the helpers is the environment's business:
+ * `asymprop/node` starts worker threads (`useThreads`), and in a browser {@link useGemmThreads}
+ * starts module Web Workers by default (the page must be cross-origin isolated for
+ * SharedArrayBuffer).
+ */
+import { ConfigError } from '../errors.js';
+
+/** What the thread pool needs of a worker: the environment's Worker, or anything like it. */
+export interface ThreadWorker {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+}
+
+/** Starts one helper thread running {@link serveGemmThread}. */
+export type ThreadSpawner = () => ThreadWorker;
+
+/** The first (and only) message a helper receives. */
+export interface GemmThreadInit {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly control: SharedArrayBuffer;
+  /** This helper's number, 1 … threads − 1 (the calling thread is 0). */
+  readonly index: number;
+}
+
+/** The kernel's parameters, in its order (see `kernelBody` in wasmGemm.ts), plus the total k. */
+export type KernelCall = [mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number];
+export type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number, acc: number) => void;
+
+// Layout of the control array (Int32Array).
+const SEQ = 0; //   bumped by the caller for every job
+const DONE = 1; //  helpers that finished the current job
+const READY = 2; // helpers that started
+const QUIT = 3; //  set to 1 to stop the helpers
+const SLOT = 16; // each helper's call parameters start at SLOT·index
+const PARAMS = 11;
+
+/**
+ * Steps of the inner dimension per kernel call. A long product is split into chunks of KC steps,
+ * each added to C: a chunk of A's rows (4 × KC) and of B's panels (nb × KC × 8) stays in cache
+ * while the kernel walks over the blocks of C, instead of streaming the whole of A and B from
+ * memory once per block.
+ */
+export const KC = 256;
+
+/** Runs one band of a product: the kernel over k in chunks of {@link KC}. */
+export function runKernel(kernel: Kernel, call: Readonly<KernelCall>): void {
+  const [mb, nb, k, a, b, c, ldc, aRow, aStep, m, bPanel] = call;
+  if (mb === 0 || nb === 0) return;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    kernel(mb, nb, Math.min(KC, k - p0), a + p0 * aStep, b + p0 * 32, c, ldc, aRow, aStep, m, bPanel, p0 > 0 ? 1 : 0);
+  }
+}
+
+/**
+ * Cuts a product into `parts` bands: of 4-row blocks when there are enough of them, else of
+ * 8-column panels; each band is a kernel call of its own (its A, B and C pointers moved to it).
+ */
+export function splitCall(call: Readonly<KernelCall>, parts: number): KernelCall[] {
+  const [mb, nb, k, a, b, c, ldc, aRow, aStep, m, bPanel] = call;
+  const byRows = mb >= 2 * parts || mb >= nb;
+  const blocks = byRows ? mb : nb;
+  const out: KernelCall[] = [];
+  for (let t = 0; t < parts; t++) {
+    const from = Math.floor((blocks * t) / parts), to = Math.floor((blocks * (t + 1)) / parts);
+    if (byRows) out.push([to - from, nb, k, a + 4 * from * aRow, b, c + 4 * from * ldc, ldc, aRow, aStep, m - 4 * from, bPanel]);
+    else out.push([mb, to - from, k, a, b + from * bPanel, c + from * 32, ldc, aRow, aStep, m, bPanel]);
+  }
+  return out;
+}
+
+/** The calling thread's side of a running pool. */
+export class GemmThreadPool {
+  private readonly control: Int32Array;
+  private readonly workers: ThreadWorker[];
+  /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
+  private readonly canBlock: boolean;
+
+  constructor(
+    readonly threads: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    spawn: ThreadSpawner,
+  ) {
+    const control = new SharedArrayBuffer(4 * SLOT * (threads + 1));
+    this.control = new Int32Array(control);
+    this.workers = [];
+    for (let index = 1; index < threads; index++) {
+      const worker = spawn();
+      worker.postMessage({ module, memory, control, index } satisfies GemmThreadInit);
+      this.workers.push(worker);
+    }
+    this.canBlock = canBlock(this.control);
+  }
+
+  /** Resolves once every helper has started (or rejects after `timeoutMs`). */
+  async ready(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const n = Atomics.load(this.control, READY);
+      if (n >= this.threads - 1) return;
+      if (Date.now() > deadline) throw new ConfigError('threads', this.threads, `helper threads that start (only ${n} of ${this.threads - 1} started within ${timeoutMs} ms)`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Products shared out so far. */
+  jobs = 0;
+
+  /** Runs `call` on all threads, the calling one included; returns when C is complete. */
+  run(kernel: Kernel, call: Readonly<KernelCall>): void {
+    this.jobs++;
+    const bands = splitCall(call, this.threads);
+    const ctl = this.control;
+    for (let t = 1; t < this.threads; t++) for (let i = 0; i < PARAMS; i++) ctl[SLOT * t + i] = bands[t]![i]!;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.add(ctl, SEQ, 1);
+    Atomics.notify(ctl, SEQ);
+    runKernel(kernel, bands[0]!);
+    const helpers = this.threads - 1;
+    for (;;) {
+      const done = Atomics.load(ctl, DONE);
+      if (done >= helpers) return;
+      if (this.canBlock) Atomics.wait(ctl, DONE, done, 1000);
+    }
+  }
+
+  /** Stops the helpers. */
+  close(): void {
+    Atomics.store(this.control, QUIT, 1);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+    for (const w of this.workers) w.terminate();
+  }
+}
+
+function canBlock(control: Int32Array): boolean {
+  try {
+    Atomics.wait(control, QUIT, 1, 0); // throws on a browser's main thread
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A helper thread's loop: instantiate the kernel on the shared memory, count itself ready, then
+ * wait for jobs and run its band of each until told to quit. Call it with the first message.
+ */
+export function serveGemmThread(init: GemmThreadInit): void {
+  const { module, memory, index } = init;
+  const ctl = new Int32Array(init.control);
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const kernel = instance.exports['kernel'] as Kernel;
+  const call = new Array(PARAMS).fill(0) as KernelCall;
+  let seq = Atomics.load(ctl, SEQ);
+  Atomics.add(ctl, READY, 1);
+  for (;;) {
+    Atomics.wait(ctl, SEQ, seq);
+    seq = Atomics.load(ctl, SEQ);
+    if (Atomics.load(ctl, QUIT)) return;
+    for (let i = 0; i < PARAMS; i++) call[i] = ctl[SLOT * index + i]!;
+    runKernel(kernel, call);
+    Atomics.add(ctl, DONE, 1);
+    Atomics.notify(ctl, DONE);
+  }
+}

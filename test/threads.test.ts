@@ -1,0 +1,105 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Matrix products on two threads. The helpers are Node worker threads running the built worker
+// script, so these tests drive the built library (npm test builds dist/ first); the thread pool
+// belongs to dist's module instance, so everything here comes from dist.
+type Lib = typeof import('../src/index.js');
+type NodeLib = typeof import('../src/node.js');
+const lib: Lib = await import(new URL('../dist/index.js', import.meta.url).href);
+const node: NodeLib = await import(new URL('../dist/node.js', import.meta.url).href);
+
+function randomArray(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  new lib.Rng(seed).fillNormal(a);
+  return a;
+}
+
+/** C from one thread, then from two, for the same product. */
+async function both(run: () => Float32Array): Promise<[Float32Array, Float32Array]> {
+  await node.useThreads(1);
+  const one = run();
+  await node.useThreads(2);
+  const two = run();
+  return [one, two];
+}
+
+describe('matrix products on two threads', () => {
+  beforeAll(async () => {
+    expect(await node.useThreads(2)).toBe(2);
+  });
+  afterAll(async () => {
+    await node.useThreads(1);
+  });
+
+  it('starts helper threads and reports them', () => {
+    expect(lib.gemmThreads()).toBe(2);
+  });
+
+  it('gives bit-identical products to one thread, and agrees with the reference, on layer-sized shapes', async () => {
+    // Shapes big enough to be shared out (≥ 2²⁰ multiply-adds): split by rows, and by columns
+    // when C has few row blocks; k above the kernel's chunk so chunks accumulate.
+    const shapes = [[100, 256, 784, false, true], [256, 784, 100, true, false], [4, 2000, 300, false, false], [7, 1203, 129, true, true], [9999, 6, 25, false, true]] as const;
+    for (const [m, n, k, ta, tb] of shapes) {
+      const a = randomArray(m * k, m), b = randomArray(k * n, n);
+      const [one, two] = await both(() => {
+        const c = new Float32Array(m * n);
+        lib.gemm(ta, tb, m, n, k, a, b, c);
+        return c;
+      });
+      expect(lib.gemmThreads()).toBe(2);
+      let identical = true;
+      for (let i = 0; i < one.length; i++) if (!Object.is(one[i], two[i])) identical = false;
+      expect(identical, `${m}×${n}×${k}`).toBe(true);
+      const ref = new Float32Array(m * n);
+      lib.gemmReference(ta, tb, m, n, k, a, b, ref);
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(two[i]! - ref[i]!) / (1 + Math.abs(ref[i]!)));
+      expect(worst).toBeLessThan(1e-4);
+    }
+  });
+
+  it('property: random shapes (odd sizes, every transpose, accumulation) match one thread exactly', async () => {
+    const cases = fc.sample(
+      fc.record({ m: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 300 }), k: fc.integer({ min: 12, max: 600 }), ta: fc.boolean(), tb: fc.boolean(), acc: fc.boolean() }),
+      { numRuns: 40, seed: 7 },
+    );
+    const products = () =>
+      cases.map(({ m, n, k, ta, tb, acc }) => {
+        const a = randomArray(m * k, 1), b = randomArray(k * n, 2), c = randomArray(m * n, 3);
+        lib.gemm(ta, tb, m, n, k, a, b, c, acc);
+        return c;
+      });
+    await node.useThreads(1);
+    const one = products();
+    await node.useThreads(2);
+    const two = products();
+    // Most of these products are large enough to be shared out; the counter proves they were.
+    const large = cases.filter(({ m, n, k }) => m * n * k >= 1 << 20).length;
+    expect(large).toBeGreaterThan(10);
+    expect(lib.gemmParallelProducts()).toBe(large);
+    cases.forEach(({ m, n, k, ta, tb, acc }, i) => {
+      expect(Buffer.from(two[i]!.buffer).equals(Buffer.from(one[i]!.buffer)), `${m}×${n}×${k} ${ta} ${tb} ${acc}`).toBe(true);
+    });
+  });
+
+  it('trains lenet to bit-identical weights on one and two threads', async () => {
+    const train = () => {
+      const rng = new lib.Rng(5);
+      const model = lib.lenet({ rng, bn: true, feedback: lib.brsf() });
+      const opt = new lib.SGD(model.params(), { lr: 0.01, momentum: 0.9 });
+      const x = lib.Tensor.zeros([50, 1, 28, 28], 'float32');
+      rng.fillNormal(x.data);
+      const y = Array.from({ length: 50 }, (_, i) => i % 10);
+      for (let s = 0; s < 3; s++) lib.trainStep(model, opt, x, y);
+      return Float32Array.from(model.params().flatMap((p) => Array.from(p.value.data)));
+    };
+    const [one, two] = await both(train);
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('rejects a thread count that is not a positive integer, naming the option', async () => {
+    await expect(node.useThreads(0)).rejects.toThrow(lib.ConfigError);
+    await expect(node.useThreads(1.5)).rejects.toThrow(/threads/);
+  });
+});

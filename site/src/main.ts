@@ -1,0 +1,90 @@
+/**
+ * The page: the run controls (problem, seed, start, pause, reset, side by side) and one or two
+ * configuration panels, each training in its own Web Worker.
+ */
+import { DIGITS_FILE, decodeDigits } from './digitsFile.js';
+import { Panel, type DigitsData } from './panel.js';
+import { defaultConfig, type DatasetName } from './settings.js';
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+const datasetSelect = $<HTMLSelectElement>('#dataset');
+const seedInput = $<HTMLInputElement>('#seed');
+const startButton = $<HTMLButtonElement>('#start');
+const pauseButton = $<HTMLButtonElement>('#pause');
+const resetButton = $<HTMLButtonElement>('#reset');
+const compareBox = $<HTMLInputElement>('#compare');
+const panelsHost = $<HTMLElement>('#panels');
+
+const DATASET_HINTS: Record<DatasetName, string> = {
+  spirals: '600 points in the plane, three interleaved spirals; network 2→64→64→3 (ReLU), batches of 30. ' +
+    'Small enough to watch the decision boundary form.',
+  mnist: "2,000 real MNIST digits to train on and 500 to test (a fixed subset of the library's embedded digits); " +
+    "the paper's network 784→256→256→10 (ReLU), batches of 100.",
+};
+
+let running = false;
+const panels: Panel[] = [new Panel('A', panelsHost, dataset(), defaultConfig(dataset()))];
+
+/** The digits file, fetched once, the first time MNIST is chosen. */
+let digitsRequest: Promise<DigitsData> | null = null;
+function loadDigits(): Promise<DigitsData> {
+  digitsRequest ??= fetch(new URL(DIGITS_FILE, document.baseURI))
+    .then((response) => {
+      if (!response.ok) throw new Error(`${DIGITS_FILE}: HTTP ${response.status}`);
+      return response.arrayBuffer();
+    })
+    .then((buffer) => ({ buffer, digits: decodeDigits(buffer) }));
+  return digitsRequest;
+}
+
+function dataset(): DatasetName {
+  return datasetSelect.value as DatasetName;
+}
+
+function seed(): number {
+  const value = Math.floor(seedInput.valueAsNumber);
+  return Number.isFinite(value) && value >= 0 ? value : 0;
+}
+
+/** Rebuilds every panel's run on the current problem and seed; they keep training if they were. */
+async function resetAll(): Promise<void> {
+  $('#dataset-hint').textContent = DATASET_HINTS[dataset()];
+  try {
+    const digits = dataset() === 'mnist' ? await loadDigits() : null;
+    for (const panel of panels) panel.reset(dataset(), seed(), digits);
+  } catch (e) {
+    digitsRequest = null; // try again next time
+    for (const panel of panels) panel.fail(`could not load the digits: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function setRunning(value: boolean): void {
+  running = value;
+  for (const panel of panels) (value ? panel.run() : panel.pause());
+  startButton.disabled = value;
+  pauseButton.disabled = !value;
+}
+
+startButton.addEventListener('click', () => setRunning(true));
+pauseButton.addEventListener('click', () => setRunning(false));
+resetButton.addEventListener('click', () => {
+  setRunning(false);
+  void resetAll();
+});
+datasetSelect.addEventListener('change', () => void resetAll());
+seedInput.addEventListener('change', () => void resetAll());
+
+compareBox.addEventListener('change', () => {
+  if (compareBox.checked) {
+    // B starts as a copy of A; both restart so that they train from the same point.
+    const b = new Panel('B', panelsHost, dataset(), panels[0]!.config);
+    panels.push(b);
+    if (running) b.run();
+    void resetAll();
+  } else {
+    panels.splice(1).forEach((panel) => panel.dispose());
+  }
+  document.body.classList.toggle('comparing', compareBox.checked);
+});
+
+void resetAll();

@@ -3,7 +3,7 @@
  * that each run the same WebAssembly SIMD kernel on one shared memory.
  *
  * How a product is shared out. The calling thread packs the operands into the shared memory as
- * usual, then cuts C into as many bands as there are threads (bands of 4-row blocks, or of
+ * usual, then cuts C into as many bands as there are threads (bands of row blocks, or of
  * 8-column panels when C has few rows), writes each helper's band into a small control array
  * (a SharedArrayBuffer), bumps a sequence number and wakes the helpers with `Atomics.notify`.
  * It computes its own band meanwhile, then waits until every helper has counted itself done.
@@ -55,6 +55,9 @@ const PARAMS = 11;
  */
 export const KC = 256;
 
+/** Rows of C per kernel block (the kernel computes KERNEL_ROWS × 8 blocks in registers). */
+export const KERNEL_ROWS = 4;
+
 /** Runs one band of a product: the kernel over k in chunks of {@link KC}. */
 export function runKernel(kernel: Kernel, call: Readonly<KernelCall>): void {
   const [mb, nb, k, a, b, c, ldc, aRow, aStep, m, bPanel] = call;
@@ -65,7 +68,7 @@ export function runKernel(kernel: Kernel, call: Readonly<KernelCall>): void {
 }
 
 /**
- * Cuts a product into `parts` bands: of 4-row blocks when there are enough of them, else of
+ * Cuts a product into `parts` bands: of row blocks when there are enough of them, else of
  * 8-column panels; each band is a kernel call of its own (its A, B and C pointers moved to it).
  */
 export function splitCall(call: Readonly<KernelCall>, parts: number): KernelCall[] {
@@ -75,7 +78,7 @@ export function splitCall(call: Readonly<KernelCall>, parts: number): KernelCall
   const out: KernelCall[] = [];
   for (let t = 0; t < parts; t++) {
     const from = Math.floor((blocks * t) / parts), to = Math.floor((blocks * (t + 1)) / parts);
-    if (byRows) out.push([to - from, nb, k, a + 4 * from * aRow, b, c + 4 * from * ldc, ldc, aRow, aStep, m - 4 * from, bPanel]);
+    if (byRows) out.push([to - from, nb, k, a + KERNEL_ROWS * from * aRow, b, c + KERNEL_ROWS * from * ldc, ldc, aRow, aStep, m - KERNEL_ROWS * from, bPanel]);
     else out.push([mb, to - from, k, a, b + from * bPanel, c + from * 32, ldc, aRow, aStep, m, bPanel]);
   }
   return out;

@@ -16,6 +16,7 @@ import {
   ops,
   DataFormatError,
 } from '../src/index.js';
+import xor128 from 'seedrandom/lib/xor128.js';
 import { randn } from './helpers.js';
 
 describe('Tensor', () => {
@@ -136,6 +137,50 @@ describe('ops', () => {
     expect(out.toArray()).toEqual([14, 26]);
     expect(ops.addRowVector(Tensor.from([[1, 2], [3, 4]]), Tensor.from([1, -1], [2])).toArray()).toEqual([[2, 1], [4, 3]]);
     expect(() => ops.addRowVector(Tensor.zeros([2, 2]), Tensor.zeros([3]))).toThrow(ShapeError);
+  });
+});
+
+describe('Rng.fillUniform24 (the bulk stream behind brSF and frSF magnitudes)', () => {
+  it("gives exactly seedrandom's xor128 values on the 2⁻²⁴ grid, seeded from the generator's own stream", () => {
+    const a = new Rng(9), b = new Rng(9);
+    const out = new Float32Array(5000);
+    a.fillUniform24(out);
+    const ref = xor128(`bulk:${b.uint32()}:${b.uint32()}`, { state: true });
+    for (let i = 0; i < out.length; i++) {
+      const expected = Math.floor(ref() * 2 ** 24) / 2 ** 24;
+      if (out[i] !== expected) expect.fail(`value ${i}: ${out[i]} ≠ ${expected}`);
+    }
+    // A later fill continues the same stream; the main (Alea) stream moved by the two seed draws only.
+    const more = new Float32Array(3);
+    a.fillUniform24(more);
+    expect(Array.from(more)).toEqual([0, 1, 2].map(() => Math.floor(ref() * 2 ** 24) / 2 ** 24));
+    expect(a.uniform()).toBe(b.uniform());
+  });
+
+  it('is i.i.d. uniform on [0, 1): never 1, mean and variance of U[0, 1)', () => {
+    const out = new Float32Array(200_000);
+    new Rng('moments').fillUniform24(out);
+    let sum = 0, sq = 0, max = 0;
+    for (const v of out) { sum += v; sq += v * v; max = Math.max(max, v); }
+    const mean = sum / out.length, variance = sq / out.length - mean * mean;
+    expect(max).toBeLessThan(1);
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.005);
+    expect(Math.abs(variance - 1 / 12)).toBeLessThan(0.002);
+  });
+
+  it('saves and restores its state with the generator (a restored generator continues identically)', () => {
+    const a = new Rng(3);
+    a.fillUniform24(new Float32Array(10));
+    const state = a.state();
+    expect(state.bulk).toHaveLength(4);
+    const b = Rng.fromState(JSON.parse(JSON.stringify(state)));
+    const [x, y] = [new Float32Array(100), new Float32Array(100)];
+    a.fillUniform24(x);
+    b.fillUniform24(y);
+    expect(Array.from(y)).toEqual(Array.from(x));
+    expect(() => b.setState({ ...state, bulk: [0, 0, 0, 0] })).toThrow(ConfigError);
+    expect(() => b.setState({ ...state, bulk: [1, 2, 3, 1.5] })).toThrow(ConfigError);
+    expect(() => b.setState({ ...state, bulk: [1, 2, 3, 2 ** 31] })).toThrow(ConfigError);
   });
 });
 

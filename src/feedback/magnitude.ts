@@ -46,7 +46,7 @@ export function drawMagnitudes(law: MagnitudeLaw, out: Storage, rng: Rng): void 
     out.fill(law.constant);
   } else if (law === 'uniform') {
     // On the 2⁻²⁴ grid: exact in float32, so a draw never rounds up to 1 (M stays in [0, 1)).
-    for (let i = 0; i < out.length; i++) out[i] = Math.floor(rng.uniform() * 16777216) / 16777216;
+    rng.fillUniform24(out);
   } else if (law === 'abs-normal') {
     for (let i = 0; i < out.length; i++) out[i] = Math.abs(rng.normal());
   } else {

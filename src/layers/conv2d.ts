@@ -101,17 +101,8 @@ export class Conv2d extends WeightedLayer {
   }
 
   backward(dy: Tensor): Tensor {
-    const { n, g, patches, inputShape } = this.requireCache();
-    this.checkGradShape(dy, n, g);
-    const rows = n * g.oh * g.ow;
-    const k = this.inChannels * g.kh * g.kw;
-    const dyt = (this.work.dyt = reuse(this.work.dyt, dy.dtype, rows * this.outChannels));
-    channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt); //                       dYᵗ
-
-    // Parameter gradients: always the true ones, accumulated.
-    const dwt = gemmProduct(true, false, k, this.outChannels, rows, patches, dyt); //              (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
-    addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                             dW += dYᵗᵀ P
-    if (this.bias) sumColumnsInto(dyt, this.outChannels, this.bias.grad.data); //                  db += Σ dYᵗ
+    const { n, g, inputShape } = this.requireCache();
+    const dyt = this.parameterGradients(dy); //                                               dW, db; dYᵗ
 
     // The error sent down goes through the feedback matrix V.
     const v = this.feedback.matrix(this.weight.value); //                                      V (= W for backprop)
@@ -119,6 +110,25 @@ export class Conv2d extends WeightedLayer {
 
     if (this.instrument) this.measure(v, dx, () => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
     return dx;
+  }
+
+  /** The parameter gradients alone (the first half of `backward`), for a first layer. */
+  backwardParams(dy: Tensor): void {
+    this.parameterGradients(dy);
+  }
+
+  /** Parameter gradients: always the true ones, accumulated. Returns dYᵗ for the input gradient. */
+  private parameterGradients(dy: Tensor): Storage {
+    const { n, g, patches } = this.requireCache();
+    this.checkGradShape(dy, n, g);
+    const rows = n * g.oh * g.ow;
+    const k = this.inChannels * g.kh * g.kw;
+    const dyt = (this.work.dyt = reuse(this.work.dyt, dy.dtype, rows * this.outChannels));
+    channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt); //                 dYᵗ
+    const dwt = gemmProduct(true, false, k, this.outChannels, rows, patches, dyt); //        (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
+    addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                       dW += dYᵗᵀ P
+    if (this.bias) sumColumnsInto(dyt, this.outChannels, this.bias.grad.data); //            db += Σ dYᵗ
+    return dyt;
   }
 
   trueInputGradient(dy: Tensor): Tensor {

@@ -20,21 +20,34 @@ export type DenseOptions = WeightedLayerOptions;
  * dX  = dY V           the error sent down: V = W is backprop, any other V is asymmetric feedback
  * ```
  *
- * The feedback strategy enters in exactly one line of `backward`: where V is obtained.
+ * The feedback strategy enters in exactly one line of `backward`: where V is obtained. The guide
+ * [Where the feedback matrix enters](../../docs/dense-backward.md) walks through it.
  *
  * @example
  * ```ts
- * const rng = new Rng(0);
- * const layer = new Dense(784, 256, { rng, feedback: usf() });
- * const y = layer.forward(Tensor.zeros([100, 784]), true); // [100, 256]
+ * import { Dense, Rng, Tensor, usf } from 'asymprop';
+ *
+ * const layer = new Dense(784, 256, { rng: new Rng(0), feedback: usf() });
+ * const x = Tensor.zeros([100, 784]);
+ * const y = layer.forward(x, true);                     // Y = X Wᵀ + b: [100, 256]
+ * layer.zeroGrad();
+ * const dx = layer.backward(Tensor.full([100, 256], 0.01)); // dX = dY V, with V = sign(W)
+ * console.log(y.shape, dx.shape, layer.weight.grad.shape);  // [100, 256] [100, 784] [256, 784]
  * ```
  */
 export class Dense extends WeightedLayer {
   /** Backward cache: the input of the last forward pass. */
   private cache: { x: Tensor } | null = null;
 
+  /**
+   * @param options `rng` (required) draws W and seeds the feedback's generator; `feedback`
+   * (default {@link symmetric}), `init` (default He-normal), `bias` (default true), `dtype`.
+   * @throws {@link ConfigError} when a size is not a positive integer or `rng` is missing.
+   */
   constructor(
+    /** Input features per sample (W's columns). */
     readonly inFeatures: number,
+    /** Output features per sample (W's rows). */
     readonly outFeatures: number,
     options: DenseOptions,
   ) {
@@ -64,12 +77,7 @@ export class Dense extends WeightedLayer {
   }
 
   backward(dy: Tensor): Tensor {
-    const { x } = this.requireCache();
-    assertShape(`${this.describe()}.backward`, dy, [x.shape[0]!, this.outFeatures]);
-
-    // Parameter gradients: always the true ones, accumulated.
-    matmul(dy, x, { transA: true, out: this.weight.grad, accumulate: true }); // dW += dYᵀ X
-    if (this.bias) sumRowsInto(dy, this.bias.grad); //                          db += Σ dY
+    this.backwardParams(dy);
 
     // The error sent down to the input goes through the feedback matrix V.
     const v = this.feedback.matrix(this.weight.value); //                       V (= W for backprop)
@@ -77,6 +85,14 @@ export class Dense extends WeightedLayer {
 
     if (this.instrument) this.measure(v, dx, () => matmul(dy, this.weight.value));
     return dx;
+  }
+
+  /** The parameter gradients: always the true ones, accumulated (the first half of `backward`). */
+  backwardParams(dy: Tensor): void {
+    const { x } = this.requireCache();
+    assertShape(`${this.describe()}.backward`, dy, [x.shape[0]!, this.outFeatures]);
+    matmul(dy, x, { transA: true, out: this.weight.grad, accumulate: true }); // dW += dYᵀ X
+    if (this.bias) sumRowsInto(dy, this.bias.grad); //                          db += Σ dY
   }
 
   trueInputGradient(dy: Tensor): Tensor {

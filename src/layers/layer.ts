@@ -9,7 +9,19 @@ import type { Shape, Tensor } from '../tensor/tensor.js';
  *
  * `forward` computes the output and fills the layer's backward cache; `backward` reads that
  * cache, accumulates (`+=`) the gradients of the layer's parameters, and returns the gradient with
- * respect to the layer's input. Calling `backward` before `forward` throws a `StateError`.
+ * respect to the layer's input. Calling `backward` before `forward` throws a `StateError`. Inputs
+ * are batches, the first axis indexing the samples: `[N, features]` or `[N, channels, height, width]`.
+ *
+ * @example
+ * ```ts
+ * import { Dense, Rng, Tensor, type Layer } from 'asymprop';
+ *
+ * const layer: Layer = new Dense(3, 2, { rng: new Rng(0) });
+ * const y = layer.forward(Tensor.from([[1, 2, 3]]), true);  // [1, 2]
+ * layer.zeroGrad();
+ * const dx = layer.backward(Tensor.from([[1, 0]]));         // dL/dy in, dL/dx out: [1, 3]
+ * console.log(y.shape, dx.shape, layer.params().map((p) => p.name)); // [1, 2] [1, 3] [ 'weight', 'bias' ]
+ * ```
  */
 export interface Layer {
   /** Human-readable description used in messages, e.g. `Dense(784→256)`. */
@@ -23,6 +35,12 @@ export interface Layer {
   forward(x: Tensor, training: boolean): Tensor;
   /** Accumulates parameter gradients and returns the input gradient the layer's feedback sends down. */
   backward(dy: Tensor): Tensor;
+  /**
+   * Accumulates the parameter gradients only, as `backward` does, without computing the input
+   * gradient: for the first layer of a model, whose input is the data. Optional; layers without
+   * it are run through `backward`.
+   */
+  backwardParams?(dy: Tensor): void;
   /**
    * The input gradient true backprop would send down for `dy` (V = W everywhere), from the same
    * cache, accumulating nothing. Used to measure how far asymmetric feedback strays.
@@ -41,7 +59,9 @@ export interface Layer {
 
 /** Non-parameter state of a layer, by name. */
 export interface LayerBuffers {
+  /** Arrays a checkpoint saves and restores in place, e.g. BatchNorm's `running_mean`. */
   readonly arrays?: Readonly<Record<string, Float32Array | Float64Array>>;
+  /** Generators whose state a checkpoint saves and restores, e.g. Dropout's `rng`. */
   readonly rngs?: Readonly<Record<string, Rng>>;
 }
 

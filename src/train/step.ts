@@ -16,7 +16,8 @@ export interface StepResult {
  *
  * 1. zero the gradients;
  * 2. forward in train mode, softmax cross-entropy (mean over the batch);
- * 3. backward: true parameter gradients, errors sent down through each layer's feedback V;
+ * 3. backward: true parameter gradients, errors sent down through each layer's feedback V (the
+ *    first layer computes only its parameter gradients: the data needs no gradient);
  * 4. `shapeGradients`: Batch Manhattan replaces each gradient by its sign (after the batch sum);
  * 5. the optimizer step (weight decay and momentum apply to the shaped gradient);
  * 6. `afterStep`: brSF redraws its magnitudes for the next batch.
@@ -26,7 +27,7 @@ export function trainStep(model: Sequential, optimizer: Optimizer, x: Tensor, la
   const logits = model.forward(x, true);
   const { loss, grad, correct } = softmaxCrossEntropy(logits, labels);
   if (!Number.isFinite(loss)) return { loss, correct: correct ?? 0 };
-  model.backward(grad);
+  model.backwardParams(grad);
   model.shapeGradients();
   optimizer.step();
   model.afterStep();

@@ -1,12 +1,22 @@
 /**
- * Typed errors. Every error the library throws for bad input is one of these, and its message
- * names what was wrong, what was expected and what was received, so that a user can fix the call
- * without reading our source.
+ * The base class of every error the library throws for bad input or misuse.
+ *
+ * Each subclass says what went wrong in its own fields (the operation, the option, the file) and
+ * its message names what was wrong, what was expected and what was received, so that a user can
+ * fix the call without reading the library's source. `name` is set to the subclass's name
+ * (`"ShapeError"`, …).
  *
  * @example
  * ```ts
- * import { ShapeError } from 'asymprop';
- * try { model.forward(x, true); } catch (e) { if (e instanceof ShapeError) console.log(e.expected, e.received); }
+ * import { AsympropError, Dense, Rng, ShapeError, Tensor } from 'asymprop';
+ *
+ * const layer = new Dense(784, 10, { rng: new Rng(1) });
+ * try {
+ *   layer.forward(Tensor.zeros([4, 100]), true);
+ * } catch (e) {
+ *   if (e instanceof ShapeError) console.log(e.where, e.expected, e.received); // Dense(784→10).forward [N, 784] [4, 100]
+ *   console.log(e instanceof AsympropError); // true
+ * }
  * ```
  */
 export class AsympropError extends Error {
@@ -38,8 +48,11 @@ export class ShapeError extends AsympropError {
 /** An option had an invalid value: names the option, the value and what is allowed. */
 export class ConfigError extends AsympropError {
   constructor(
+    /** The option or argument, as the caller named it, e.g. `"flip"` or `"Dense(784→256) outFeatures"`. */
     readonly option: string,
+    /** The value that was rejected, as received. */
     readonly value: unknown,
+    /** What is allowed, as text, e.g. `"a fraction in [0, 1]"` or `"'fixed', 'batch'"`. */
     readonly allowed: string,
   ) {
     super(`invalid ${option}: ${describeValue(value)} (allowed: ${allowed})`);
@@ -49,7 +62,9 @@ export class ConfigError extends AsympropError {
 /** Input values were not usable: NaN or Inf in an input tensor, labels out of range. */
 export class ValueError extends AsympropError {
   constructor(
+    /** The operation or dataset that rejected the values, e.g. `"Sequential.forward input"`. */
     readonly where: string,
+    /** Which value was wrong and where, e.g. `"non-finite value NaN at flat index 3 of [2, 4]"`. */
     readonly detail: string,
   ) {
     super(`${where}: ${detail}`);
@@ -59,8 +74,11 @@ export class ValueError extends AsympropError {
 /** A data or model file was unreadable or malformed: names the file, the field and the offset. */
 export class DataFormatError extends AsympropError {
   constructor(
+    /** The file (or, for in-memory data such as a feedback state, the object) that was malformed. */
     readonly file: string,
+    /** What was wrong: the field, what was expected and what was found. */
     readonly detail: string,
+    /** The byte offset of the problem in the file, when it has one. */
     readonly offset?: number,
   ) {
     super(`${file}${offset === undefined ? '' : ` (byte ${offset})`}: ${detail}`);
@@ -70,8 +88,11 @@ export class DataFormatError extends AsympropError {
 /** Training produced a non-finite loss or weight and the caller asked for that to be an error. */
 export class DivergenceError extends AsympropError {
   constructor(
+    /** The epoch (1-based) in which training diverged. */
     readonly epoch: number,
+    /** The step (1-based, within the epoch) whose loss or update was non-finite. */
     readonly step: number,
+    /** What was non-finite, and where non-finite values first appear in the model. */
     readonly detail: string,
   ) {
     super(`training diverged at epoch ${epoch}, step ${step}: ${detail}`);

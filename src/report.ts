@@ -4,6 +4,7 @@
  * library should not pay.
  *
  * @packageDocumentation
+ * @module asymprop/report
  */
 export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Finding, type RenderedReport, type ReportOptions, type ResultsAnalysis, type Verdict } from './experiments/report/index.js';
 export { resultsJsonl, writeFileAtomic, writeReport } from './experiments/writeReport.js';

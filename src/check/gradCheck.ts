@@ -9,6 +9,7 @@ export interface GradCheckOptions {
   eps?: number;
   /** Allowed error: `|analytic − numeric| ≤ atol + rtol·max(|analytic|, |numeric|)` (defaults 1e-7 and 1e-5). */
   atol?: number;
+  /** The relative part of the allowed error (see `atol`; default 1e-5). */
   rtol?: number;
   /** Check the input gradient (default true). Asymmetric feedback is expected to fail it. */
   inputs?: boolean;
@@ -36,18 +37,24 @@ export interface GradMismatch {
 
 /** What {@link gradCheck} found. */
 export interface GradCheckResult {
+  /** The layer checked, as it describes itself (e.g. `Dense(3→2)`). */
   readonly layer: string;
   /** Elements compared. */
   readonly checked: number;
   /** Largest `|analytic − numeric| / max(1, |numeric|)`. */
   readonly maxError: number;
+  /** Every element outside the tolerance, in the order checked (input first, then the parameters). */
   readonly mismatches: GradMismatch[];
+  /** Whether every element checked was within the tolerance. */
   readonly ok: boolean;
 }
 
 /** Thrown by {@link assertGradCheck}: names the layer, argument, index, expected and received values. */
 export class GradCheckError extends AsympropError {
-  constructor(readonly result: GradCheckResult) {
+  constructor(
+    /** The full result of the check (all mismatches, not only the first). */
+    readonly result: GradCheckResult,
+  ) {
     const m = result.mismatches[0]!;
     super(
       `gradCheck ${result.layer}: gradient of ${m.argument}[${m.index}] expected ${m.expected} (central difference), ` +
@@ -60,14 +67,34 @@ export class GradCheckError extends AsympropError {
  * Checks a layer's backward pass against central finite differences in float64.
  *
  * The scalar checked is `L = Σ R ∘ layer(x)` for a fixed random R, so `∂L/∂y = R` is passed to
- * `backward`. The layer's parameters and the input are converted to float64 for the check (and
- * the parameters converted back afterwards). With asymmetric feedback the input gradient is, by
- * design, not the true one: check such layers with `inputs: false`, or expect a failure.
+ * `backward`. Each checked element of the input and of every parameter is moved by ±`eps`, and
+ * `(L(+eps) − L(−eps)) / 2eps` is compared with what `backward` returned (the input gradient) or
+ * accumulated (the parameter gradients, zeroed first). The layer's parameters and the input are
+ * converted to float64 for the check (and the parameters converted back afterwards); the layer is
+ * left with the last forward's cache and the check's gradients.
+ *
+ * With asymmetric feedback the input gradient is, by design, not the true one: the error a layer
+ * sends down is `dY V`, not `dY W`. Its parameter gradients are still exact. Check such layers with
+ * `inputs: false`, and compare the input gradient with the feedback's own definition instead (see
+ * [Writing your own feedback strategy](../../docs/custom-strategy.md)).
+ *
+ * @param layer the layer to check; a whole model (a `Sequential`) works too.
+ * @param input a batch small enough to perturb element by element (see `maxElements`).
+ * @throws {@link ConfigError} unless `eps > 0`. Whatever the layer throws (a `ShapeError` for a
+ * wrong input) propagates.
  *
  * @example
  * ```ts
- * const r = gradCheck(new Dense(3, 2, { rng: new Rng(0) }), Tensor.from([[1, 2, 3]]));
- * r.ok; // true
+ * import { Dense, Rng, Tensor, gradCheck, usf } from 'asymprop';
+ *
+ * const x = Tensor.from([[1, -2, 3], [0.5, 0, -1]]);
+ * const bp = gradCheck(new Dense(3, 2, { rng: new Rng(0) }), x);
+ * console.log(bp.ok, bp.checked); // true 14 (6 inputs, 6 weights, 2 biases)
+ *
+ * // uSF: the layer's own gradients are exact; the error it sends down is deliberately not.
+ * const sf = new Dense(3, 2, { rng: new Rng(0), feedback: usf() });
+ * console.log(gradCheck(sf, x, { inputs: false }).ok);   // true
+ * console.log(gradCheck(sf, x).mismatches[0]?.argument); // input
  * ```
  */
 export function gradCheck(layer: Layer, input: Tensor, options: GradCheckOptions = {}): GradCheckResult {
@@ -120,7 +147,28 @@ export function gradCheck(layer: Layer, input: Tensor, options: GradCheckOptions
   }
 }
 
-/** Runs {@link gradCheck} and throws a {@link GradCheckError} describing the first mismatch. */
+/**
+ * Runs {@link gradCheck} and throws a {@link GradCheckError} describing the first mismatch; for
+ * tests.
+ *
+ * @example
+ * ```ts
+ * import { GradCheckError, Rng, Sequential, Dense, Tanh, Tensor, assertGradCheck } from 'asymprop';
+ *
+ * const rng = new Rng(1);
+ * const model = new Sequential([new Dense(4, 3, { rng }), new Tanh(), new Dense(3, 2, { rng })]);
+ * const x = Tensor.from([[0.1, 0.2, -0.3, 0.4]]);
+ * console.log(assertGradCheck(model, x).checked); // 27: 4 inputs and 23 parameters
+ *
+ * // A deliberately wrong backward pass is caught, naming the argument, the index and both values.
+ * model.backward = (dy) => Tensor.zeros([dy.shape[0]!, 4]);
+ * try {
+ *   assertGradCheck(model, x);
+ * } catch (e) {
+ *   if (e instanceof GradCheckError) console.log(e.result.mismatches[0]?.argument); // input
+ * }
+ * ```
+ */
 export function assertGradCheck(layer: Layer, input: Tensor, options: GradCheckOptions = {}): GradCheckResult {
   const result = gradCheck(layer, input, options);
   if (!result.ok) throw new GradCheckError(result);

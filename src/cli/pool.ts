@@ -4,12 +4,55 @@ import type { RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
 import { AsympropError, ConfigError, DataFormatError, DivergenceError, ShapeError, StateError, ValueError } from '../errors.js';
 
-/** A message from a run worker. */
+/**
+ * A message from a run worker. `id` is the run's position in the list given to {@link runPool}.
+ * Batch messages are throttled by the worker (a few per second at most).
+ */
 export type WorkerMessage =
-  | { type: 'epoch'; id: number; epoch: number; testAccuracy: number; trainLoss: number }
-  | { type: 'batch'; id: number; epoch: number; step: number; steps: number; loss: number }
-  | { type: 'done'; id: number; result: RunResult }
-  | { type: 'error'; id: number; message: string; name: string };
+  | {
+      /** An epoch ended. */
+      type: 'epoch';
+      /** The run's position in the configurations. */
+      id: number;
+      /** The epoch that ended (1-based). */
+      epoch: number;
+      /** Its test accuracy, 0 to 1. */
+      testAccuracy: number;
+      /** Its mean training loss. */
+      trainLoss: number;
+    }
+  | {
+      /** Progress within an epoch. */
+      type: 'batch';
+      /** The run's position in the configurations. */
+      id: number;
+      /** The epoch in progress (1-based). */
+      epoch: number;
+      /** Steps done in it. */
+      step: number;
+      /** Steps per epoch. */
+      steps: number;
+      /** The last batch's loss. */
+      loss: number;
+    }
+  | {
+      /** The run finished (possibly diverged). */
+      type: 'done';
+      /** The run's position in the configurations. */
+      id: number;
+      /** Its result. */
+      result: RunResult;
+    }
+  | {
+      /** The run failed: the pool starts no more runs and, once the running ones end, rejects with this error. */
+      type: 'error';
+      /** The run's position in the configurations. */
+      id: number;
+      /** The error's message. */
+      message: string;
+      /** The error's class name, e.g. `ConfigError`. */
+      name: string;
+    };
 
 /** Options of {@link runPool}. */
 export interface PoolOptions {
@@ -19,6 +62,7 @@ export interface PoolOptions {
   onMessage?: (message: WorkerMessage) => void;
   /** Per run, a checkpoint file: resumed from if it exists, written every `checkpointEvery` steps. */
   checkpoints?: readonly (string | null)[];
+  /** Steps between checkpoints (default: only after every epoch). */
   checkpointEvery?: number;
 }
 

@@ -16,6 +16,7 @@ export type CifarVariant = 'cifar10' | 'cifar100';
 
 /** Options of {@link parseCifar}. */
 export interface CifarOptions {
+  /** The dataset the file belongs to, which fixes the record layout. */
   variant: CifarVariant;
   /** CIFAR-100 only: the 100 fine classes (default) or the 20 coarse superclasses. */
   labels?: 'fine' | 'coarse';
@@ -76,8 +77,15 @@ function layout(options: CifarOptions): Layout {
  *
  * @example
  * ```ts
- * const { images, labels } = parseCifar(bytes, 'test_batch.bin', { variant: 'cifar10' });
+ * import { CIFAR_PIXELS, parseCifar } from 'asymprop';
+ *
+ * // One CIFAR-10 record: label 3, then 3072 pixel bytes.
+ * const bytes = new Uint8Array(1 + CIFAR_PIXELS);
+ * bytes[0] = 3;
+ * bytes[1 + 2 * 1024] = 200; // blue plane, row 0, column 0
+ * const { images, labels, numClasses } = parseCifar(bytes, 'test_batch.bin', { variant: 'cifar10' });
  * // pixel (channel c, row y, column x) of image i: images[((i * 3 + c) * 32 + y) * 32 + x]
+ * console.log(labels, numClasses, images[((0 * 3 + 2) * 32 + 0) * 32 + 0]); // Uint8Array(1) [ 3 ] 10 200
  * ```
  */
 export function parseCifar(bytes: Uint8Array, file: string, options: CifarOptions): CifarData {

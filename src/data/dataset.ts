@@ -25,20 +25,41 @@ export interface Dataset {
 
 /** Options of {@link ImageDataset}. */
 export interface ImageDatasetOptions {
+  /** Name for messages and reports, e.g. `fashion-mnist/train`. */
   name: string;
   /** Pixel bytes, `size × prod(sampleShape)`, sample after sample. */
   images: Uint8Array;
+  /** One label per sample, each in [0, numClasses). */
   labels: Uint8Array;
+  /** Shape of one sample, e.g. `[1, 28, 28]`. */
   sampleShape: Shape;
+  /** Number of classes, 1 to 256. */
   numClasses: number;
   /** Normalisation applied per batch: `x = (byte/255 − mean) / std`. */
   mean: number;
+  /** The divisor of that normalisation (finite, > 0). */
   std: number;
 }
 
 /**
  * Images kept as bytes (one byte per pixel) and normalised only when a batch is drawn:
  * 60,000 Fashion-MNIST images take 47 MB instead of 188 MB as float32.
+ *
+ * The constructor keeps `images` and `labels` as given (no copy) and throws a {@link ShapeError}
+ * when their lengths disagree with `sampleShape`, a {@link ConfigError} for an invalid
+ * `numClasses`, `mean` or `std`, and a {@link ValueError} for a label outside [0, numClasses).
+ *
+ * @example
+ * ```ts
+ * import { ImageDataset } from 'asymprop';
+ *
+ * // Two 2×2 grey images, classes 0 and 1.
+ * const images = Uint8Array.of(0, 255, 255, 0, 128, 128, 128, 128);
+ * const data = new ImageDataset({ name: 'tiny', images, labels: Uint8Array.of(0, 1), sampleShape: [1, 2, 2], numClasses: 2, mean: 0.5, std: 0.5 });
+ * const x = new Float32Array(4), y = new Int32Array(1);
+ * data.fillBatch([1, 0], 1, 1, x, y); // the second index of the order: sample 0
+ * console.log(x, y); // Float32Array(4) [ -1, 1, 1, -1 ] Int32Array(1) [ 0 ]
+ * ```
  */
 export class ImageDataset implements Dataset {
   readonly name: string;
@@ -46,8 +67,11 @@ export class ImageDataset implements Dataset {
   readonly sampleShape: Shape;
   readonly numClasses: number;
   readonly labels: Uint8Array;
+  /** The pixel bytes, sample after sample (as given, not copied). */
   readonly images: Uint8Array;
+  /** The mean of the normalisation `x = (byte/255 − mean) / std`. */
   readonly mean: number;
+  /** The divisor of that normalisation. */
   readonly std: number;
   private readonly sampleSize: number;
   private readonly lut: Float64Array;
@@ -87,7 +111,10 @@ export class ImageDataset implements Dataset {
     }
   }
 
-  /** A dataset of the samples at `indices` (copied), e.g. for a train/test split. */
+  /**
+   * A dataset of the samples at `indices` (copied), e.g. for a train/test split; throws a
+   * {@link ValueError} for an index outside [0, size).
+   */
   subset(name: string, indices: ArrayLike<number>): ImageDataset {
     const s = this.sampleSize;
     const images = new Uint8Array(indices.length * s);
@@ -105,10 +132,23 @@ export class ImageDataset implements Dataset {
 /**
  * Float features in memory (toy problems, tests): `features` is `size × prod(sampleShape)`.
  *
+ * The constructor keeps the arrays as given (no copy) and throws a {@link ConfigError} for arrays
+ * of the wrong type or an invalid `numClasses`, a {@link ShapeError} when `features` does not hold
+ * `size × prod(sampleShape)` values, and a {@link ValueError} for a label outside [0, numClasses).
+ *
  * @example
  * ```ts
- * // four 2-D points in two classes
- * const xor = new ArrayDataset('xor', Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), Int32Array.of(0, 1, 1, 0), [2], 2);
+ * import { ArrayDataset, Rng, SGD, mlp, train } from 'asymprop';
+ *
+ * // XOR: four 2-D points in two classes, repeated so that an epoch has a few batches.
+ * const points = [0, 0, 0, 1, 1, 0, 1, 1], classes = [0, 1, 1, 0];
+ * const xor = new ArrayDataset('xor', Float32Array.from({ length: 400 }, (_, i) => points[i % 8]!), Int32Array.from({ length: 200 }, (_, i) => classes[i % 4]!), [2], 2);
+ *
+ * const rng = new Rng(1);
+ * const model = mlp({ rng: rng.fork(), inputShape: [2], hidden: [16], classes: 2 });
+ * const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
+ * const result = train(model, { train: xor, test: xor }, { optimizer, epochs: 30, batchSize: 20, rng: rng.fork() });
+ * console.log(result.testAccuracy); // 1
  * ```
  */
 export class ArrayDataset implements Dataset {
@@ -118,6 +158,7 @@ export class ArrayDataset implements Dataset {
 
   constructor(
     readonly name: string,
+    /** The features, sample after sample (as given, not copied). */
     readonly features: Float32Array | Float64Array,
     readonly labels: Int32Array | Uint8Array,
     sampleShape: Shape,

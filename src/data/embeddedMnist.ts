@@ -6,11 +6,14 @@ import { ImageDataset } from './dataset.js';
 
 /** MNIST's usual normalisation constants (mean and std of the training pixels after /255). */
 export const MNIST_MEAN = 0.1307;
+/** The std of MNIST's training pixels after /255 (see {@link MNIST_MEAN}). */
 export const MNIST_STD = 0.3081;
 
-/** The embedded digits split into a training and a test set. */
+/** A dataset's training and test sets. */
 export interface Split {
+  /** The training set. */
   readonly train: ImageDataset;
+  /** The test set. */
   readonly test: ImageDataset;
 }
 
@@ -24,7 +27,10 @@ export const SPLIT_SEED = 'asymprop:mnist-embedded-split';
  *
  * The package stores each digit class as a JSON array of pixel values already divided by 255 (and
  * rounded to 3 decimals); we turn them back into bytes, `round(v · 255)`, which recovers the
- * original pixels exactly.
+ * original pixels exactly. The samples are ordered by class; the set is named `mnist-embedded`
+ * and normalised with {@link MNIST_MEAN} and {@link MNIST_STD}.
+ *
+ * @throws {@link asymprop!DataFormatError} naming the package's file when one is unreadable or malformed.
  */
 export function loadEmbeddedMnist(): ImageDataset {
   const require = createRequire(import.meta.url);
@@ -67,6 +73,14 @@ export function loadEmbeddedMnist(): ImageDataset {
  * overall) and every run, whatever its seed, sees the same split. The package lists the digits in
  * the order of MNIST's test set, whose second half was written by a different population; a
  * shuffle keeps both halves in both sets.
+ *
+ * @example
+ * ```ts
+ * import { splitEmbeddedMnist } from 'asymprop/node';
+ *
+ * const { train, test } = splitEmbeddedMnist();
+ * console.log(train.name, train.size, test.size, train.sampleShape); // mnist-embedded/train 8000 2000 [ 1, 28, 28 ]
+ * ```
  */
 export function splitEmbeddedMnist(all: ImageDataset = loadEmbeddedMnist(), trainFraction = 0.8): Split {
   const train: number[] = [];

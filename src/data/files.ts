@@ -15,14 +15,17 @@ import { idxImagesAndLabels, type IdxImagesAndLabels } from './idx.js';
 
 /** Fashion-MNIST's normalisation constants (mean and std of the training pixels after /255). */
 export const FASHION_MNIST_MEAN = 0.286;
+/** The std of Fashion-MNIST's training pixels after /255 (see {@link FASHION_MNIST_MEAN}). */
 export const FASHION_MNIST_STD = 0.353;
 
 /** CIFAR-10's mean and std of the training pixels after /255, over all three channels together. */
 export const CIFAR10_MEAN = 0.4734;
+/** The std of CIFAR-10's training pixels after /255, over all three channels (see {@link CIFAR10_MEAN}). */
 export const CIFAR10_STD = 0.2516;
 
 /** CIFAR-100's mean and std of the training pixels after /255, over all three channels together. */
 export const CIFAR100_MEAN = 0.4782;
+/** The std of CIFAR-100's training pixels after /255, over all three channels (see {@link CIFAR100_MEAN}). */
 export const CIFAR100_STD = 0.2682;
 
 /** Where {@link loadFashionMnist} looks by default (where Debian's `dataset-fashion-mnist` installs it). */
@@ -42,7 +45,7 @@ export interface ReadOptions {
  * magic bytes `1f 8b`. The decompressed size is bounded (`maxBytes`, 1 GiB by default), so a
  * small file that would inflate to gigabytes fails cleanly instead of exhausting memory.
  *
- * @throws {@link DataFormatError} naming the path when the file does not exist or cannot be read,
+ * @throws {@link asymprop!DataFormatError} naming the path when the file does not exist or cannot be read,
  * is larger than the bound, or is not valid gzip data.
  */
 export function readMaybeGzip(path: string, options: ReadOptions = {}): Uint8Array {
@@ -92,6 +95,7 @@ export interface MnistFormatOptions {
   name: string;
   /** Normalisation applied per batch: `x = (byte/255 − mean) / std`. */
   mean: number;
+  /** The divisor of that normalisation. */
   std: number;
   /** Labels must be in [0, numClasses); default 10. */
   numClasses?: number;
@@ -133,7 +137,7 @@ function findFile(dirs: string[], names: string[], what: string): string {
  * Images have shape `[1, rows, cols]` (`[1, 28, 28]` for MNIST); training and test images must
  * have the same size.
  *
- * @throws {@link DataFormatError} naming the file and what was wrong; for a missing file, the names
+ * @throws {@link asymprop!DataFormatError} naming the file and what was wrong; for a missing file, the names
  * looked for and the directory.
  */
 export function loadMnistFormat(dir: string, options: MnistFormatOptions): Split {
@@ -165,10 +169,14 @@ export function loadMnistFormat(dir: string, options: MnistFormatOptions): Split
  * @param dir The directory holding the four IDX files (raw or gzipped); by default
  * `/usr/share/datasets/fashion-mnist`.
  *
+ * @throws {@link asymprop!DataFormatError} naming the directory or file when one is missing or malformed.
+ *
  * @example
  * ```ts
  * import { loadFashionMnist } from 'asymprop/node';
- * const { train, test } = loadFashionMnist();
+ *
+ * const { train, test } = loadFashionMnist(); // needs Debian's dataset-fashion-mnist, or pass its directory
+ * console.log(train.size, test.size, train.numClasses); // 60000 10000 10
  * ```
  */
 export function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Split {
@@ -178,6 +186,9 @@ export function loadFashionMnist(dir: string = FASHION_MNIST_DIR): Split {
 /**
  * Loads MNIST's official split (60,000 training and 10,000 test digits) from its IDX files,
  * normalised as `(x/255 − 0.1307) / 0.3081`. The sets are named `mnist/train` and `mnist/test`.
+ *
+ * @param dir The directory holding the four IDX files (raw or gzipped), as in {@link loadMnistFormat}.
+ * @throws {@link asymprop!DataFormatError} naming the directory or file when one is missing or malformed.
  */
 export function loadMnist(dir: string): Split {
   return loadMnistFormat(dir, { name: 'mnist', mean: MNIST_MEAN, std: MNIST_STD });
@@ -234,6 +245,8 @@ function cifarSplit(
  * normalisation is not available; this uses the mean and std over all three channels of the
  * training pixels after /255, 0.4734 and 0.2516 (the per-channel values are about
  * (0.4914, 0.4822, 0.4465) and (0.2470, 0.2435, 0.2616)).
+ *
+ * @throws {@link asymprop!DataFormatError} naming the directory or file when one is missing or malformed.
  */
 export function loadCifar10(dir: string): Split {
   const trainNames = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
@@ -254,6 +267,8 @@ export interface Cifar100Options {
  *
  * Normalisation: as for {@link loadCifar10}, one mean and std over all three channels, 0.4782 and
  * 0.2682.
+ *
+ * @throws {@link asymprop!DataFormatError} naming the directory or file when one is missing or malformed.
  */
 export function loadCifar100(dir: string, options: Cifar100Options = {}): Split {
   const labels = options.labels ?? 'fine';

@@ -54,7 +54,12 @@ const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
  *
  * @example
  * ```ts
- * const { dims, data } = parseIdx(bytes, 'train-labels-idx1-ubyte'); // dims [60000]
+ * import { parseIdx } from 'asymprop';
+ *
+ * // A rank-1 file of three labels: magic 0 0, type 0x08, rank 1, dimension 3 (big-endian), data.
+ * const bytes = Uint8Array.of(0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 1);
+ * const { dims, data } = parseIdx(bytes, 'labels-idx1-ubyte');
+ * console.log(dims, data); // [ 3 ] Uint8Array(3) [ 7, 2, 1 ]
  * ```
  */
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
@@ -111,7 +116,9 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
 
 /** The file names used in {@link idxImagesAndLabels}'s messages. */
 export interface IdxFileNames {
+  /** The images file's name or path. */
   readonly images: string;
+  /** The labels file's name or path. */
   readonly labels: string;
 }
 
@@ -127,8 +134,11 @@ export interface IdxImagesAndLabels {
   readonly images: Uint8Array;
   /** `n` labels (a view on the labels file's bytes). */
   readonly labels: Uint8Array;
+  /** The number of images, n. */
   readonly count: number;
+  /** Image height. */
   readonly rows: number;
+  /** Image width. */
   readonly cols: number;
   /** `[1, rows, cols]`: one channel. */
   readonly sampleShape: [number, number, number];

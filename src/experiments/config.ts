@@ -5,17 +5,24 @@ import type { FeedbackStrategy } from '../feedback/strategy.js';
 
 /** The architectures a run can name. */
 export const ARCHITECTURES = ['mlp', 'lenet'] as const;
+/** One of {@link ARCHITECTURES}: {@link mlp} or {@link lenet}. */
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** The datasets a run can name. */
 export const DATASETS = ['mnist-embedded', 'fashion-mnist', 'mnist', 'cifar10', 'cifar100'] as const;
+/** One of {@link DATASETS}; `loadDataset` in `asymprop/node` loads each. */
 export type DatasetName = (typeof DATASETS)[number];
 
-/** One training run of the protocol, fully specified (every field has the protocol's default). */
+/**
+ * One training run of the protocol, fully specified (every field has the protocol's default).
+ * `asymprop train --json` prints it as `config`; every results-file record holds one.
+ */
 export interface RunConfig {
+  /** The data: the embedded digits by default; the protocol's grid uses `fashion-mnist`. */
   readonly dataset: DatasetName;
   /** Directory of the dataset's files (null: the dataset's default place). */
   readonly dataDir: string | null;
+  /** The model. */
   readonly arch: Architecture;
   /** Feedback method: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`). */
   readonly feedback: string;
@@ -23,32 +30,55 @@ export interface RunConfig {
   readonly bm: boolean;
   /** Batch normalisation after every conv and hidden dense layer (exact BN backward). */
   readonly bn: boolean;
+  /** Learning rate of the first 70% of the epochs (÷10 after); default 0.1, or 1e-4 with `bm`. */
   readonly lr: number;
   /** Fraction of feedback signs flipped (0 to 1). */
   readonly flip: number;
   /** Magnitude law for brsf/frsf (`uniform`, `abs-normal`, `lognormal`, `const-<c>`), or null for the default. */
   readonly magnitude: string | null;
+  /** Epochs of training (default 10). */
   readonly epochs: number;
+  /** Seeds everything random: the weights, each layer's feedback, the data order (default 1). */
   readonly seed: number;
+  /** Samples per mini-batch (default 100). */
   readonly batchSize: number;
+  /** SGD momentum (default 0.9). */
   readonly momentum: number;
+  /** L2 weight decay (default 1e-4). */
   readonly weightDecay: number;
 }
 
-/** The protocol's defaults (batch 100, momentum 0.9, weight decay 1e-4, 10 epochs). */
+/**
+ * The protocol's defaults (batch 100, momentum 0.9, weight decay 1e-4, 10 epochs) for every
+ * {@link RunConfig} field but `lr`, which depends on `bm` ({@link defaultLr}). Each field is
+ * described at {@link RunConfig}.
+ */
 export const PROTOCOL_DEFAULTS = {
+  /** {@inheritDoc RunConfig.dataset} */
   dataset: 'mnist-embedded',
+  /** {@inheritDoc RunConfig.dataDir} */
   dataDir: null,
+  /** {@inheritDoc RunConfig.arch} */
   arch: 'mlp',
+  /** {@inheritDoc RunConfig.feedback} */
   feedback: 'bp',
+  /** {@inheritDoc RunConfig.bm} */
   bm: false,
+  /** {@inheritDoc RunConfig.bn} */
   bn: false,
+  /** {@inheritDoc RunConfig.flip} */
   flip: 0,
+  /** {@inheritDoc RunConfig.magnitude} */
   magnitude: null,
+  /** {@inheritDoc RunConfig.epochs} */
   epochs: 10,
+  /** {@inheritDoc RunConfig.seed} */
   seed: 1,
+  /** {@inheritDoc RunConfig.batchSize} */
   batchSize: 100,
+  /** {@inheritDoc RunConfig.momentum} */
   momentum: 0.9,
+  /** {@inheritDoc RunConfig.weightDecay} */
   weightDecay: 1e-4,
 } as const satisfies Omit<RunConfig, 'lr'>;
 
@@ -57,7 +87,17 @@ export function defaultLr(bm: boolean): number {
   return bm ? 1e-4 : 0.1;
 }
 
-/** Fills defaults in and validates every field, throwing a {@link ConfigError} that names the option. */
+/**
+ * Fills defaults in and validates every field, throwing a {@link ConfigError} that names the option.
+ *
+ * @example
+ * ```ts
+ * import { resolveRunConfig, runLabel } from 'asymprop';
+ *
+ * const config = resolveRunConfig({ arch: 'lenet', bn: true, feedback: 'brsf', bm: true });
+ * console.log(config.lr, config.epochs, runLabel(config)); // 0.0001 10 lenet+bn bm+brsf lr=0.0001 seed=1
+ * ```
+ */
 export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   const bm = partial.bm ?? PROTOCOL_DEFAULTS.bm;
   const c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
@@ -78,7 +118,7 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   return c;
 }
 
-/** The feedback strategy a run names. */
+/** The feedback strategy a run names (see {@link feedbackByName}). */
 export function strategyOf(c: RunConfig): FeedbackStrategy {
   return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}) });
 }

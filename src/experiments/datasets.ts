@@ -7,9 +7,20 @@ import type { DatasetName } from './config.js';
 /**
  * Loads a named dataset's training and test sets (Node only: reads files). `dir` overrides the
  * default place: Debian's `dataset-fashion-mnist` directory for Fashion-MNIST; MNIST and CIFAR
- * have no default and need one.
+ * have no default and need one. The embedded digits need no files and ignore `dir`.
+ *
+ * @throws {@link asymprop!ConfigError} when MNIST or CIFAR is named without `dir`.
+ * @throws {@link asymprop!DataFormatError} when the files are missing or malformed.
  */
-export function loadDataset(name: DatasetName, dir: string | null = null): { train: Dataset; test: Dataset } {
+export function loadDataset(
+  name: DatasetName,
+  dir: string | null = null,
+): {
+  /** The training set. */
+  train: Dataset;
+  /** The test set. */
+  test: Dataset;
+} {
   switch (name) {
     case 'mnist-embedded':
       return splitEmbeddedMnist();

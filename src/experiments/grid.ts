@@ -3,23 +3,36 @@ import { resolveRunConfig, type DatasetName, type RunConfig } from './config.js'
 
 /** The parts of the protocol's grid. */
 export const PARTS = ['main', 'sign', 'magnitude'] as const;
+/**
+ * One of {@link PARTS}: `main` (architecture × normalisation × feedback method × learning rate),
+ * `sign` (the flip sweep of frSF on the sweep architecture with BN) and `magnitude` (brSF's
+ * magnitude laws on the same).
+ */
 export type Part = (typeof PARTS)[number];
 
 /** One run of a grid: its configuration, a stable id, and the parts of the grid it belongs to. */
 export interface GridRun {
   /** A stable key made from the configuration alone (the same run in two parts has one id). */
   readonly id: string;
+  /** The parts of the grid the run belongs to (one, or two for a shared run). */
   readonly parts: readonly Part[];
+  /** The run's full configuration. */
   readonly config: RunConfig;
 }
 
 /** The named grids. */
 export const PRESETS = ['protocol', 'quick'] as const;
+/**
+ * One of {@link PRESETS}: `protocol` (the whole grid of the protocol, 232 runs on Fashion-MNIST)
+ * or `quick` (a reduced grid of 40 runs on the embedded digits).
+ */
 export type Preset = (typeof PRESETS)[number];
 
 /** Choices that shrink or move a preset's grid. */
 export interface GridOptions {
+  /** Run on this dataset instead of the preset's. */
   dataset?: DatasetName;
+  /** Where the dataset's files are (default: its default place). */
   dataDir?: string | null;
   /** Seeds (default: the preset's). */
   seeds?: readonly number[];
@@ -32,18 +45,30 @@ export interface GridOptions {
 }
 
 /** The protocol's learning-rate grid: {0.1, 0.01} without Batch Manhattan, {1e-3, 1e-4} with it. */
-export const LR_GRID = { plain: [0.1, 0.01], bm: [1e-3, 1e-4] } as const;
-/** The protocol's normalisation settings. */
+export const LR_GRID = {
+  /** Learning rates of the gradient update. */
+  plain: [0.1, 0.01],
+  /** Learning rates of the Batch Manhattan update. */
+  bm: [1e-3, 1e-4],
+} as const;
+/**
+ * The protocol's normalisation settings, the rows of the main part's tables: each a `name`, whether
+ * it adds Batch Normalization (`bn`) and whether it uses the Batch Manhattan update (`bm`).
+ */
 export const NORMALISATIONS = [
   { name: 'none', bn: false, bm: false },
   { name: 'BN', bn: true, bm: false },
   { name: 'BM', bn: false, bm: true },
   { name: 'BN+BM', bn: true, bm: true },
 ] as const;
+/** One of the {@link NORMALISATIONS}' names: `none`, `BN`, `BM`, `BN+BM`. */
 export type NormalisationName = (typeof NORMALISATIONS)[number]['name'];
 const ALL_NORMS: readonly NormalisationName[] = NORMALISATIONS.map((n) => n.name);
+/** The feedback methods of the protocol's main part, the columns of its tables. */
 export const METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
+/** The sign part's fractions of flipped feedback signs (frSF, with BN, without and with BM). */
 export const FLIPS = [0, 0.1, 0.25, 0.5, 0.75, 1] as const;
+/** The magnitude part's laws of brSF's magnitudes (with BN, without and with BM). */
 export const MAGNITUDES = ['uniform', 'abs-normal', 'lognormal', 'const-10', 'const-0.1'] as const;
 
 /** The normalisation name of a configuration. */
@@ -118,6 +143,22 @@ const PRESET_SPECS: Record<Preset, PresetSpec> = {
 /**
  * The runs of a preset, in a fixed order, each listed once (a run shared by two parts, such as the
  * main part's lenet/BN/frsf and the sign part's flip 0, carries both part names).
+ *
+ * Every run is crossed with the preset's seeds and with its learning rates for the run's update
+ * rule ({@link LR_GRID} in the protocol). `asymprop reproduce --dry-run` prints this list.
+ *
+ * @throws {@link ConfigError} for an unknown preset or part, no seeds, or options that make an
+ * invalid run configuration.
+ *
+ * @example
+ * ```ts
+ * import { gridFor, shardOf } from 'asymprop';
+ *
+ * const grid = gridFor('protocol');
+ * console.log(grid.length, grid.filter((r) => r.config.arch === 'lenet').length); // 232 152
+ * console.log(grid[0]!.id); // fashion-mnist/mlp/none/bp/flip=0/mag=default/lr=0.1/epochs=10/batch=100/momentum=0.9/wd=0.0001/seed=1
+ * console.log(shardOf(grid, { index: 1, count: 16 }).length); // 15: runs 1, 17, 33, …
+ * ```
  */
 export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
   const spec = PRESET_SPECS[preset];
@@ -164,15 +205,24 @@ export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
   return options.filter ? all.filter(options.filter) : all;
 }
 
-/** Parses `i/n` (1 ≤ i ≤ n). */
-export function parseShard(text: string): { index: number; count: number } {
+/** Parses `i/n` (1 ≤ i ≤ n), the command line's `--shard`; throws a {@link ConfigError} otherwise. */
+export function parseShard(text: string): {
+  /** i, 1-based. */
+  index: number;
+  /** n, the number of shards. */
+  count: number;
+} {
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count) throw new ConfigError('shard', text, "'i/n' with 1 ≤ i ≤ n, e.g. '2/8'");
   return { index, count };
 }
 
-/** Shard `index` of `count` (1-based): every count-th run of the grid, starting at index − 1. */
+/**
+ * Shard `index` of `count` (1-based): every count-th run of the grid, starting with run `index`
+ * (array position `index − 1`). The `count` shards are disjoint and together hold every run once;
+ * their sizes differ by at most one.
+ */
 export function shardOf<T>(runs: readonly T[], shard: { index: number; count: number }): T[] {
   return runs.filter((_, i) => i % shard.count === shard.index - 1);
 }

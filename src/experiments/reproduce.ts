@@ -7,13 +7,20 @@ import { parseResults, toRecord, type ResultRecord } from './results.js';
 
 /** Options of {@link reproduce}. */
 export interface ReproduceOptions extends GridOptions {
+  /** The grid to run. */
   readonly preset: Preset;
   /** Directory of the results file (created if missing). */
   readonly out: string;
   /** Continue an interrupted grid: skip the runs already in the results file. */
   readonly resume?: boolean;
-  /** Run only shard `index` of `count` (1-based). */
-  readonly shard?: { index: number; count: number };
+  /** Run only shard `index` of `count` (1-based; see {@link asymprop!shardOf}), into its own results file. */
+  readonly shard?: {
+    /** The shard's number, 1 to `count`. */
+    index: number;
+    /** The number of shards. */
+    count: number;
+  };
+  /** Worker threads, one run each at a time (default: the machine's available parallelism). */
   readonly workers?: number;
   /**
    * Checkpoint each run every this many steps (and after every epoch) under `<out>/checkpoints/`,
@@ -32,11 +39,13 @@ export interface ReproduceResult {
   readonly file: string;
   /** Every record in the results file (earlier sessions' and this one's). */
   readonly records: ResultRecord[];
+  /** Runs finished in this call. */
   readonly ran: number;
+  /** Runs skipped because the results file already held them (with `resume`). */
   readonly skipped: number;
 }
 
-/** The results file of a grid (one per shard). */
+/** The results file of a grid (one per shard): `<out>/results.jsonl` or `<out>/results.shard-<i>-of-<n>.jsonl`. */
 export function resultsFile(out: string, shard?: { index: number; count: number }): string {
   return join(out, shard ? `results.shard-${shard.index}-of-${shard.count}.jsonl` : 'results.jsonl');
 }
@@ -46,7 +55,12 @@ export function resultsFile(out: string, shard?: { index: number; count: number 
  * results file the moment it ends: one `write` of one complete line, then `fsync`. A grid stopped
  * at any moment (Ctrl-C, a crash, `kill -9`) therefore keeps every finished run, and at most the
  * line being written is cut short; `resume` drops that partial line and runs what is missing, so
- * nothing is lost and nothing is run twice.
+ * nothing is lost and nothing is run twice. It does not write the report (see `writeReport` in
+ * `asymprop/report`); `asymprop reproduce` does both.
+ *
+ * @throws {@link asymprop!ConfigError} when the results file exists and `resume` is not set, or for
+ * invalid grid options.
+ * @throws {@link asymprop!DataFormatError} when the existing results file is damaged.
  */
 export async function reproduce(options: ReproduceOptions): Promise<ReproduceResult> {
   const grid = gridFor(options.preset, options);

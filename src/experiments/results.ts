@@ -11,26 +11,58 @@ export const RESULTS_FORMAT = 'asymprop-results/1';
  * an interrupted grid loses nothing that finished.
  */
 export interface ResultRecord {
+  /** {@link RESULTS_FORMAT}: the file format and its version. */
   readonly format: typeof RESULTS_FORMAT;
-  /** The run's stable id (see `runId`). */
+  /** The run's stable id (see {@link runId}). */
   readonly id: string;
+  /** The parts of the grid the run belongs to. */
   readonly parts: readonly Part[];
+  /** The run's full configuration. */
   readonly config: RunConfig;
+  /** The strategy's display name, e.g. `bm+usf`. */
   readonly strategy: string;
   /** Test accuracy after the last epoch, 0 to 1; null when the run diverged. */
   readonly testAccuracy: number | null;
+  /** Mean training loss of the last finished epoch; null when it was not finite or no epoch finished. */
   readonly trainLoss: number | null;
+  /** Whether the loss or a weight became non-finite. */
   readonly diverged: boolean;
-  readonly divergedAt: { epoch: number; step: number; detail: string; layer: string | null } | null;
+  /** Where the run diverged, or null. */
+  readonly divergedAt: {
+    /** The epoch (1-based). */
+    epoch: number;
+    /** The step within the epoch (1-based). */
+    step: number;
+    /** What was non-finite. */
+    detail: string;
+    /** Where non-finite values first appear (a parameter, or a layer's output), if found. */
+    layer: string | null;
+  } | null;
   /** Per epoch: learning rate, train loss and accuracy, test loss and accuracy. */
-  readonly history: readonly { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number }[];
+  readonly history: readonly {
+    /** The epoch (1-based). */
+    epoch: number;
+    /** Its learning rate. */
+    lr: number;
+    /** Mean training loss over its batches. */
+    trainLoss: number;
+    /** Training accuracy over its batches, 0 to 1. */
+    trainAccuracy: number;
+    /** Test loss after it. */
+    testLoss: number;
+    /** Test accuracy after it, 0 to 1. */
+    testAccuracy: number;
+  }[];
   /** Wall time of the run in seconds. */
   readonly seconds: number;
   /** When the run finished (ISO 8601). */
   readonly finishedAt: string;
 }
 
-/** Turns a run's result into its results-file record. */
+/**
+ * Turns a run's result into its results-file record: non-finite numbers become null (JSON has no
+ * NaN), and the history keeps only the per-epoch numbers (no feedback statistics).
+ */
 export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date()): ResultRecord {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   return {
@@ -51,6 +83,7 @@ export function toRecord(id: string, parts: readonly Part[], result: RunResult, 
 
 /** What {@link parseResults} found in a results file. */
 export interface ParsedResults {
+  /** The records of the complete lines, in file order. */
   readonly records: ResultRecord[];
   /** Byte length of the complete lines; anything after it is a line cut short by an interruption. */
   readonly completeBytes: number;
@@ -58,14 +91,17 @@ export interface ParsedResults {
   readonly truncatedTail: boolean;
 }
 
+const utf8 = new TextEncoder();
+const byteLength = (s: string): number => utf8.encode(s).length;
+
 /**
  * Parses a results file. A last line without its newline is the trace of a write cut short and is
  * reported (not returned); any other malformed line is a {@link DataFormatError} naming the file
  * and the line, because it means the file was damaged, not interrupted.
+ *
+ * @param text the file's contents.
+ * @param file the file's name, for error messages.
  */
-const utf8 = new TextEncoder();
-const byteLength = (s: string): number => utf8.encode(s).length;
-
 export function parseResults(text: string, file: string): ParsedResults {
   const records: ResultRecord[] = [];
   const end = text.lastIndexOf('\n') + 1;
@@ -100,7 +136,12 @@ function checkRecord(line: string, file: string, lineNo: number, offset: number)
 }
 
 /** Merges records from several files (shards), keeping the first record of each id. */
-export function mergeRecords(lists: readonly (readonly ResultRecord[])[]): { records: ResultRecord[]; duplicates: string[] } {
+export function mergeRecords(lists: readonly (readonly ResultRecord[])[]): {
+  /** One record per id, in the order first seen. */
+  records: ResultRecord[];
+  /** The ids met again after their first record (once per extra copy). */
+  duplicates: string[];
+} {
   const seen = new Map<string, ResultRecord>();
   const duplicates: string[] = [];
   for (const list of lists) {

@@ -11,6 +11,7 @@ import { strategyOf, type RunConfig } from './config.js';
 
 /** The outcome of one run, as printed by `asymprop train --json`. */
 export interface RunResult {
+  /** The configuration that ran. */
   readonly config: RunConfig;
   /** Strategy display name, e.g. `bm+usf`. */
   readonly strategy: string;
@@ -22,6 +23,7 @@ export interface RunResult {
   readonly diverged: boolean;
   /** Where it diverged, if it did. */
   readonly divergedAt: TrainResult['diverged'];
+  /** One record per finished epoch, with per-layer feedback statistics on each epoch's last batch. */
   readonly history: EpochRecord[];
   /** Wall time of training and evaluation, in seconds. */
   readonly seconds: number;
@@ -29,7 +31,9 @@ export interface RunResult {
 
 /** Callbacks of {@link runExperiment}. */
 export interface RunCallbacks {
+  /** Called after every epoch with its record. */
   onEpoch?: (record: EpochRecord) => void;
+  /** Called after every batch with the 1-based epoch, step, steps per epoch and the batch loss. */
   onBatch?: (epoch: number, step: number, steps: number, loss: number) => void;
   /** Continue from this checkpoint (of the same configuration). */
   resume?: Checkpoint;
@@ -42,9 +46,29 @@ export interface RunCallbacks {
 }
 
 /**
- * Runs one protocol configuration on given data. The run's seed decides everything random, in a
- * fixed order: the model's weights and each layer's feedback generator first, then the data order.
- * Two runs that differ only in their feedback method therefore start from the same weights.
+ * Runs one protocol configuration on given data: builds the model ({@link mlp} or {@link lenet},
+ * sized for the data), SGD with the configuration's momentum and weight decay, and trains with
+ * {@link protocolSchedule} and per-layer feedback statistics on each epoch's last batch. This is
+ * what `asymprop train` and every run of a grid do.
+ *
+ * The run's seed decides everything random, in a fixed order: the model's weights and each
+ * layer's feedback generator first, then the data order. Two runs that differ only in their
+ * feedback method therefore start from the same weights.
+ *
+ * @throws {@link DataFormatError} when `callbacks.resume` holds a checkpoint of another
+ * configuration or does not fit the model.
+ * @throws {@link DivergenceError} when the run diverges and `callbacks.onDivergence` is `throw`.
+ *
+ * @example
+ * ```ts
+ * import { resolveRunConfig, runExperiment } from 'asymprop';
+ * import { splitEmbeddedMnist } from 'asymprop/node';
+ *
+ * const config = resolveRunConfig({ feedback: 'usf', bm: true, epochs: 1, seed: 3 });
+ * const result = runExperiment(config, splitEmbeddedMnist());
+ * console.log(result.strategy, result.diverged, result.testAccuracy > 0.8); // bm+usf false true
+ * console.log(result.history[0]!.feedback?.['3']?.signConcordance);          // 1
+ * ```
  */
 export function runExperiment(config: RunConfig, data: { train: Dataset; test: Dataset }, callbacks: RunCallbacks = {}): RunResult {
   const t0 = Date.now();

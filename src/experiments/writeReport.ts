@@ -44,17 +44,38 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 }
 
 /** The results file of a report: one record per id, sorted by id, one JSON line each. */
-export function resultsJsonl(records: readonly ResultRecord[]): { text: string; records: ResultRecord[]; duplicates: string[] } {
+export function resultsJsonl(records: readonly ResultRecord[]): {
+  /** The file's text, each line ending in a newline. */
+  text: string;
+  /** The records written, in file order. */
+  records: ResultRecord[];
+  /** Ids that appeared more than once (the first record was kept). */
+  duplicates: string[];
+} {
   const { records: merged, duplicates } = mergeRecords([records]);
   merged.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { text: merged.map((r) => `${JSON.stringify(r)}\n`).join(''), records: merged, duplicates };
 }
 
 /**
- * Renders the report of `records` and writes it into `dir` (created if needed).
+ * Renders the report of `records` ({@link renderReport}) and writes it into `dir` (created if
+ * needed): `figures/*.svg`, then `results.jsonl`, then `report.md`, each atomically.
  *
  * @example
- * await writeReport('reports/protocol', records, { command: 'asymprop grid --preset protocol', wallSeconds: 5400 });
+ * ```ts
+ * import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { parseResults } from 'asymprop';
+ * import { writeReport } from 'asymprop/report';
+ *
+ * // The quick preset's results, as shipped with the guides (run from the repository's root).
+ * const { records } = parseResults(readFileSync('docs/results/quick/results.jsonl', 'utf8'), 'results.jsonl');
+ * const dir = mkdtempSync(join(tmpdir(), 'asymprop-report-'));
+ * const written = await writeReport(dir, records, { command: 'asymprop reproduce --preset quick' });
+ * console.log(written.records.length, written.figures.length, written.report.endsWith('report.md')); // 40 4 true
+ * rmSync(dir, { recursive: true });
+ * ```
  */
 export async function writeReport(dir: string, records: readonly ResultRecord[], options: ReportOptions = {}): Promise<WrittenReport> {
   const { markdown, figures } = await renderReport(records, options);

@@ -12,9 +12,17 @@ import { symmetric } from './symmetric.js';
  * loss, i.e. after the batch has been summed; weight decay and momentum then apply as usual
  * (`buf ← μ·buf + (sign(g) + λ·w)`).
  *
+ * @param inner the strategy whose feedback matrix V the backward pass uses (default symmetric).
+ *
  * @example
  * ```ts
- * const strategy = batchManhattan(signConcordant()); // uSF + BM, one strategy value
+ * import { Rng, SGD, batchManhattan, mlp, usf } from 'asymprop';
+ *
+ * const strategy = batchManhattan(usf()); // uSF + BM, one strategy value
+ * const model = mlp({ rng: new Rng(1), feedback: strategy });
+ * // BM gradients are ±1 per entry, so the protocol's learning rates for BM are small (1e-3, 1e-4).
+ * const optimizer = new SGD(model.params(), { lr: 1e-4, momentum: 0.9, weightDecay: 1e-4 });
+ * console.log(strategy.name, optimizer.lr); // bm+usf 0.0001
  * ```
  */
 export function batchManhattan(inner: FeedbackStrategy = symmetric()): FeedbackStrategy {

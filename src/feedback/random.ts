@@ -6,9 +6,17 @@ import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
  * Random feedback (feedback alignment, Lillicrap et al.): V = B, a fixed random matrix drawn once
  * with the layer's own weight initialiser, so B has W's scale but no relation to W's signs.
  *
+ * @param options `flip`: fraction of B's signs flipped by a fixed random mask (default 0; it
+ * changes little, since B's signs are already random).
+ * @throws {@link ConfigError} unless `flip` is in [0, 1].
+ *
  * @example
  * ```ts
+ * import { Rng, mlp, randomFeedback } from 'asymprop';
+ *
  * const model = mlp({ rng: new Rng(3), feedback: randomFeedback() });
+ * const stats = model.instrument().feedbackStats(); // filled in by the next backward pass
+ * console.log(randomFeedback().name, Object.keys(stats)); // fa [ '1', '3', '5' ]
  * ```
  */
 export function randomFeedback(options: { flip?: number } = {}): FeedbackStrategy {

@@ -11,7 +11,22 @@ export type CustomFeedbackFactories = Readonly<Record<string, (options: Readonly
 
 /**
  * Rebuilds a strategy from its {@link FeedbackSpec} (e.g. one read from a checkpoint). Specs of
- * user-defined strategies (`type: 'custom'`) are rebuilt by the factory registered in `custom`.
+ * user-defined strategies (`type: 'custom'`) are rebuilt by the factory registered in `custom`
+ * under the spec's `name`, called with the spec's `options` (or `{}`).
+ *
+ * @throws {@link ConfigError} for an unknown spec type, a custom name with no registered factory,
+ * or invalid parameters (a flip outside [0, 1], an unknown magnitude law).
+ *
+ * A custom strategy and its registry are shown in
+ * [Writing your own feedback strategy](../../docs/custom-strategy.md).
+ *
+ * @example
+ * ```ts
+ * import { brsf, feedbackFromSpec } from 'asymprop';
+ *
+ * const saved = JSON.stringify(brsf({ magnitude: 'lognormal' }).spec); // e.g. inside a checkpoint
+ * console.log(feedbackFromSpec(JSON.parse(saved)).name);              // brsf(lognormal)
+ * ```
  */
 export function feedbackFromSpec(spec: FeedbackSpec, custom: CustomFeedbackFactories = {}): FeedbackStrategy {
   switch (spec?.type) {
@@ -33,7 +48,7 @@ export const FEEDBACK_NAMES = ['bp', 'symmetric', 'usf', 'brsf', 'frsf', 'fa', '
 /** One of {@link FEEDBACK_NAMES}. */
 export type FeedbackName = (typeof FEEDBACK_NAMES)[number];
 
-/** Options of {@link feedbackByName}. */
+/** Options of {@link feedbackByName}: the command line's `--bm`, `--flip` and `--magnitude`. */
 export interface FeedbackByNameOptions {
   /** Batch Manhattan on top of the method. */
   bm?: boolean;
@@ -47,9 +62,15 @@ export interface FeedbackByNameOptions {
  * Builds a strategy from a protocol name: `bp` (alias `symmetric`), `usf`, `brsf`, `frsf`, `fa`
  * (alias `random`), optionally with Batch Manhattan, a flip fraction and a magnitude law.
  *
+ * @throws {@link ConfigError} for an unknown name, a magnitude law with a method other than brsf
+ * or frsf, or an invalid flip or law.
+ *
  * @example
  * ```ts
- * feedbackByName('brsf', { bm: true, magnitude: 'lognormal' }).name; // 'bm+brsf(lognormal)'
+ * import { feedbackByName } from 'asymprop';
+ *
+ * console.log(feedbackByName('brsf', { bm: true, magnitude: 'lognormal' }).name); // bm+brsf(lognormal)
+ * console.log(feedbackByName('fa', { flip: 0.5 }).name);                         // fa(flip=0.5)
  * ```
  */
 export function feedbackByName(name: string, options: FeedbackByNameOptions = {}): FeedbackStrategy {

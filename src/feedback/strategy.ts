@@ -43,8 +43,13 @@ export interface FeedbackContext {
   readonly layer: string;
 }
 
-/** A strategy bound to one layer's weight. */
+/**
+ * A strategy bound to one layer's weight: the per-layer object a {@link FeedbackStrategy} creates
+ * in {@link FeedbackStrategy.bind}. It owns whatever the rule draws for that layer (random
+ * magnitudes, a random matrix B, a flip mask) and the generator it draws them from.
+ */
 export interface Feedback {
+  /** The strategy this binding came from. */
   readonly strategy: FeedbackStrategy;
   /**
    * The matrix V that carries the error to the layer's input, computed from the current W (the
@@ -61,19 +66,67 @@ export interface Feedback {
   loadState(state: FeedbackState): void;
 }
 
-/** JSON description of a strategy. */
+/**
+ * JSON description of a strategy: what checkpoints and results files store, and what
+ * {@link feedbackFromSpec} turns back into a strategy. One variant per kind of rule.
+ *
+ * @example
+ * ```ts
+ * import { batchManhattan, feedbackFromSpec, frsf } from 'asymprop';
+ *
+ * const spec = batchManhattan(frsf({ flip: 0.25 })).spec;
+ * console.log(JSON.stringify(spec));
+ * // {"type":"batch-manhattan","inner":{"type":"sign-concordant","magnitude":"uniform","redraw":"fixed","flip":0.25}}
+ * console.log(feedbackFromSpec(spec).name); // bm+frsf(flip=0.25)
+ * ```
+ */
 export type FeedbackSpec =
-  | { readonly type: 'symmetric'; readonly flip: number }
-  | { readonly type: 'sign-concordant'; readonly magnitude: MagnitudeLaw; readonly redraw: 'fixed' | 'batch'; readonly flip: number }
-  | { readonly type: 'random'; readonly flip: number }
-  | { readonly type: 'batch-manhattan'; readonly inner: FeedbackSpec }
+  | {
+      /** {@link symmetric}: V = W. */
+      readonly type: 'symmetric';
+      /** Fraction of V's signs flipped by a fixed random mask, in [0, 1]. */
+      readonly flip: number;
+    }
+  | {
+      /** {@link signConcordant} (uSF, brSF, frSF): V = M ∘ sign(W). */
+      readonly type: 'sign-concordant';
+      /** The law of the magnitudes M. */
+      readonly magnitude: MagnitudeLaw;
+      /** `batch`: M is redrawn after every optimizer step (brSF); `fixed`: drawn once (frSF, uSF). */
+      readonly redraw: 'fixed' | 'batch';
+      /** Fraction of V's signs flipped by a fixed random mask, in [0, 1]. */
+      readonly flip: number;
+    }
+  | {
+      /** {@link randomFeedback} (feedback alignment): V = B, fixed and random. */
+      readonly type: 'random';
+      /** Fraction of V's signs flipped by a fixed random mask, in [0, 1]. */
+      readonly flip: number;
+    }
+  | {
+      /** {@link batchManhattan}: the inner strategy's V, with every parameter gradient replaced by its sign. */
+      readonly type: 'batch-manhattan';
+      /** The spec of the strategy whose V is used. */
+      readonly inner: FeedbackSpec;
+    }
   /** A user-defined strategy: `feedbackFromSpec` rebuilds it through the factory registered under `name`. */
-  | { readonly type: 'custom'; readonly name: string; readonly options?: Readonly<Record<string, unknown>> };
+  | {
+      /** A strategy defined outside the library. */
+      readonly type: 'custom';
+      /** The key of its factory in the registry passed to {@link feedbackFromSpec}. */
+      readonly name: string;
+      /** Passed to that factory (default `{}`); must be JSON-safe. */
+      readonly options?: Readonly<Record<string, unknown>>;
+    };
 
-/** JSON-safe state of a bound {@link Feedback}. */
+/** JSON-safe state of a bound {@link Feedback}: what {@link Feedback.state} saves and {@link Feedback.loadState} restores. */
 export interface FeedbackState {
+  /** The strategy's spec; restoring into a binding of another strategy is refused. */
   readonly spec: FeedbackSpec;
+  /** The binding's generator, or null for a wrapper that draws nothing itself (Batch Manhattan). */
   readonly rng: RngState | null;
+  /** The arrays the binding drew (magnitudes, B, the flip mask as `flip`), by name. */
   readonly arrays: Readonly<Record<string, EncodedArray>>;
+  /** The wrapped strategy's state, for a wrapper such as Batch Manhattan. */
   readonly inner?: FeedbackState;
 }

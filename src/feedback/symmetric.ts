@@ -11,10 +11,16 @@ export interface SymmetricOptions {
 /**
  * Symmetric feedback, V = W: plain backpropagation, the control. It runs through the same code
  * path as every other strategy; without flips `matrix` hands back W itself, so it costs nothing.
+ * With `flip`, V is W with a fixed random fraction of its signs flipped (drawn once per layer).
+ *
+ * @throws {@link ConfigError} unless `flip` is in [0, 1].
  *
  * @example
  * ```ts
- * const model = mlp({ rng: new Rng(1), feedback: symmetric() });
+ * import { Rng, mlp, symmetric } from 'asymprop';
+ *
+ * const model = mlp({ rng: new Rng(1), feedback: symmetric() }); // plain backprop (also the default)
+ * console.log(symmetric({ flip: 0.1 }).name);                   // bp(flip=0.1)
  * ```
  */
 export function symmetric(options: SymmetricOptions = {}): FeedbackStrategy {

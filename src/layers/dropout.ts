@@ -13,7 +13,9 @@ import type { Layer, LayerBuffers } from './layer.js';
 export class Dropout implements Layer {
   private cache: { mask: Storage | null; shape: Shape } | null = null;
 
+  /** @throws {@link ConfigError} unless `p` is in [0, 1) and `rng` is an {@link Rng}. */
   constructor(
+    /** The probability that an element is dropped, in [0, 1). */
     readonly p: number,
     /** The generator the masks are drawn from (its state is the layer's state). */
     readonly rng: Rng,

@@ -14,7 +14,12 @@ export interface LossResult {
   readonly correct?: number;
 }
 
-/** Throws a {@link ValueError} unless `labels` has `n` integers in [0, classes). */
+/**
+ * Throws a {@link ShapeError} unless there are `n` labels, and a {@link ValueError} unless each is
+ * an integer in [0, classes).
+ *
+ * @param where names the caller in the error message.
+ */
 export function checkLabels(where: string, labels: Labels, n: number, classes: number): void {
   if (labels.length !== n) throw new ShapeError(where, `${n} labels (one per row)`, [labels.length]);
   for (let i = 0; i < n; i++) {
@@ -30,9 +35,18 @@ export function checkLabels(where: string, labels: Labels, n: number, classes: n
  * gradient `(softmax(z) − onehot(y)) / N`. Computed stably (the row max is subtracted first).
  * A non-finite logit gives a non-finite loss, which training treats as divergence.
  *
+ * @param logits `[N, classes]` scores.
+ * @param labels one class index per row.
+ * @throws {@link ShapeError} unless `logits` has rank 2 and there is one label per row.
+ * @throws {@link ValueError} for a label that is not an integer in [0, classes).
+ *
  * @example
  * ```ts
- * const { loss, grad } = softmaxCrossEntropy(logits, labels); // logits [N, C], labels length N
+ * import { Tensor, softmaxCrossEntropy } from 'asymprop';
+ *
+ * const logits = Tensor.from([[2, 0, 0], [0, 0, 0]]);
+ * const { loss, grad, correct } = softmaxCrossEntropy(logits, [0, 2]);
+ * console.log(loss.toFixed(4), correct, grad.shape); // 0.6691 1 [2, 3]
  * ```
  */
 export function softmaxCrossEntropy(logits: Tensor, labels: Labels): LossResult {
@@ -63,7 +77,8 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Labels): LossResult 
 
 /**
  * Mean squared error over all elements, `L = mean((p − t)²)`, gradient `2 (p − t) / size`
- * (PyTorch's `MSELoss` with its default mean reduction).
+ * (PyTorch's `MSELoss` with its default mean reduction). Throws a {@link ShapeError} unless
+ * `prediction` and `target` have the same shape.
  */
 export function meanSquaredError(prediction: Tensor, target: Tensor): LossResult {
   assertSameShape('meanSquaredError target', prediction, target);

@@ -29,17 +29,24 @@ export interface WeightedLayerOptions {
  * writes its own forward and backward, side by side, in its own file.
  */
 export abstract class WeightedLayer implements FeedbackLayer {
+  /** W: `[out, in]` for a dense layer, `[out, in, kh, kw]` for a convolution. Named `weight`. */
   readonly weight: Param;
+  /** b, one per output unit or channel, initialised to 0; null when built with `bias: false`. Named `bias`. */
   readonly bias: Param | null;
+  /** The initialiser that drew W (and that feedback alignment uses to draw B). */
   readonly init: Initializer;
   feedback: Feedback;
   instrument = false;
   stats: FeedbackStats | null = null;
 
   /**
+   * Draws W with `options.init` from `options.rng`, then binds the feedback strategy to a generator
+   * forked from that same `rng`.
+   *
    * @param label the layer's description (subclass fields are not set yet while this runs).
    * @param weightShape W's shape (`[out, in]` or `[out, in, kh, kw]`).
    * @param fanIn inputs feeding one output unit; `fanOut`: outputs fed by one input unit.
+   * @throws {@link ConfigError} when `options.rng` is not an {@link Rng}.
    */
   protected constructor(
     label: string,

@@ -15,9 +15,11 @@ import { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './com
 
 /** Options of {@link lenet}. */
 export interface LenetOptions {
+  /** Draws the weights and seeds each layer's feedback generator. */
   rng: Rng;
   /** Per-sample input shape `[channels, height, width]` (default `[1, 28, 28]`). */
   inputShape?: Shape;
+  /** Output classes (default 10). */
   classes?: number;
   /** Batch normalisation after every conv and hidden dense layer, before its ReLU (default false). */
   bn?: boolean;
@@ -25,6 +27,7 @@ export interface LenetOptions {
   feedback?: FeedbackChoice;
   /** Feedback of the BN layers (default: exact BN backward, with Batch Manhattan when the weighted layers use it). */
   bnFeedback?: FeedbackStrategy;
+  /** Weight initialiser of the conv and dense layers (default He-normal). */
   init?: Initializer;
 }
 
@@ -33,9 +36,23 @@ export interface LenetOptions {
  * 16 filters → [BN] → ReLU → max-pool 2 → flatten (400 for 28×28 inputs) → dense 120 → [BN] →
  * ReLU → dense 84 → [BN] → ReLU → dense to the classes.
  *
+ * Every random draw comes from `options.rng`, in layer order: each weighted layer draws its weights
+ * and then forks its feedback's generator from it.
+ *
+ * @throws {@link ConfigError} when `rng` is missing or a feedback choice is not a strategy.
+ * @throws {@link ShapeError} when `inputShape` is too small for the two 5×5 convolutions and pools.
+ *
  * @example
  * ```ts
+ * import { Rng, Tensor, brsf, lenet, symmetric, usf } from 'asymprop';
+ *
  * const model = lenet({ rng: new Rng(1), bn: true, feedback: brsf() });
+ * console.log(model.forward(Tensor.zeros([2, 1, 28, 28]), false).shape); // [2, 10]
+ *
+ * // uSF in the two conv layers (weighted layers 0 and 1), backprop in the dense layers.
+ * const mixed = lenet({ rng: new Rng(1), feedback: (i) => (i < 2 ? usf() : symmetric()) });
+ * console.log(mixed.feedbackLayers().map(({ index, layer }) => `${index}: ${layer.feedback.strategy.name}`).join(', '));
+ * // 0: usf, 3: usf, 7: bp, 9: bp, 11: bp
  * ```
  */
 export function lenet(options: LenetOptions): Sequential {

@@ -36,9 +36,22 @@ export interface MlpOptions {
  * The protocol's `mlp`: flatten → [dense → (BN) → ReLU] per hidden width → dense to the classes
  * (784 → 256 → 256 → 10 by default).
  *
+ * Every random draw comes from `options.rng`, in layer order: each dense layer draws its weights
+ * and then forks its feedback's generator from it. The dense layers sit at `model.layers` indices
+ * 1, 3, 5, … without BN and 1, 4, 7, … with it (the index `setFeedback` and `feedbackStats` use).
+ *
+ * @throws {@link ConfigError} when `rng` is missing, `hidden` is not an array of positive
+ * integers, or a feedback choice is not a strategy.
+ *
  * @example
  * ```ts
+ * import { Rng, Tensor, batchManhattan, mlp, usf } from 'asymprop';
+ *
  * const model = mlp({ rng: new Rng(1), bn: true, feedback: batchManhattan(usf()) });
+ * console.log(model.describe());
+ * // Sequential(Flatten, Dense(784→256), BatchNorm(256), ReLU, Dense(256→256), BatchNorm(256), ReLU, Dense(256→10))
+ * const small = mlp({ rng: new Rng(1), inputShape: [4], hidden: [8], classes: 3 });
+ * console.log(small.forward(Tensor.zeros([5, 4]), false).shape); // [5, 3]
  * ```
  */
 export function mlp(options: MlpOptions): Sequential {

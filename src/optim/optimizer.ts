@@ -21,8 +21,12 @@ export interface Optimizer {
 
 /** JSON-safe optimizer state. */
 export interface OptimizerState {
+  /** The optimizer's kind, e.g. `sgd`; loading another kind's state is refused. */
   readonly type: string;
+  /** The learning rate when the state was taken. */
   readonly lr: number;
+  /** Steps taken. */
   readonly steps: number;
+  /** Per-parameter buffers (SGD: the momentum buffers), keyed by parameter name. */
   readonly buffers: Readonly<Record<string, EncodedArray>>;
 }

@@ -1,8 +1,10 @@
 import { ConfigError } from '../errors.js';
 
-/** A learning rate per epoch (epochs counted from 0). */
+/** A learning rate per epoch (epochs counted from 0). {@link train} sets `optimizer.lr` to `at(epoch)` before each epoch. */
 export interface LrSchedule {
+  /** A description for logs, e.g. `protocol(0.1, ÷10 from epoch 8)`. */
   readonly name: string;
+  /** The learning rate of an epoch (0-based). */
   at(epoch: number): number;
 }
 
@@ -16,13 +18,16 @@ function checkGamma(gamma: unknown): number {
   return gamma;
 }
 
-/** The same learning rate every epoch. */
+/** The same learning rate every epoch. Throws a {@link ConfigError} unless `lr` is finite and ≥ 0. */
 export function constantLr(lr: number): LrSchedule {
   checkLr(lr);
   return { name: `constant(${lr})`, at: () => lr };
 }
 
-/** `lr · gamma^⌊epoch / stepSize⌋` (PyTorch's StepLR). */
+/**
+ * `lr · gamma^⌊epoch / stepSize⌋` (PyTorch's StepLR). Throws a {@link ConfigError} for a negative
+ * `lr`, a `gamma` ≤ 0 or a `stepSize` that is not a positive integer.
+ */
 export function stepLr(lr: number, stepSize: number, gamma = 0.1): LrSchedule {
   checkLr(lr);
   checkGamma(gamma);
@@ -30,7 +35,10 @@ export function stepLr(lr: number, stepSize: number, gamma = 0.1): LrSchedule {
   return { name: `step(${lr}, every ${stepSize}, ×${gamma})`, at: (epoch) => lr * gamma ** Math.floor(epoch / stepSize) };
 }
 
-/** `lr · gamma^(number of milestones ≤ epoch)` (PyTorch's MultiStepLR). */
+/**
+ * `lr · gamma^(number of milestones ≤ epoch)` (PyTorch's MultiStepLR). Throws a
+ * {@link ConfigError} for a negative `lr`, a `gamma` ≤ 0 or a milestone that is not an integer ≥ 0.
+ */
 export function multiStepLr(lr: number, milestones: readonly number[], gamma = 0.1): LrSchedule {
   checkLr(lr);
   checkGamma(gamma);
@@ -45,6 +53,16 @@ export function multiStepLr(lr: number, milestones: readonly number[], gamma = 0
 /**
  * The protocol's schedule: `lr` for the first 70% of the epochs and `lr/10` for the last 30%
  * (rounded: 10 epochs give epochs 1–7 at lr and 8–10 at lr/10).
+ *
+ * @throws {@link ConfigError} unless `epochs` is a positive integer and `lr` finite and ≥ 0.
+ *
+ * @example
+ * ```ts
+ * import { protocolSchedule } from 'asymprop';
+ *
+ * const schedule = protocolSchedule(0.1, 10);
+ * console.log(schedule.name, [0, 6, 7, 9].map((e) => schedule.at(e))); // protocol(0.1, ÷10 from epoch 8) [ 0.1, 0.1, 0.010000000000000002, 0.010000000000000002 ]
+ * ```
  */
 export function protocolSchedule(lr: number, epochs: number): LrSchedule {
   if (!Number.isInteger(epochs) || epochs <= 0) throw new ConfigError('epochs', epochs, 'a positive integer');

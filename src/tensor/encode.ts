@@ -2,8 +2,11 @@ import { DataFormatError, describeValue } from '../errors.js';
 
 /** A typed array in a JSON-safe form: its element type and its bytes in base64 (little-endian). */
 export interface EncodedArray {
+  /** The element type of the typed array. */
   readonly dtype: 'float32' | 'float64' | 'int8';
+  /** The number of elements (not bytes). */
   readonly length: number;
+  /** The array's bytes, little-endian, in standard base64 with padding. */
   readonly base64: string;
 }
 
@@ -16,7 +19,18 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
-/** Encodes a typed array's bytes (works the same in Node and in browsers). */
+/**
+ * Encodes a typed array's bytes (works the same in Node and in browsers).
+ *
+ * @example
+ * ```ts
+ * import { decodeArray, encodeArray } from 'asymprop';
+ *
+ * const encoded = encodeArray(Float32Array.of(1, -2.5));
+ * console.log(encoded); // { dtype: 'float32', length: 2, base64: 'AACAPwAAIMA=' }
+ * console.log(decodeArray(JSON.parse(JSON.stringify(encoded)))); // Float32Array(2) [ 1, -2.5 ]
+ * ```
+ */
 export function encodeArray(array: Encodable): EncodedArray {
   const dtype = array instanceof Float64Array ? 'float64' : array instanceof Int8Array ? 'int8' : 'float32';
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
@@ -35,7 +49,13 @@ export function encodeArray(array: Encodable): EncodedArray {
   return { dtype, length: array.length, base64: parts.join('') };
 }
 
-/** Decodes {@link encodeArray}'s output, validating the element type and the length. */
+/**
+ * Decodes {@link encodeArray}'s output into a new typed array of its element type.
+ *
+ * @param where names the array in error messages.
+ * @throws {@link DataFormatError} naming `where` when the object is not an encoded array, its
+ * element type is unknown, its length disagrees with its bytes, or its base64 is malformed.
+ */
 export function decodeArray(encoded: EncodedArray, where = 'encoded array'): Encodable {
   if (typeof encoded !== 'object' || encoded === null || typeof encoded.base64 !== 'string') {
     throw new DataFormatError(where, 'expected { dtype, length, base64 }');

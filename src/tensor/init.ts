@@ -8,7 +8,16 @@ import type { Storage } from './tensor.js';
  * the forward weight, so B and W have the same scale.
  */
 export interface Initializer {
+  /** The initialiser's name, e.g. `he-normal` (see {@link initializerByName}). */
   readonly name: string;
+  /**
+   * Overwrites every element of `out` with an independent draw.
+   *
+   * @param out the weight's values, flat.
+   * @param fanIn inputs feeding one output unit (for a conv layer: in-channels × kernel area).
+   * @param fanOut outputs fed by one input unit (for a conv layer: out-channels × kernel area).
+   * @param rng the generator to draw from.
+   */
   fill(out: Storage, fanIn: number, fanOut: number, rng: Rng): void;
 }
 
@@ -33,13 +42,16 @@ export function xavierNormal(): Initializer {
   return { name: 'xavier-normal', fill: (out, fanIn, fanOut, rng) => { rng.fillNormal(out, 0, Math.sqrt(2 / (fanIn + fanOut))); } };
 }
 
-/** Uniform on [lo, hi). */
+/** Uniform on [lo, hi) (default [−0.05, 0.05)); throws a {@link ConfigError} unless lo < hi, both finite. */
 export function uniformInit(lo = -0.05, hi = 0.05): Initializer {
   if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new ConfigError('uniform init range', [lo, hi], 'finite lo < hi');
   return { name: `uniform(${lo},${hi})`, fill: (out, _fanIn, _fanOut, rng) => { rng.fillUniform(out, lo, hi); } };
 }
 
-/** Looks an initialiser up by name (`he-normal`, `xavier-uniform`, `xavier-normal`). */
+/**
+ * Looks an initialiser up by name (`he-normal`, `xavier-uniform`, `xavier-normal`); throws a
+ * {@link ConfigError} for any other name.
+ */
 export function initializerByName(name: string): Initializer {
   switch (name) {
     case 'he-normal': return heNormal();

@@ -38,17 +38,30 @@ export function sizeOf(shape: Shape): number {
  *
  * @example
  * ```ts
+ * import { Tensor } from 'asymprop';
+ *
  * const x = Tensor.from([[1, 2], [3, 4]]);
- * x.shape; // [2, 2]
- * x.get(1, 0); // 3
+ * console.log(x.shape, x.get(1, 0), x.dtype); // [2, 2] 3 float32
+ * const row = x.reshape([4]);                 // shares x's memory
+ * row.set(10, 0);
+ * console.log(x.get(0, 0));                   // 10
  * ```
  */
 export class Tensor {
+  /** The values, row-major (the last axis varies fastest). Kernels read and write it directly. */
   readonly data: Storage;
+  /** The size of each axis, outermost first (frozen). */
   readonly shape: Shape;
+  /** The number of elements, the product of `shape` (`data.length`). */
   readonly size: number;
   private view?: NdArray<Storage>;
 
+  /**
+   * Wraps existing storage (no copy).
+   *
+   * @throws {@link ShapeError} when `data` does not hold exactly as many values as `shape` has.
+   * @throws {@link ConfigError} when `shape` has a negative or fractional size.
+   */
   constructor(data: Storage, shape: Shape) {
     const size = sizeOf(shape);
     if (data.length !== size) {
@@ -71,7 +84,12 @@ export class Tensor {
     return t;
   }
 
-  /** Builds a tensor from nested arrays (the shape is read off the nesting) or a flat array and a shape. */
+  /**
+   * Builds a tensor from nested arrays (the shape is read off the nesting) or a flat array and a
+   * shape. The values are copied.
+   *
+   * @throws {@link ShapeError} for ragged nesting, or a flat array whose length does not match `shape`.
+   */
   static from(values: NestedNumbers | ArrayLike<number>, shape?: Shape, dtype: DType = 'float32'): Tensor {
     if (shape) {
       const flat = allocate(dtype, sizeOf(shape));
@@ -110,10 +128,12 @@ export class Tensor {
     return out;
   }
 
+  /** The element type, read off `data`. */
   get dtype(): DType {
     return dtypeOf(this.data);
   }
 
+  /** The number of axes. */
   get rank(): number {
     return this.shape.length;
   }
@@ -123,7 +143,12 @@ export class Tensor {
     return (this.view ??= ndarray(this.data, [...this.shape]));
   }
 
-  /** A tensor sharing this one's memory with another shape of the same size (one axis may be -1). */
+  /**
+   * A tensor sharing this one's memory with another shape of the same size (one axis may be -1,
+   * inferred from the others).
+   *
+   * @throws {@link ShapeError} when the sizes differ or more than one axis is -1.
+   */
   reshape(shape: Shape): Tensor {
     const known = shape.filter((d) => d !== -1);
     const free = shape.length - known.length;
@@ -149,7 +174,7 @@ export class Tensor {
     return new Tensor(data, this.shape);
   }
 
-  /** Copies another tensor's values into this one (shapes must match). */
+  /** Copies another tensor's values into this one; throws a {@link ShapeError} unless the shapes match. */
   copyFrom(src: Tensor): this {
     assertSameShape('Tensor.copyFrom', this, src);
     this.data.set(src.data);
@@ -166,7 +191,7 @@ export class Tensor {
     this.data[this.offsetOf(index)] = value;
   }
 
-  /** Flat offset of an index tuple, checked against the shape. */
+  /** Flat offset of an index tuple; throws a {@link ShapeError} for a wrong count or an index out of range. */
   offsetOf(index: readonly number[]): number {
     if (index.length !== this.rank) throw new ShapeError('Tensor.get', `${this.rank} indices`, [index.length]);
     let off = 0;
@@ -193,6 +218,7 @@ export class Tensor {
     return build(0, 0);
   }
 
+  /** A short description for messages, e.g. `Tensor(float32, [100, 784])` (not the values). */
   toString(): string {
     return `Tensor(${this.dtype}, ${formatShape(this.shape)})`;
   }

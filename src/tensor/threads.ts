@@ -19,11 +19,13 @@ import { ConfigError } from '../errors.js';
 
 /** What the thread pool needs of a worker: the environment's Worker, or anything like it. */
 export interface ThreadWorker {
+  /** Sends the helper its one setup message (the module, the shared memory, the control array, its index). */
   postMessage(message: unknown): void;
+  /** Stops the helper (when the pool closes). */
   terminate(): unknown;
 }
 
-/** Starts one helper thread running {@link serveGemmThread}. */
+/** Starts one helper thread running `serveGemmThread` (the library's `gemmWorker.js` or `nodeGemmWorker.js`). */
 export type ThreadSpawner = () => ThreadWorker;
 
 /** The first (and only) message a helper receives. */

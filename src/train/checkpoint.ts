@@ -26,13 +26,18 @@ import type { TrainProgress } from './train.js';
  * metadata (the run's configuration). A reader of version 1 refuses any other version.
  */
 export const CHECKPOINT_MAGIC = 'ASYMPCKP';
+/** The format version this library writes and reads (see {@link CHECKPOINT_MAGIC} for the format). */
 export const CHECKPOINT_VERSION = 1;
 
 /** One array in the payload. */
 export interface CheckpointArray {
+  /** The parameter's name (`"1.weight"`) or the buffer's (`"2.running_mean"`). */
   readonly name: string;
+  /** A trainable parameter's value, or a layer's non-parameter state (see `Layer.buffers`). */
   readonly kind: 'param' | 'buffer';
+  /** The element type in the payload. */
   readonly dtype: 'float32' | 'float64';
+  /** The array's shape (a buffer's is its length). */
   readonly shape: readonly number[];
   /** Byte offset within the payload. */
   readonly offset: number;
@@ -40,16 +45,25 @@ export interface CheckpointArray {
 
 /** The JSON header of a checkpoint. */
 export interface CheckpointHeader {
+  /** Always `asymprop-checkpoint`. */
   readonly format: 'asymprop-checkpoint';
+  /** {@link CHECKPOINT_VERSION} when written. */
   readonly version: number;
+  /** Where each parameter and buffer lies in the payload. */
   readonly arrays: readonly CheckpointArray[];
+  /** The payload's length in bytes (the file ends right after it). */
   readonly payloadBytes: number;
   /** FNV-1a 32-bit hash of the payload bytes. */
   readonly checksum: number;
+  /** Each feedback layer's state, by layer index (`Sequential.feedbackState`). */
   readonly feedback: Record<string, FeedbackState>;
+  /** The optimizer's state (momentum buffers, step count, learning rate). */
   readonly optimizer: OptimizerState;
+  /** Every generator's state: the model's as `model.<index>.<name>`, the others by the name given in `CheckpointSource.rngs`. */
   readonly rngs: Record<string, RngState>;
+  /** Where training stood. */
   readonly progress: TrainProgress;
+  /** Free-form JSON from `CheckpointSource.meta` (`runExperiment` stores the run's configuration). */
   readonly meta: Record<string, unknown>;
 }
 
@@ -57,24 +71,57 @@ export interface CheckpointHeader {
 export interface Checkpoint {
   /** Where it was read from (for messages). */
   readonly file?: string;
+  /** The parsed and validated header. */
   readonly header: CheckpointHeader;
+  /** The parameters' values, by name (fresh copies). */
   readonly params: ReadonlyMap<string, Float32Array | Float64Array>;
+  /** The layers' buffers, by name (fresh copies). */
   readonly buffers: ReadonlyMap<string, Float32Array | Float64Array>;
 }
 
 /** What a checkpoint captures. */
 export interface CheckpointSource {
+  /** The model: its parameters, buffers, generators and feedback state are saved. */
   readonly model: Sequential;
+  /** The optimizer over the model's parameters. */
   readonly optimizer: Optimizer;
+  /** Where training stands (what `train` passes to `onCheckpoint`). */
   readonly progress: TrainProgress;
   /** Generators outside the model, e.g. `{ data: dataRng }`. */
-  readonly rngs?: Record<string, { state(): RngState }>;
+  readonly rngs?: Record<
+    string,
+    {
+      /** The generator's state, as {@link Rng.state} returns it. */
+      state(): RngState;
+    }
+  >;
+  /** Free-form JSON saved with the checkpoint, e.g. the run's configuration. */
   readonly meta?: Record<string, unknown>;
 }
 
 const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 
-/** Serialises a model, its optimizer and the training progress into checkpoint bytes. */
+/**
+ * Serialises a model, its optimizer and the training progress into checkpoint bytes (the format
+ * described at {@link CHECKPOINT_MAGIC}).
+ *
+ * @example
+ * ```ts
+ * import { Rng, SGD, decodeCheckpoint, encodeCheckpoint, mlp, restoreCheckpoint } from 'asymprop';
+ *
+ * const make = (seed: number) => {
+ *   const model = mlp({ rng: new Rng(seed), inputShape: [4], hidden: [8], classes: 3 });
+ *   return { model, optimizer: new SGD(model.params(), { lr: 0.1, momentum: 0.9 }) };
+ * };
+ * const a = make(1);
+ * const progress = { epoch: 1, step: 0, epochStartRng: new Rng(2).state(), lossSum: 0, correct: 0, seen: 0, history: [] };
+ * const bytes = encodeCheckpoint({ ...a, progress, meta: { note: 'example' } });
+ *
+ * const b = make(2); // the same architecture, other weights
+ * const restored = restoreCheckpoint(decodeCheckpoint(bytes, 'in memory'), b);
+ * console.log(bytes.length > 0, restored.epoch, b.model.params()[0]!.value.data[0] === a.model.params()[0]!.value.data[0]); // true 1 true
+ * ```
+ */
 export function encodeCheckpoint(source: CheckpointSource): Uint8Array {
   const { model, optimizer, progress } = source;
   const buffers = model.buffers();

@@ -14,6 +14,7 @@ import { trainStep } from './step.js';
 export interface EpochRecord {
   /** 1-based epoch number. */
   readonly epoch: number;
+  /** The learning rate used during the epoch. */
   readonly lr: number;
   /** Mean training loss over the epoch's batches. */
   readonly trainLoss: number;
@@ -21,6 +22,7 @@ export interface EpochRecord {
   readonly trainAccuracy: number;
   /** Test loss and accuracy after the epoch (eval mode); NaN without a test set. */
   readonly testLoss: number;
+  /** Test accuracy after the epoch, 0 to 1 (eval mode); NaN without a test set. */
   readonly testAccuracy: number;
   /** Per feedback layer, measured on the epoch's last batch (when `instrument` is on). */
   readonly feedback: Record<string, FeedbackStats | null> | null;
@@ -30,6 +32,7 @@ export interface EpochRecord {
 
 /** Where training diverged. */
 export interface DivergenceInfo {
+  /** The epoch (1-based). */
   readonly epoch: number;
   /** 1-based step within the epoch. */
   readonly step: number;
@@ -41,7 +44,9 @@ export interface DivergenceInfo {
 
 /** What {@link train} returns. */
 export interface TrainResult {
+  /** One record per finished epoch (a diverged epoch has none). */
   readonly history: EpochRecord[];
+  /** Where training diverged, or null when it did not. */
   readonly diverged: DivergenceInfo | null;
   /** Test accuracy after the last epoch (never the best epoch); NaN if diverged or no test set. */
   readonly testAccuracy: number;
@@ -60,9 +65,11 @@ export interface TrainProgress {
   readonly step: number;
   /** The data-order generator as it was when this epoch began (before its shuffle). */
   readonly epochStartRng: RngState;
-  /** The epoch's running sums so far. */
+  /** The epoch's running sums so far: the training loss summed over samples… */
   readonly lossSum: number;
+  /** …the correctly classified samples… */
   readonly correct: number;
+  /** …and the samples seen. */
   readonly seen: number;
   /** The records of the finished epochs. */
   readonly history: readonly EpochRecord[];
@@ -70,7 +77,9 @@ export interface TrainProgress {
 
 /** Options of {@link train}. */
 export interface TrainOptions {
+  /** Updates the model's parameters; built on `model.params()`. */
   readonly optimizer: Optimizer;
+  /** The total number of epochs (when resuming, counted from the start of the run). */
   readonly epochs: number;
   /** Shuffles the training set each epoch. */
   readonly rng: Rng;
@@ -98,13 +107,29 @@ export interface TrainOptions {
  * Trains a classifier with softmax cross-entropy: epochs of seeded shuffled mini-batches, an
  * evaluation on the test set after each epoch, and divergence detection.
  *
+ * Each step is {@link trainStep}: forward, backward through each layer's feedback, Batch
+ * Manhattan's gradient shaping, the optimizer step, then brSF's redraw. A non-finite loss or
+ * parameter ends training: with `onDivergence: 'stop'` (the default) the result records where, and
+ * with `'throw'` a {@link DivergenceError} is thrown. The result's accuracy is the last epoch's,
+ * never the best one's.
+ *
+ * @throws {@link ConfigError} for invalid options (epochs, batch size, checkpoint interval, resume
+ * progress) or an empty training set.
+ *
  * @example
  * ```ts
+ * import { Rng, SGD, mlp, protocolSchedule, train, usf } from 'asymprop';
+ * import { splitEmbeddedMnist } from 'asymprop/node';
+ *
+ * const data = splitEmbeddedMnist();
  * const rng = new Rng(1);
- * const model = mlp({ rng, feedback: usf() });
+ * const model = mlp({ rng: rng.fork(), bn: true, feedback: usf() });
  * const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
- * const result = train(model, { train: split.train, test: split.test },
- *   { optimizer, epochs: 3, rng, schedule: protocolSchedule(0.1, 3) });
+ * const result = train(model, data, {
+ *   optimizer, epochs: 1, rng: rng.fork(), schedule: protocolSchedule(0.1, 1),
+ *   onEpoch: (e) => console.log(`epoch ${e.epoch}: test accuracy ${(100 * e.testAccuracy).toFixed(1)}%`),
+ * });
+ * console.log(result.diverged, result.testAccuracy > 0.85); // null true
  * ```
  */
 export function train(model: Sequential, data: { train: Dataset; test?: Dataset }, options: TrainOptions): TrainResult {
@@ -195,8 +220,20 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
   };
 }
 
-/** Mean loss and accuracy of a classifier on a dataset, in eval mode. */
-export function evaluate(model: Sequential, data: Dataset, batchSize = 500): { loss: number; accuracy: number } {
+/**
+ * Mean loss and accuracy of a classifier on a dataset, in eval mode (BatchNorm uses its running
+ * statistics, dropout is off). Throws a {@link ConfigError} unless `batchSize` is a positive integer.
+ */
+export function evaluate(
+  model: Sequential,
+  data: Dataset,
+  batchSize = 500,
+): {
+  /** Mean softmax cross-entropy over the samples (NaN for an empty dataset). */
+  loss: number;
+  /** Fraction of samples classified correctly, 0 to 1 (NaN for an empty dataset). */
+  accuracy: number;
+} {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
   const sampleSize = sizeOf(data.sampleShape);
   const xFull = Tensor.zeros([batchSize, ...data.sampleShape]);

@@ -77,9 +77,14 @@ export interface Setting {
 
 /** What {@link analyseResults} finds in a list of records. */
 export interface ResultsAnalysis {
+  /**
+   * One entry per setting (dataset, epochs, batch size, momentum and weight decay) found in the
+   * records, each with its tables (`main`, `sign`, `magnitude`) and its four `findings`.
+   */
   readonly settings: readonly Setting[];
   /** The records, one per id, sorted by id. */
   readonly records: readonly ResultRecord[];
+  /** Ids that appeared more than once, each listed once, sorted (the first record was kept). */
   readonly duplicates: readonly string[];
 }
 
@@ -285,7 +290,14 @@ function buildSetting(label: string, slug: string, records: readonly ResultRecor
  * tables of each part and judges the findings. Pure and synchronous; `renderReport` renders it.
  *
  * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseResults } from 'asymprop';
+ * import { analyseResults } from 'asymprop/report';
+ *
+ * const { records } = parseResults(readFileSync('docs/results/quick/results.jsonl', 'utf8'), 'results.jsonl');
  * for (const f of analyseResults(records).settings[0]?.findings ?? []) console.log(f.sentence);
+ * ```
  */
 export function analyseResults(records: readonly ResultRecord[]): ResultsAnalysis {
   const { records: merged, duplicates } = mergeRecords([records]);

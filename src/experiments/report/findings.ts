@@ -29,8 +29,15 @@ export type Verdict = 'supported' | 'partly supported' | 'not supported' | 'not 
 
 /** The verdict on one of the paper's findings, with the sentence that states it. */
 export interface Finding {
+  /**
+   * Which finding: 1, magnitudes do not matter; 2, signs do; 3, random magnitudes with concordant
+   * signs reach backprop's accuracy; 4, without BN and/or BM asymmetric feedback fails, with them
+   * it learns.
+   */
   readonly number: 1 | 2 | 3 | 4;
+  /** The paper's claim, as a sentence without the verdict. */
   readonly claim: string;
+  /** What these results say about the claim. */
   readonly verdict: Verdict;
   /** The numbers behind the verdict. */
   readonly detail: string;

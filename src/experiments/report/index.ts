@@ -18,7 +18,9 @@ export type { ReportOptions } from './markdown.js';
 
 /** A rendered report: the markdown text and its figures (file name → SVG text). */
 export interface RenderedReport {
+  /** The report's markdown; figures are referenced as `figures/<name>`. */
   readonly markdown: string;
+  /** The figures: file name (e.g. `main-accuracy.svg`) → SVG text. */
   readonly figures: Record<string, string>;
 }
 
@@ -28,7 +30,16 @@ export interface RenderedReport {
  * Deterministic: the same records and options give byte-identical output.
  *
  * @example
- * const { markdown, figures } = await renderReport(records, { command: 'asymprop grid --preset protocol' });
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseResults } from 'asymprop';
+ * import { analyseResults, renderReport } from 'asymprop/report';
+ *
+ * const { records } = parseResults(readFileSync('docs/results/quick/results.jsonl', 'utf8'), 'results.jsonl');
+ * for (const f of analyseResults(records).settings[0]!.findings) console.log(f.number, f.verdict); // 1 partly supported, 2 supported, …
+ * const { markdown, figures } = await renderReport(records, { command: 'asymprop reproduce --preset quick' });
+ * console.log(markdown.split('\n')[0], Object.keys(figures).length); // # asymprop: how important is weight symmetry in backpropagation? 4
+ * ```
  */
 export async function renderReport(records: readonly ResultRecord[], options: ReportOptions = {}): Promise<RenderedReport> {
   const a = analyseResults(records);

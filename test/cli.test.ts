@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { demoTables } from '../src/cli/demo.js';
@@ -105,7 +108,42 @@ describe('asymprop train', () => {
   });
 });
 
-describe('asymprop demo (the main job)', () => {
+describe('asymprop reproduce --dry-run', () => {
+  // Each line is `<parts>\t<id>`; the last line is the count.
+  const listed = (stdout: string) => {
+    const lines = stdout.trimEnd().split('\n');
+    return { ids: lines.slice(0, -1).map((line) => line.split('\t')[1]), summary: lines.at(-1) };
+  };
+
+  it('lists the grid, and with --shard i/n only that shard\'s runs (every n-th, from run i), running nothing', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'asymprop-dry-')), 'results');
+    const all = cli('reproduce', '--preset', 'protocol', '--dry-run', '--out', out);
+    expect(all.code, all.stderr).toBe(0);
+    const grid = listed(all.stdout);
+    expect(grid.ids).toHaveLength(232);
+    expect(grid.summary).toBe('232 runs');
+    const shards = [1, 2, 3].map((i) => cli('reproduce', '--preset', 'protocol', '--shard', `${i}/3`, '--dry-run', '--out', out));
+    shards.forEach((r, k) => {
+      expect(r.code, r.stderr).toBe(0);
+      const shard = listed(r.stdout);
+      expect(shard.ids).toEqual(grid.ids.filter((_, i) => i % 3 === k));
+      expect(shard.summary).toBe(`${shard.ids.length} runs (shard ${k + 1}/3 of 232 runs)`);
+    });
+    expect(shards.map((r) => listed(r.stdout).ids.length)).toEqual([78, 77, 77]);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('asymprop --help', () => {
+  it('lists reproduce --quiet and report --title', () => {
+    const help = cli('--help').stdout;
+    const section = (command: string) => help.slice(help.indexOf(`  asymprop ${command} `)).split('\n\n')[0]!;
+    expect(section('reproduce')).toMatch(/--quiet/);
+    expect(section('report')).toMatch(/--title/);
+  });
+});
+
+describe('asymprop demo', () => {
   it('runs every method without and with Batch Manhattan, then mlp and lenet with and without BN, and tabulates them', () => {
     const r = cli('demo', '--epochs', '1', '--workers', '2', '--json', '--quiet');
     expect(r.code, r.stderr).toBe(0);

@@ -7,7 +7,7 @@ import { runPool } from './pool.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy, renderTable } from './table.js';
 
-/** The methods of the main job's first part, in the protocol's order. */
+/** The methods of the demo's first part, in the protocol's order. */
 export const DEMO_METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
 /** The architectures × normalisations of the second part. */
 const BN_ROWS: readonly { arch: Architecture; bn: boolean }[] = [
@@ -18,11 +18,11 @@ const BN_ROWS: readonly { arch: Architecture; bn: boolean }[] = [
 ];
 const BN_METHODS = ['bp', 'usf'] as const;
 
-/** The default length of the main job: long enough for backprop's 95%, short enough for a first try. */
+/** The default length of the demo: long enough for backprop's 95%, short enough for a first try. */
 export const DEMO_EPOCHS = 5;
 
 /**
- * The main job's runs: (1) the mlp under every method, without and with Batch Manhattan;
+ * The demo's runs: (1) the mlp under every method, without and with Batch Manhattan;
  * (2) mlp and lenet without and with Batch Normalization under bp and uSF. Runs shared by both
  * parts (the plain mlp under bp and uSF) are listed once.
  */
@@ -34,7 +34,7 @@ export function demoConfigs(epochs: number, seed: number): RunConfig[] {
   return [...part1, ...part2];
 }
 
-/** `asymprop demo`: the README's main job. */
+/** `asymprop demo`: a terminal-sized version of the study (the README's main job is the `quick` preset). */
 export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -92,7 +92,7 @@ function find(results: readonly RunResult[], where: Partial<RunConfig>): RunResu
   return results.find((r) => Object.entries(where).every(([k, v]) => r.config[k as keyof RunConfig] === v));
 }
 
-/** The main job's tables: accuracy by method and update rule, error angles, and accuracy with and without BN. */
+/** The demo's tables: accuracy by method and update rule, error angles, and accuracy with and without BN. */
 export function demoTables(results: readonly RunResult[]): string {
   const lrOf = (bm: boolean) => find(results, { bm })?.config.lr;
   const header = ['feedback', `gradient g (lr ${lrOf(false)})`, `Batch Manhattan sign(g) (lr ${lrOf(true)})`];

@@ -51,18 +51,25 @@ export const LR_GRID = {
   /** Learning rates of the Batch Manhattan update. */
   bm: [1e-3, 1e-4],
 } as const;
+/** One of the {@link NORMALISATIONS}' names: `none`, `BN`, `BM`, `BN+BM`. */
+export type NormalisationName = 'none' | 'BN' | 'BM' | 'BN+BM';
 /**
  * The protocol's normalisation settings, the rows of the main part's tables: each a `name`, whether
  * it adds Batch Normalization (`bn`) and whether it uses the Batch Manhattan update (`bm`).
  */
-export const NORMALISATIONS = [
+export const NORMALISATIONS: readonly {
+  /** The setting's name: its row in the tables, and its part of a {@link runId}. */
+  readonly name: NormalisationName;
+  /** Whether the model has Batch Normalization after every conv and hidden dense layer ({@link RunConfig.bn}). */
+  readonly bn: boolean;
+  /** Whether training uses the Batch Manhattan update, each gradient replaced by its sign ({@link RunConfig.bm}). */
+  readonly bm: boolean;
+}[] = [
   { name: 'none', bn: false, bm: false },
   { name: 'BN', bn: true, bm: false },
   { name: 'BM', bn: false, bm: true },
   { name: 'BN+BM', bn: true, bm: true },
-] as const;
-/** One of the {@link NORMALISATIONS}' names: `none`, `BN`, `BM`, `BN+BM`. */
-export type NormalisationName = (typeof NORMALISATIONS)[number]['name'];
+];
 const ALL_NORMS: readonly NormalisationName[] = NORMALISATIONS.map((n) => n.name);
 /** The feedback methods of the protocol's main part, the columns of its tables. */
 export const METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
@@ -123,15 +130,15 @@ const PRESET_SPECS: Record<Preset, PresetSpec> = {
     magnitudes: MAGNITUDES,
   },
   // A reduced grid on the embedded digits that runs in a few minutes on 2 cores: one seed, one
-  // learning rate per update rule, 3 epochs; the whole main part on the mlp, lenet without and
-  // with BN under bp and uSF, and the sweeps on the mlp with BN.
+  // learning rate per update rule, 3 epochs; the whole main part on both architectures, and the
+  // sweeps on the mlp.
   quick: {
     dataset: 'mnist-embedded',
     epochs: 3,
     seeds: [1],
     main: [
       { arch: 'mlp', methods: METHODS, norms: ALL_NORMS },
-      { arch: 'lenet', methods: ['bp', 'usf'], norms: ['none', 'BN'] },
+      { arch: 'lenet', methods: METHODS, norms: ALL_NORMS },
     ],
     lrs: { plain: [0.01], bm: [1e-3] },
     sweepArch: 'mlp',

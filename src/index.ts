@@ -18,7 +18,7 @@ export type { ThreadSpawner, ThreadWorker } from './tensor/threads.js';
 export * as ops from './tensor/ops.js';
 export { Param } from './tensor/param.js';
 export { heNormal, initializerByName, uniformInit, xavierNormal, xavierUniform, type Initializer } from './tensor/init.js';
-export { decodeArray, encodeArray, type EncodedArray } from './tensor/encode.js';
+export { decodeArray, encodeArray, type Encodable, type EncodedArray } from './tensor/encode.js';
 
 export type { Feedback, FeedbackContext, FeedbackSpec, FeedbackState, FeedbackStrategy } from './feedback/strategy.js';
 export { symmetric, type SymmetricOptions } from './feedback/symmetric.js';

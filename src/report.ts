@@ -6,5 +6,5 @@
  * @packageDocumentation
  * @module asymprop/report
  */
-export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Finding, type RenderedReport, type ReportOptions, type ResultsAnalysis, type Verdict } from './experiments/report/index.js';
-export { resultsJsonl, writeFileAtomic, writeReport } from './experiments/writeReport.js';
+export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Cell, type Finding, type LrResult, type RenderedReport, type ReportOptions, type ResultsAnalysis, type SeedRun, type Setting, type Table, type Verdict } from './experiments/report/index.js';
+export { resultsJsonl, writeFileAtomic, writeReport, type WrittenReport } from './experiments/writeReport.js';

@@ -17,7 +17,7 @@ const USAGE = `asymprop: neural networks with asymmetric feedback (Liao, Leibo &
 
 Usage:
   asymprop demo  [--epochs N] [--seed S] [--workers N] [--json] [--quiet]
-      The main job, on the embedded MNIST digits (8,000 train / 2,000 test), 5 epochs by default:
+      A terminal-sized study on the embedded MNIST digits (8,000 train / 2,000 test), 5 epochs:
       the protocol's mlp with bp, usf, brsf, frsf and fa, each without and with Batch Manhattan;
       then mlp and lenet, without and with Batch Normalization, under bp and usf. Runs in
       parallel on worker threads and prints the accuracy tables.
@@ -49,11 +49,14 @@ Usage:
         --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)
         --seeds 1,2  --epochs N  --only main,sign,magnitude  --workers N
         --out DIR [results/<preset>]  --resume (continue an interrupted grid)
-        --shard i/n (run one n-th of the grid; merge with asymprop report)  --dry-run (list runs)
+        --shard i/n (run one n-th of the grid; merge with asymprop report)
+        --dry-run (list the runs, or with --shard the shard's runs, without running them)
         --checkpoint-every N (checkpoint runs every N steps, so --resume continues them midway)
+        --quiet (no progress on stderr; the report still goes to stdout)
 
-  asymprop report <results.jsonl ...> [--out DIR]
-      Merge results files (e.g. shards) and render report.md and figures.
+  asymprop report <results.jsonl ...> [--out DIR] [--title TEXT]
+      Merge results files (e.g. shards) and render report.md and figures; --title sets the
+      report's heading [asymprop reproduction].
 
   asymprop --version | --help
 `;

@@ -3,7 +3,7 @@ import { cpus as cpus_, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { DATASETS, type DatasetName } from '../experiments/config.js';
-import { PARTS, PRESETS, gridFor, parseShard, type Part, type Preset } from '../experiments/grid.js';
+import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
 import { reproduce } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
@@ -47,9 +47,11 @@ export async function reproduceCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr, values.quiet === true);
 
   if (values['dry-run']) {
+    // The runs this command would run: the whole grid, or only the shard's, as reproduce() picks them.
     const grid = gridFor(preset, gridOptions);
-    for (const run of grid) process.stdout.write(`${run.parts.join(',')}\t${run.id}\n`);
-    process.stdout.write(`${grid.length} runs\n`);
+    const runs = shard ? shardOf(grid, shard) : grid;
+    for (const run of runs) process.stdout.write(`${run.parts.join(',')}\t${run.id}\n`);
+    process.stdout.write(shard ? `${runs.length} runs (shard ${shard.index}/${shard.count} of ${grid.length} runs)\n` : `${runs.length} runs\n`);
     return 0;
   }
 

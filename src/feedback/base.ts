@@ -38,14 +38,24 @@ export function drawFlipMask(n: number, flip: number, rng: Rng): Int8Array {
  * (`fillMatrix`) and which arrays it draws (`arrays`).
  */
 export abstract class MatrixFeedback implements Feedback {
+  /**
+   * The binding's own generator (`context.rng`), saved and restored with its state. Subclasses
+   * draw from it in their constructor (and in {@link Feedback.afterStep}), always in the same order.
+   */
   protected readonly rng: Rng;
+  /** The shape of W, and so of V and of every array the strategy draws (`context.shape`). */
   protected readonly shape: readonly number[];
   /** ±1 per entry when some feedback signs are flipped, else null. */
   protected flipMask: Int8Array | null = null;
+  /** V, allocated on the first {@link MatrixFeedback.matrix} call and refilled on every call after. */
   private v: Tensor | null = null;
 
+  /**
+   * @param strategy the strategy this binding comes from; its `spec` is saved with the state.
+   */
   constructor(
     readonly strategy: FeedbackStrategy,
+    /** What the layer told the strategy about its weight: shape, fan-in and fan-out, initialiser, generator and name. */
     protected readonly context: FeedbackContext,
   ) {
     this.rng = context.rng;
@@ -57,6 +67,7 @@ export abstract class MatrixFeedback implements Feedback {
     if (flip > 0) this.flipMask = drawFlipMask(this.size, flip, this.rng);
   }
 
+  /** The number of entries of W (and of V): the product of {@link MatrixFeedback.shape}. */
   protected get size(): number {
     let n = 1;
     for (const d of this.shape) n *= d;

@@ -9,7 +9,14 @@ import type { Storage } from '../tensor/tensor.js';
  * - `lognormal`: exp(2·N(0, 1));
  * - `{ constant: c }`: every magnitude c (`const-10`, `const-0.1` on the command line); c = 1 is uSF.
  */
-export type MagnitudeLaw = 'uniform' | 'abs-normal' | 'lognormal' | { readonly constant: number };
+export type MagnitudeLaw =
+  | 'uniform'
+  | 'abs-normal'
+  | 'lognormal'
+  | {
+      /** c, the value of every magnitude (c > 0). */
+      readonly constant: number;
+    };
 
 /** Names accepted by {@link parseMagnitudeLaw}. */
 export const MAGNITUDE_NAMES = "'uniform', 'abs-normal', 'lognormal', 'const-<c>' (c > 0)";

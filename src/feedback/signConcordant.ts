@@ -24,8 +24,12 @@ export interface SignConcordantOptions {
  *
  * @example
  * ```ts
- * signConcordant({ magnitude: 'lognormal', redraw: 'batch' });
- * batchManhattan(signConcordant());  // uSF with the Batch Manhattan update
+ * import { batchManhattan, signConcordant } from 'asymprop';
+ *
+ * console.log(signConcordant().name);                                            // usf: M = 1
+ * console.log(signConcordant({ magnitude: { constant: 10 } }).name);             // usf(const-10): M = 10
+ * console.log(signConcordant({ magnitude: 'lognormal', redraw: 'batch' }).name); // brsf(lognormal)
+ * console.log(batchManhattan(signConcordant()).name);                            // bm+usf: uSF with the Batch Manhattan update
  * ```
  */
 export function signConcordant(options: SignConcordantOptions = {}): FeedbackStrategy {
@@ -41,17 +45,71 @@ export function signConcordant(options: SignConcordantOptions = {}): FeedbackStr
   return strategy;
 }
 
-/** Uniform sign-concordant feedback (uSF): V = sign(W). */
+/**
+ * Uniform sign-concordant feedback (uSF): V = sign(W), every magnitude 1.
+ *
+ * @param options `flip`: the fraction of V's signs flipped by a fixed random mask (default 0).
+ *
+ * @example
+ * ```ts
+ * import { Dense, Rng, usf } from 'asymprop';
+ *
+ * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: usf() });
+ * const w = layer.weight.value.data;
+ * const v = layer.feedback.matrix(layer.weight.value).data; // the V that backward sends the error through
+ * console.log(v.every((vi, i) => vi === Math.sign(w[i]!)));  // true: V = sign(W)
+ * console.log(usf({ flip: 0.25 }).name);                     // usf(flip=0.25)
+ * ```
+ */
 export function usf(options: { flip?: number } = {}): FeedbackStrategy {
   return signConcordant({ magnitude: { constant: 1 }, ...options });
 }
 
-/** Batchwise random-magnitude sign-concordant feedback (brSF): V = M ∘ sign(W), M redrawn every step. */
+/**
+ * Batchwise random-magnitude sign-concordant feedback (brSF): V = M ∘ sign(W), with M drawn afresh
+ * after every optimizer step, so that each mini-batch sees new magnitudes.
+ *
+ * @param options `magnitude`: the law of M (default `uniform`, U[0, 1)); `flip`: the fraction of
+ * V's signs flipped by a fixed random mask (default 0).
+ *
+ * @example
+ * ```ts
+ * import { Dense, Rng, brsf } from 'asymprop';
+ *
+ * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: brsf() });
+ * const w = layer.weight.value;
+ * const before = Float32Array.from(layer.feedback.matrix(w).data); // a copy: V's buffer is reused
+ * layer.feedback.afterStep();                                      // what training does after each step
+ * const after = layer.feedback.matrix(w).data;
+ * console.log(after.every((v, i) => Math.sign(v) === Math.sign(w.data[i]!))); // true: still W's signs
+ * console.log(after.some((v, i) => v !== before[i]));                         // true: new magnitudes
+ * console.log(brsf({ magnitude: 'lognormal' }).name);                         // brsf(lognormal)
+ * ```
+ */
 export function brsf(options: { magnitude?: MagnitudeLaw; flip?: number } = {}): FeedbackStrategy {
   return signConcordant({ magnitude: 'uniform', ...options, redraw: 'batch' });
 }
 
-/** Fixed random-magnitude sign-concordant feedback (frSF): V = M ∘ sign(W), M drawn once. */
+/**
+ * Fixed random-magnitude sign-concordant feedback (frSF): V = M ∘ sign(W), with M drawn once, when
+ * the strategy is bound to the layer, and kept for the whole run.
+ *
+ * @param options `magnitude`: the law of M (default `uniform`, U[0, 1)); `flip`: the fraction of
+ * V's signs flipped by a fixed random mask (default 0).
+ *
+ * @example
+ * ```ts
+ * import { Dense, Rng, frsf } from 'asymprop';
+ *
+ * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: frsf() });
+ * const w = layer.weight.value;
+ * const before = Float32Array.from(layer.feedback.matrix(w).data); // a copy: V's buffer is reused
+ * layer.feedback.afterStep();                                      // what training does after each step
+ * const after = layer.feedback.matrix(w).data;
+ * console.log(after.every((v, i) => v === before[i] && Math.abs(v) < 1)); // true: the same M, in [0, 1)
+ * console.log(frsf({ magnitude: 'abs-normal', flip: 0.5 }).name);         // frsf(abs-normal)(flip=0.5)
+ * ```
+ */
 export function frsf(options: { magnitude?: MagnitudeLaw; flip?: number } = {}): FeedbackStrategy {
   return signConcordant({ magnitude: 'uniform', ...options, redraw: 'fixed' });
 }

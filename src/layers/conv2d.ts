@@ -36,21 +36,39 @@ export interface Conv2dOptions extends WeightedLayerOptions {
  *
  * @example
  * ```ts
+ * import { Conv2d, Rng, Tensor, usf } from 'asymprop';
+ *
  * const conv = new Conv2d(1, 6, 5, { rng: new Rng(0), padding: 2, feedback: usf() });
- * conv.forward(Tensor.zeros([100, 1, 28, 28]), true).shape; // [100, 6, 28, 28]
+ * const y = conv.forward(Tensor.zeros([100, 1, 28, 28]), true);
+ * conv.zeroGrad();
+ * const dx = conv.backward(Tensor.full(y.shape, 0.01)); // dX = col2im(dYᵗ V), with V = sign(W)
+ * console.log(y.shape, dx.shape, conv.weight.grad.shape); // [100, 6, 28, 28] [100, 1, 28, 28] [6, 1, 5, 5]
  * ```
  */
 export class Conv2d extends WeightedLayer {
+  /** The kernel's size `[kh, kw]` (W's last two axes). */
   readonly kernel: [number, number];
+  /** The step `[sh, sw]` between neighbouring windows, vertically and horizontally. */
   readonly stride: [number, number];
+  /** The zero padding `[ph, pw]` added at the top and bottom, and at the left and right. */
   readonly padding: [number, number];
   /** Backward cache: input shape, geometry and the patch matrix of the last forward pass. */
   private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
   private work: { patches: Storage | null; dyt: Storage | null } = { patches: null, dyt: null };
 
+  /**
+   * @param kernel the kernel's size, `k` or `[kh, kw]`.
+   * @param options `rng` (required) draws W and seeds the feedback's generator; `stride` (default
+   * 1), `padding` (default 0), `feedback` (default {@link symmetric}), `init` (default He-normal),
+   * `bias` (default true), `dtype`.
+   * @throws {@link ConfigError} when a channel count, the kernel or the stride is not a positive
+   * integer, the padding is not a non-negative integer, or `rng` is missing.
+   */
   constructor(
+    /** Input channels per sample (W's second axis). */
     readonly inChannels: number,
+    /** Output channels per sample, one per filter (W's first axis). */
     readonly outChannels: number,
     kernel: Size2,
     options: Conv2dOptions,

@@ -12,11 +12,26 @@ export interface PoolOptions {
   padding?: Size2;
 }
 
-/** What both pooling layers share: options, geometry, shape checks and the cache. */
+/**
+ * What both pooling layers share: the window (kernel, stride, padding), its geometry, the shape
+ * checks and the backward cache. `C` is what a subclass's forward pass adds to the cache.
+ */
 abstract class Pool2d<C> implements Layer {
-  protected readonly window: WindowOptions;
+  /** Kernel, stride and padding, each as `[height, width]`, checked once by the constructor. */
+  private readonly window: WindowOptions;
+  /**
+   * Backward cache: the geometry and the input shape of the last forward pass, and the subclass's
+   * own part `C`; null until the first forward pass.
+   *
+   * @internal
+   */
   protected cache: (C & { g: Geometry2d; shape: Shape }) | null = null;
 
+  /**
+   * @param name the layer's class name, for error messages.
+   * @throws {@link ConfigError} for a kernel, stride or padding that is not a valid size, or a
+   * padding larger than half the kernel.
+   */
   constructor(name: string, kernel: Size2, options: PoolOptions) {
     const [kh, kw] = pair(`${name} kernel`, kernel, 1);
     const [ph, pw] = pair(`${name} padding`, options.padding ?? 0, 0);
@@ -28,6 +43,11 @@ abstract class Pool2d<C> implements Layer {
   abstract forward(x: Tensor, training: boolean): Tensor;
   abstract backward(dy: Tensor): Tensor;
 
+  /**
+   * The description `kind(kh×kw, stride sh,sw)`, with `, padding ph,pw` when there is padding.
+   *
+   * @internal
+   */
   protected label(kind: string): string {
     const [kh, kw] = this.window.kernel as [number, number];
     const [sh, sw] = this.window.stride as [number, number];
@@ -35,6 +55,12 @@ abstract class Pool2d<C> implements Layer {
     return `${kind}(${kh}×${kw}, stride ${sh},${sw}${ph || pw ? `, padding ${ph},${pw}` : ''})`;
   }
 
+  /**
+   * Where the window goes over a per-sample input `[c, h, w]`: kernel, stride, padding and the
+   * output size `oh × ow` (the channels pass through unchanged).
+   *
+   * @throws {@link ShapeError} when the input is not `[c, h, w]` or, padded, is smaller than the kernel.
+   */
   geometry(inputShape: Shape): Geometry2d {
     return geometry2d(this.describe(), inputShape, this.window, this.window.kernel);
   }
@@ -44,11 +70,21 @@ abstract class Pool2d<C> implements Layer {
     return [g.c, g.oh, g.ow];
   }
 
+  /**
+   * The geometry of a batch `x` (`[N, C, H, W]`), for the forward pass.
+   *
+   * @internal
+   */
   protected geometryOf(x: Tensor): Geometry2d {
     if (x.rank !== 4) throw new ShapeError(`${this.describe()}.forward`, '[N, C, H, W]', x.shape);
     return this.geometry(x.shape.slice(1));
   }
 
+  /**
+   * The cache of the last forward pass, once `dy` is checked to have that pass's output shape.
+   *
+   * @internal
+   */
   protected requireCache(dy: Tensor): NonNullable<Pool2d<C>['cache']> {
     if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
     const { g, shape } = this.cache;
@@ -68,19 +104,37 @@ abstract class Pool2d<C> implements Layer {
   zeroGrad(): void {}
 }
 
+/** What {@link MaxPool2d}'s forward pass adds to the backward cache. */
+interface MaxPoolCache {
+  /** For each output value, the flat index into the input of its window's maximum. */
+  readonly argmax: Int32Array;
+}
+
 /**
  * 2-D max pooling over NCHW batches. Padding counts as −∞. Backward sends each output's gradient
  * to the input position that won the max (the first one, on ties), remembered in the cache.
  */
-export class MaxPool2d extends Pool2d<{ argmax: Int32Array }> {
+export class MaxPool2d extends Pool2d<MaxPoolCache> {
+  /**
+   * @param kernel the window's size, `k` or `[kh, kw]`.
+   * @param options stride (default: the kernel) and padding (default 0, at most half the kernel).
+   * @throws {@link ConfigError} for an invalid kernel, stride or padding.
+   */
   constructor(kernel: Size2, options: PoolOptions = {}) {
     super('MaxPool2d', kernel, options);
   }
 
+  /** `MaxPool2d(kh×kw, stride sh,sw)`, with `, padding ph,pw` when there is padding: e.g. `MaxPool2d(2×2, stride 2,2)`. */
   describe(): string {
     return this.label('MaxPool2d');
   }
 
+  /**
+   * `[N, C, H, W]` → `[N, C, oh, ow]`: each output is the maximum of its window in its own channel.
+   * Remembers which input won each window, for backward. `training` changes nothing.
+   *
+   * @throws {@link ShapeError} when `x` is not `[N, C, H, W]` or, padded, is smaller than the kernel.
+   */
   forward(x: Tensor, _training: boolean): Tensor {
     const g = this.geometryOf(x);
     const n = x.shape[0]!;
@@ -113,6 +167,13 @@ export class MaxPool2d extends Pool2d<{ argmax: Int32Array }> {
     return y;
   }
 
+  /**
+   * The input gradient: each output's gradient goes to the input that won its window, and the
+   * other inputs get 0 (an input that wins several overlapping windows gets the sum). No parameters.
+   *
+   * @throws {@link StateError} before any forward pass; {@link ShapeError} when `dy` does not have
+   * the last output's shape.
+   */
   backward(dy: Tensor): Tensor {
     const { shape, argmax } = this.requireCache(dy);
     const dx = Tensor.zeros(shape, dy.dtype);
@@ -132,15 +193,29 @@ export interface AvgPoolOptions extends PoolOptions {
 export class AvgPool2d extends Pool2d<Record<never, never>> {
   private readonly countIncludePad: boolean;
 
+  /**
+   * @param kernel the window's size, `k` or `[kh, kw]`.
+   * @param options stride (default: the kernel), padding (default 0, at most half the kernel) and
+   * `countIncludePad` (default true).
+   * @throws {@link ConfigError} for an invalid kernel, stride or padding.
+   */
   constructor(kernel: Size2, options: AvgPoolOptions = {}) {
     super('AvgPool2d', kernel, options);
     this.countIncludePad = options.countIncludePad ?? true;
   }
 
+  /** `AvgPool2d(kh×kw, stride sh,sw)`, with `, padding ph,pw` when there is padding: e.g. `AvgPool2d(2×2, stride 2,2)`. */
   describe(): string {
     return this.label('AvgPool2d');
   }
 
+  /**
+   * `[N, C, H, W]` → `[N, C, oh, ow]`: each output is the mean of its window in its own channel,
+   * the padding counting as zeros. The divisor is `kh·kw`, or with `countIncludePad: false` the
+   * number of the window's positions inside the input. `training` changes nothing.
+   *
+   * @throws {@link ShapeError} when `x` is not `[N, C, H, W]` or, padded, is smaller than the kernel.
+   */
   forward(x: Tensor, _training: boolean): Tensor {
     const g = this.geometryOf(x);
     const n = x.shape[0]!;
@@ -150,6 +225,13 @@ export class AvgPool2d extends Pool2d<Record<never, never>> {
     return y;
   }
 
+  /**
+   * The input gradient: each output's gradient, divided by its window's divisor, goes to every
+   * input of its window (overlapping windows add up). No parameters.
+   *
+   * @throws {@link StateError} before any forward pass; {@link ShapeError} when `dy` does not have
+   * the last output's shape.
+   */
   backward(dy: Tensor): Tensor {
     const { g, shape } = this.requireCache(dy);
     const dx = Tensor.zeros(shape, dy.dtype);

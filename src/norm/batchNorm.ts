@@ -24,6 +24,7 @@ export interface BatchNormOptions {
   feedback?: FeedbackStrategy;
   /** Seeds the feedback's own generator (required, as for every layer: no hidden randomness). */
   rng: Rng;
+  /** Storage type of γ and β (default float32; float64 for gradient checks). The running statistics are always float64. */
   dtype?: DType;
 }
 
@@ -50,23 +51,50 @@ const GAMMA_FEEDBACK_INIT: Initializer = { name: 'standard-normal', fill: (out, 
  *
  * @example
  * ```ts
+ * import { BatchNorm, Rng, Tensor } from 'asymprop';
+ *
  * const bn = new BatchNorm(16, { rng: new Rng(0) }); // over 16 channels ([N,16,H,W]) or 16 features ([N,16])
- * bn.forward(Tensor.zeros([8, 16, 5, 5]), true);
+ * const x = Tensor.zeros([8, 16, 5, 5]);
+ * new Rng(1).fillNormal(x.data, 3, 2);               // mean 3, standard deviation 2
+ * const y = bn.forward(x, true);                     // train mode: the batch's own statistics
+ * // The running statistics moved 10% of the way from 0 and 1 towards the batch's (mean ≈ 3, variance ≈ 4):
+ * console.log(y.shape, bn.runningMean[0]!.toFixed(2), bn.runningVar[0]!.toFixed(2)); // [8, 16, 5, 5] 0.33 1.23
  * ```
  */
 export class BatchNorm implements FeedbackLayer {
+  /** γ, the per-channel scale, initialised to 1. Named `weight`, as in PyTorch. */
   readonly gamma: Param;
+  /** β, the per-channel shift, initialised to 0. Named `bias`, as in PyTorch. */
   readonly beta: Param;
+  /**
+   * The running mean per channel, which eval mode normalises with: starts at 0, and each
+   * train-mode forward pass moves it towards the batch mean by `momentum`. Saved in checkpoints as
+   * the buffer `running_mean`.
+   */
   readonly runningMean: Float64Array;
+  /**
+   * The running variance per channel, which eval mode normalises with: starts at 1, and each
+   * train-mode forward pass moves it towards the batch's unbiased variance (`σ²·m/(m−1)`) by
+   * `momentum`. Saved in checkpoints as the buffer `running_var`.
+   */
   readonly runningVar: Float64Array;
+  /** ε, added to the variance before the square root (default 1e-5). */
   readonly eps: number;
+  /** The running statistics' momentum m: `running ← (1 − m)·running + m·batch` (default 0.1). */
   readonly momentum: number;
   feedback: Feedback;
   instrument = false;
   stats: FeedbackStats | null = null;
   private cache: { xhat: Storage; invStd: Float64Array; shape: Shape; training: boolean } | null = null;
 
+  /**
+   * @param options `rng` (required) seeds the feedback's generator; `eps` (default 1e-5),
+   * `momentum` (default 0.1), `feedback` for γ (default {@link symmetric}), `dtype`.
+   * @throws {@link ConfigError} when `numFeatures` is not a positive integer, `eps` is not a
+   * finite number > 0, `momentum` is outside [0, 1], or `rng` is missing.
+   */
   constructor(
+    /** C, the number of channels (`[N, C, H, W]`) or features (`[N, C]`) normalised, each with its own γ and β. */
     readonly numFeatures: number,
     options: BatchNormOptions,
   ) {

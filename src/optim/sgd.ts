@@ -41,19 +41,38 @@ export const FLUSH_BELOW = 1.1754943508222875e-38;
  *
  * @example
  * ```ts
- * const opt = new SGD(model.params(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+ * import { Param, SGD, Tensor } from 'asymprop';
+ *
+ * // A model's parameters go in the same way: new SGD(model.params(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 }).
+ * const w = new Param('w', Tensor.from([1, -2]));
+ * const opt = new SGD([w], { lr: 0.1, momentum: 0.9 });
+ * w.grad.data.set([1, 1]); // the same gradient at both steps
+ * opt.step();              // buf = g = [1, 1];               w = [1, -2] − 0.1·buf   = [0.9, -2.1]
+ * opt.step();              // buf = 0.9·buf + g = [1.9, 1.9]; w = [0.9, -2.1] − 0.1·buf = [0.71, -2.29]
+ * console.log(Array.from(w.value.data, (v) => +v.toFixed(2)), opt.steps); // [ 0.71, -2.29 ] 2
  * ```
  */
 export class SGD implements Optimizer {
   readonly params: readonly Param[];
   lr: number;
+  /** μ, the fraction of the momentum buffer (the previous step's direction) each step keeps; 0 is plain SGD, without buffers. */
   readonly momentum: number;
+  /** d: the fraction of the gradient held back from the momentum buffer after the first step. */
   readonly dampening: number;
+  /** Whether the step is Nesterov's, `g + μ·buf` (looking ahead), rather than `buf`. */
   readonly nesterov: boolean;
+  /** λ, the L2 weight decay: `λ·w` is added to every gradient before the momentum update. */
   readonly weightDecay: number;
+  /** The momentum buffers, one per parameter in the order of `params`; null until its first step. */
   private buffers: (Storage | null)[];
   private stepCount = 0;
 
+  /**
+   * @param params the parameters to update (their names must be unique, as a `Sequential` makes them).
+   * @throws {@link ConfigError} when `lr`, `momentum`, `dampening` or `weightDecay` is not a finite
+   * number ≥ 0, `nesterov` is asked for without momentum or with dampening, or two parameters share
+   * a name.
+   */
   constructor(params: readonly Param[], options: SGDOptions) {
     this.params = [...params];
     this.lr = checkNonNegative('lr', options.lr);

@@ -10,7 +10,8 @@ export interface EncodedArray {
   readonly base64: string;
 }
 
-type Encodable = Float32Array | Float64Array | Int8Array;
+/** The typed arrays {@link encodeArray} encodes and {@link decodeArray} returns (the element types of {@link EncodedArray.dtype}). */
+export type Encodable = Float32Array | Float64Array | Int8Array;
 
 /** Node's Buffer when present: the same base64, computed natively (checkpoints hold megabytes of it). */
 const nodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'base64'): string } } }).Buffer;

@@ -212,7 +212,12 @@ export interface MatmulOptions {
  *
  * @example
  * ```ts
- * const y = matmul(x, w, { transB: true }); // x: [N, in], w: [out, in] → y: [N, out]
+ * import { Tensor, matmul } from 'asymprop';
+ *
+ * const x = Tensor.from([[1, 2, 3]]);              // [N, in] = [1, 3]
+ * const w = Tensor.from([[1, 0, 0], [0, 1, 1]]);   // [out, in] = [2, 3]
+ * const y = matmul(x, w, { transB: true });        // x wᵀ: [N, out]
+ * console.log(y.shape, Array.from(y.data));        // [1, 2] [1, 5]
  * ```
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {

@@ -5,10 +5,19 @@ import type { Storage } from './tensor.js';
 
 /** The complete state of an {@link Rng}: plain numbers, safe to put in JSON. */
 export interface RngState {
+  /** The generator's algorithm; only `alea` exists, and a state of another kind is refused. */
   readonly algorithm: 'alea';
+  /**
+   * Alea's carry, an integer in [0, 2091639]. Alea is a multiply-with-carry generator: each draw
+   * computes `t = 2091639·s0 + c·2⁻³²`, shifts `s0 ← s1`, `s1 ← s2`, and splits t into its integer
+   * part (the new c) and its fraction (the new s2, which is the number returned).
+   */
   readonly c: number;
+  /** The oldest of Alea's three lagged fractions, in [0, 1): the one the next draw multiplies. */
   readonly s0: number;
+  /** The middle one of Alea's three lagged fractions, in [0, 1). */
   readonly s1: number;
+  /** The newest of Alea's three lagged fractions, in [0, 1). */
   readonly s2: number;
   /** The second normal deviate of the last Box–Muller pair, if not yet used. */
   readonly spare: number | null;
@@ -25,10 +34,14 @@ export interface RngState {
  *
  * @example
  * ```ts
+ * import { Rng } from 'asymprop';
+ *
  * const rng = new Rng(42);
- * rng.uniform();          // in [0, 1)
- * rng.normal(0, 0.1);     // Gaussian
- * const layerRng = rng.fork();
+ * rng.uniform();                // in [0, 1)
+ * rng.normal(0, 0.1);           // Gaussian, mean 0, standard deviation 0.1
+ * const layerRng = rng.fork();  // an independent child stream
+ * const saved = JSON.parse(JSON.stringify(rng.state())); // plain numbers, through JSON and back
+ * console.log(Rng.fromState(saved).uniform() === rng.uniform(), layerRng.uniform() !== rng.uniform()); // true true
  * ```
  */
 export class Rng {
@@ -147,8 +160,14 @@ export class Rng {
     return out;
   }
 
-  /** Shuffles an array in place (Fisher–Yates) and returns it. */
-  shuffle<T extends { length: number; [i: number]: unknown }>(array: T): T {
+  /** Shuffles an array or a typed array in place (Fisher–Yates) and returns it. */
+  shuffle<
+    T extends {
+      /** The number of elements. */
+      length: number;
+      [i: number]: unknown;
+    },
+  >(array: T): T {
     for (let i = array.length - 1; i > 0; i--) {
       const j = Math.floor(this.prng() * (i + 1));
       const t = array[i];

@@ -11,21 +11,27 @@ import { NORM_ORDER, SWEEP_ROWS, byString, cellKey, mean, ordered, unique } from
 
 /** One run of a cell at one learning rate. */
 export interface SeedRun {
+  /** The run's seed. */
   readonly seed: number;
   /** Test accuracy in percent; null when the run diverged or has no test accuracy. */
   readonly accuracy: number | null;
+  /** Whether the run diverged (its loss or a weight became non-finite). */
   readonly diverged: boolean;
+  /** The epoch (1-based) in which the run diverged; null when it did not. */
   readonly divergedEpoch: number | null;
+  /** The run's per-epoch numbers, as in its record. */
   readonly history: ResultRecord['history'];
 }
 
 /** The runs of a cell at one learning rate. */
 export interface LrResult {
+  /** The learning rate (of the first 70% of the epochs). */
   readonly lr: number;
   /** Sorted by seed. */
   readonly runs: readonly SeedRun[];
   /** Mean accuracy (percent) over the runs that did not diverge; null if none did. */
   readonly mean: number | null;
+  /** How many of the runs diverged. */
   readonly divergedCount: number;
 }
 
@@ -33,45 +39,76 @@ export interface LrResult {
 export interface Cell {
   /** Sorted by learning rate, largest first. */
   readonly lrs: readonly LrResult[];
-  /** The best learning rate (see {@link pickBest}); null when no learning rate has an accuracy. */
+  /**
+   * The learning rate the table reports: the one with the smallest fraction of diverged seeds, then
+   * the highest mean accuracy, then the larger rate; null when no learning rate has an accuracy.
+   */
   readonly best: LrResult | null;
+  /** The number of runs in the cell, over all its learning rates and seeds. */
   readonly runCount: number;
+  /** Whether the cell has runs and every one of them diverged. */
   readonly allDiverged: boolean;
 }
 
 /** A cell's number for the findings: best-lr mean accuracy (percent), `'diverged'`, or null (no runs). */
 export type Score = number | 'diverged' | null;
 
-/** One table of a part of the grid. */
+/**
+ * One table of a part of the grid: rows are normalisation settings ({@link asymprop!NormalisationName}),
+ * columns are feedback methods (main part), flipped fractions (sign part) or magnitude laws
+ * (magnitude part).
+ */
 export interface Table {
+  /** The part of the grid the table shows. */
   readonly part: 'main' | 'sign' | 'magnitude';
+  /** The architecture of every run in the table. */
   readonly arch: string;
+  /** The feedback method of every run in a sign or magnitude table (`frsf`, `brsf`); empty in a main table, whose columns are the methods. */
   readonly method: string;
+  /** The table's heading, e.g. `Main part: mlp` or `Sign concordance: lenet, frsf`. */
   readonly title: string;
   /** Header of the first column, e.g. `normalisation \ method`. */
   readonly corner: string;
+  /** The rows' names, in the order shown: the protocol's normalisations, then any others found, sorted. */
   readonly rows: readonly string[];
+  /** The columns' keys, in the order shown: methods, flipped fractions (`'0.25'`) or magnitude laws. */
   readonly cols: readonly string[];
+  /** The columns' headers, one per key of `cols` (`flip 0.25` for a sign table; the key itself otherwise). */
   readonly colLabels: readonly string[];
+  /** The cells that have runs, keyed by row name and column key joined by a NUL character (`${row}\u0000${col}`). */
   readonly cells: ReadonlyMap<string, Cell>;
-  /** Learning rates to list per row (expected and present). */
+  /**
+   * Learning rates to list per row, largest first: the setting's rates for the row's update rule
+   * (gradient or Batch Manhattan), expected in every cell, and any other rate found in the row.
+   */
   readonly rowLrs: ReadonlyMap<string, readonly number[]>;
+  /** The cells without any run, each as `<row> <column header>`. */
   readonly missingCells: readonly string[];
+  /** How many of the `expectedRuns` are absent from the results. */
   readonly missingRuns: number;
+  /** The runs a complete table holds: for every cell, each of its row's learning rates with each of the setting's seeds. */
   readonly expectedRuns: number;
 }
 
 /** The runs sharing a dataset and training schedule; each gets its own tables and findings. */
 export interface Setting {
+  /** The setting in words, for headings: `fashion-mnist, 10 epochs`, plus the batch size, momentum and weight decay when not the protocol's. */
   readonly label: string;
+  /** The label as a file-name part (`fashion-mnist-10ep`), added to figure names when a report has several settings. */
   readonly slug: string;
+  /** The setting's records, sorted by id. */
   readonly records: readonly ResultRecord[];
+  /** The seeds found in the records, ascending: every cell is expected to hold each of them. */
   readonly seeds: readonly number[];
+  /** The main part's tables, one per architecture. */
   readonly main: readonly Table[];
+  /** The sign part's tables, one per architecture and feedback method. */
   readonly sign: readonly Table[];
+  /** The magnitude part's tables, one per architecture and feedback method. */
   readonly magnitude: readonly Table[];
   /** Records that belong to no table (e.g. a main-part run with a flip). */
   readonly unplaced: number;
+  /** The verdicts on the paper's four findings, judged from this setting's tables. */
   readonly findings: readonly Finding[];
 }
 

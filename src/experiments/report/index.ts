@@ -12,7 +12,7 @@ import { curvesFigure, magnitudeFigure, mainFigure, signFigure, toSvg, type Figu
 import { howJudged } from './findings.js';
 import { figureMarkdown, findingMarkdown, headerLines, oneLine, tableMarkdown, type ReportOptions } from './markdown.js';
 
-export { analyseResults, type ResultsAnalysis } from './analysis.js';
+export { analyseResults, type Cell, type LrResult, type ResultsAnalysis, type SeedRun, type Setting, type Table } from './analysis.js';
 export { FINDING_THRESHOLDS, spearman, type Finding, type Verdict } from './findings.js';
 export type { ReportOptions } from './markdown.js';
 

@@ -58,6 +58,16 @@ function embeddedDigits(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation for the dev server and `vite preview`: with it the page has
+ * SharedArrayBuffer, and each training worker runs its matrix products on two threads
+ * (`useGemmThreads`). A static host without these headers gets one thread, and the same results.
+ */
+const crossOriginIsolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   // Relative URLs, so the built page works from any directory of any static server.
@@ -65,6 +75,8 @@ export default defineConfig({
   resolve: {
     alias: [{ find: /^asymprop$/, replacement: fileURLToPath(new URL('../src/index.ts', import.meta.url)) }],
   },
+  server: { headers: crossOriginIsolation },
+  preview: { headers: crossOriginIsolation },
   worker: { format: 'es' },
   // Let the dev server find the worker's dependencies at start-up (it does not follow `new Worker`).
   optimizeDeps: { entries: ['index.html', 'src/worker.ts'] },

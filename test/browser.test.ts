@@ -8,31 +8,18 @@
  * Without /usr/bin/chromium (`apt-get install -y --no-install-recommends chromium`) the browser
  * tests are skipped with that reason, except when CI is set: then they fail.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { build as esbuild } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build as viteBuild } from 'vite';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeServer, launchChromium, MISSING, needBrowser, recordProblems, REPO, serve } from './browser-helpers.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SITE = join(REPO, 'site');
 const SCREENSHOTS = join(REPO, 'test', '.generated', 'browser');
-const CHROMIUM = '/usr/bin/chromium';
-const MISSING = existsSync(CHROMIUM)
-  ? null
-  : `${CHROMIUM} not found; install Debian's chromium with \`apt-get install -y --no-install-recommends chromium\``;
-
-/** Skips a browser test when chromium is missing; on CI a missing chromium is a failure. */
-function needBrowser(context: TestContext): void {
-  if (!MISSING) return;
-  if (process.env.CI) throw new Error(`CI is set and ${MISSING}`);
-  context.skip(MISSING);
-}
 
 describe('the library core is browser-safe', () => {
   it('nothing reachable from src/index.ts imports a Node module', async () => {
@@ -79,30 +66,6 @@ describe("the page's digits file", () => {
 });
 
 // --- the page --------------------------------------------------------------------------------
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.bin': 'application/octet-stream',
-  '.svg': 'image/svg+xml',
-};
-
-/** A static file server for one directory, on an ephemeral port of 127.0.0.1. */
-async function serve(root: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
-    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end('not found');
-      return;
-    }
-    response.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
-    response.end(readFileSync(file));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
 
 /** What the page shows about one panel (its `data-*` attributes). */
 interface PanelInfo {
@@ -189,24 +152,15 @@ describe('the interactive page in chromium', () => {
       build: { outDir, emptyOutDir: true },
     });
     ({ server, url } = await serve(outDir));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run', '--mute-audio'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-    });
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    recordProblems(page, problems);
     mkdirSync(SCREENSHOTS, { recursive: true });
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await closeServer(server);
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 

@@ -98,6 +98,38 @@ describe('matrix products on two threads', () => {
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 
+  it('fails at once, with the reason, when a helper does not start', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const started = Date.now();
+    await expect(lib.useGemmThreads(2, () => new Worker('throw new Error("no kernel here")', { eval: true }))).rejects.toThrow(
+      /invalid threads: 2 \(allowed: helper threads that start \(helper 1 failed to start: no kernel here\)\)/,
+    );
+    expect(Date.now() - started, 'no waiting for the 30 s timeout').toBeLessThan(10_000);
+    expect(lib.gemmThreads()).toBe(1);
+    // The failed start leaves nothing behind: threads start again.
+    expect(await node.useThreads(2)).toBe(2);
+  });
+
+  it('a helper that starts and then never answers makes a product fail with a StateError, not hang; products go on on one thread', async () => {
+    const { Worker } = await import('node:worker_threads');
+    // Counts itself ready (control word 2) like a real helper, then never serves a product.
+    const silent = () =>
+      new Worker("require('node:worker_threads').parentPort.once('message', (init) => Atomics.add(new Int32Array(init.control), 2, 1));", { eval: true });
+    expect(await lib.useGemmThreads(2, silent, { stallSeconds: 0.5 })).toBe(2);
+    const [m, n, k] = [128, 128, 128];
+    const a = randomArray(m * k, 1), b = randomArray(k * n, 2), c = new Float32Array(m * n);
+    const started = Date.now();
+    expect(() => lib.gemm(false, false, m, n, k, a, b, c)).toThrow(lib.StateError);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(lib.gemmThreads()).toBe(1);
+    const ref = new Float32Array(m * n);
+    lib.gemm(false, false, m, n, k, a, b, c);
+    lib.gemmReference(false, false, m, n, k, a, b, ref);
+    for (let i = 0; i < ref.length; i++) expect(Math.abs(c[i]! - ref[i]!)).toBeLessThan(1e-3);
+    await expect(lib.useGemmThreads(2, silent, { stallSeconds: 0 })).rejects.toThrow(/stallSeconds/);
+    expect(await node.useThreads(2)).toBe(2);
+  });
+
   it('rejects a thread count that is not a positive integer, naming the option', async () => {
     await expect(node.useThreads(0)).rejects.toThrow(lib.ConfigError);
     await expect(node.useThreads(1.5)).rejects.toThrow(/threads/);

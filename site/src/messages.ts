@@ -48,6 +48,8 @@ export type WorkerReport =
       readonly testAccuracy: number;
       readonly boundary: BoundaryGrid | null;
       readonly predictions: Uint8Array | null;
+      /** Threads the worker's matrix products run on (2 when the page is cross-origin isolated). */
+      readonly threads: number;
     }
   /** Some training steps were taken. */
   | {

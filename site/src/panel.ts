@@ -229,6 +229,7 @@ export class Panel {
         this.element.dataset.step = '0';
         this.element.dataset.testAccuracy = String(message.testAccuracy);
         this.element.dataset.strategies = message.strategies.join(',');
+        this.element.dataset.threads = String(message.threads);
         this.status = `untrained: test accuracy ${percent(message.testAccuracy)} · feedback ${message.strategies.join(', ')}`;
         this.setState('ready');
         if (this.wanted) this.run();

@@ -4,8 +4,8 @@
  * Everything here goes through asymprop's public API.
  */
 import {
-  ArrayDataset, BatchNorm, ImageDataset, Rng, SGD, Tensor, WeightedLayer, batchManhattan, evaluate, feedbackByName, mlp, ops,
-  symmetric, trainStep, type Dataset, type FeedbackSpec, type FeedbackStrategy, type Sequential,
+  ArrayDataset, BatchNorm, ImageDataset, Rng, SGD, Tensor, WeightedLayer, batchManhattan, evaluate, feedbackByName, gemmThreads, mlp, ops,
+  symmetric, trainStep, useGemmThreads, type Dataset, type FeedbackSpec, type FeedbackStrategy, type Sequential,
 } from 'asymprop';
 import { decodeDigits } from './digitsFile.js';
 import { shownDigits, type BoundaryGrid, type FromWorker, type LayerReport, type ToWorker, type WorkerReport } from './messages.js';
@@ -171,6 +171,17 @@ const scope = self as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
 };
 
+/**
+ * The matrix products run on this worker plus one helper thread of the library's when the page
+ * is cross-origin isolated (served with COOP and COEP headers, as `npm run site:dev` and
+ * `vite preview` do) on a machine with more than one core; elsewhere on this worker alone.
+ * Messages are handled once this is settled.
+ */
+const threadsReady: Promise<unknown> =
+  (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true && navigator.hardwareConcurrency > 1
+    ? useGemmThreads(2).catch((e: unknown) => console.warn(`matrix products stay on one thread: ${e instanceof Error ? e.message : String(e)}`))
+    : Promise.resolve();
+
 let run: Run | null = null;
 /** The id of the current run, from its 'init' message. */
 let runId = 0;
@@ -255,6 +266,7 @@ function handle(message: ToWorker): void {
         testAccuracy: initial.accuracy,
         boundary: spirals ? run.boundary() : null,
         predictions: spirals ? null : run.predictions(),
+        threads: gemmThreads(),
       });
       break;
     }
@@ -276,10 +288,13 @@ function handle(message: ToWorker): void {
 }
 
 scope.onmessage = (event) => {
-  try {
-    handle(event.data);
-  } catch (e) {
-    running = false;
-    post({ type: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
-  }
+  // In order: the callbacks of one promise run in the order they were added.
+  void threadsReady.then(() => {
+    try {
+      handle(event.data);
+    } catch (e) {
+      running = false;
+      post({ type: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  });
 };

@@ -15,14 +15,26 @@
  * starts module Web Workers by default (the page must be cross-origin isolated for
  * SharedArrayBuffer).
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, StateError } from '../errors.js';
 
-/** What the thread pool needs of a worker: the environment's Worker, or anything like it. */
+/**
+ * What the thread pool needs of a worker: the environment's Worker, or anything like it. When it
+ * also has `addEventListener` (a Web Worker) or `on` (a Node worker), the pool listens for its
+ * `error` event while the helpers start, to fail at once with the reason.
+ */
 export interface ThreadWorker {
   /** Sends the helper its one setup message (the module, the shared memory, the control array, its index). */
   postMessage(message: unknown): void;
   /** Stops the helper (when the pool closes). */
   terminate(): unknown;
+}
+
+/** How {@link GemmThreadPool} hears of a helper that fails to start: a Web Worker's listeners, or a Node worker's. */
+interface EventListening {
+  addEventListener(type: 'error', listener: (event: unknown) => void): void;
+  removeEventListener(type: 'error', listener: (event: unknown) => void): void;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  off(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 /** Starts one helper thread running `serveGemmThread` (the library's `gemmWorker.js` or `nodeGemmWorker.js`). */
@@ -93,6 +105,19 @@ export class GemmThreadPool {
   /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
   private readonly canBlock: boolean;
 
+  /**
+   * How long a product waits for the helpers' bands before giving up with a `StateError` (a
+   * helper that crashed never answers). Far above any band's time: a band is at most a few
+   * seconds of work.
+   */
+  stallMs = 60_000;
+  /** Set when a product gave up on a helper: the pool is closed and must not be used again. */
+  broken = false;
+
+  /** Why a helper failed to start (its first `error` event), while {@link ready} waits. */
+  private failure: string | null = null;
+  private readonly unwatch: (() => void)[] = [];
+
   constructor(
     readonly threads: number,
     module: WebAssembly.Module,
@@ -104,20 +129,50 @@ export class GemmThreadPool {
     this.workers = [];
     for (let index = 1; index < threads; index++) {
       const worker = spawn();
+      this.watch(worker, index);
       worker.postMessage({ module, memory, control, index } satisfies GemmThreadInit);
       this.workers.push(worker);
     }
     this.canBlock = canBlock(this.control);
   }
 
-  /** Resolves once every helper has started (or rejects after `timeoutMs`). */
+  /**
+   * Listens for a helper's `error` event (a Web Worker's script that does not load, a Node
+   * worker that throws) until the pool is ready, so that {@link ready} fails at once and says
+   * why instead of waiting for its timeout.
+   */
+  private watch(worker: ThreadWorker, index: number): void {
+    const onError = (event: unknown) => {
+      const message = (event as { message?: unknown } | null)?.message;
+      this.failure ??= `helper ${index} failed to start: ${typeof message === 'string' && message ? message : 'its script did not load'}`;
+    };
+    const w = worker as Partial<EventListening>;
+    if (typeof w.addEventListener === 'function' && typeof w.removeEventListener === 'function') {
+      w.addEventListener('error', onError);
+      this.unwatch.push(() => w.removeEventListener!('error', onError));
+    } else if (typeof w.on === 'function' && typeof w.off === 'function') {
+      w.on('error', onError);
+      this.unwatch.push(() => w.off!('error', onError));
+    }
+  }
+
+  /**
+   * Resolves once every helper has started; rejects as soon as one reports an error, or after
+   * `timeoutMs`. Waits with timers, so a browser's main thread (which cannot block) stays free
+   * for the workers to load.
+   */
   async ready(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const n = Atomics.load(this.control, READY);
-      if (n >= this.threads - 1) return;
-      if (Date.now() > deadline) throw new ConfigError('threads', this.threads, `helper threads that start (only ${n} of ${this.threads - 1} started within ${timeoutMs} ms)`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    try {
+      for (;;) {
+        const n = Atomics.load(this.control, READY);
+        if (n >= this.threads - 1) return;
+        if (this.failure !== null) throw new ConfigError('threads', this.threads, `helper threads that start (${this.failure})`);
+        if (Date.now() > deadline) throw new ConfigError('threads', this.threads, `helper threads that start (only ${n} of ${this.threads - 1} started within ${timeoutMs} ms)`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    } finally {
+      for (const stop of this.unwatch.splice(0)) stop();
     }
   }
 
@@ -135,10 +190,19 @@ export class GemmThreadPool {
     Atomics.notify(ctl, SEQ);
     runKernel(kernel, bands[0]!);
     const helpers = this.threads - 1;
-    for (;;) {
+    const since = Date.now();
+    for (let spins = 0; ; spins++) {
       const done = Atomics.load(ctl, DONE);
       if (done >= helpers) return;
       if (this.canBlock) Atomics.wait(ctl, DONE, done, 1000);
+      // A helper that died (or was killed) would otherwise leave this loop waiting forever.
+      if ((this.canBlock || (spins & 0xffff) === 0) && Date.now() - since > this.stallMs) {
+        this.broken = true;
+        this.close();
+        throw new StateError(
+          `a matrix-product helper thread sent no result within ${this.stallMs / 1000} s (it may have crashed); its threads are stopped, products run on the calling thread again, and useGemmThreads starts new ones`,
+        );
+      }
     }
   }
 

@@ -208,14 +208,33 @@ const PARALLEL_MIN_WORK = 1 << 20;
  * element of a product is computed by one thread, in the same order).
  *
  * In Node, call `useThreads` from `asymprop/node`, which passes a worker-thread spawner. In a
- * browser the default spawner starts module Web Workers; SharedArrayBuffer requires the page to
- * be cross-origin isolated. Resolves to the number of threads in use: 1 when the platform has no
- * SIMD kernel or no shared memory.
+ * browser the default spawner starts module Web Workers running `gemmWorker.js`, the file beside
+ * the library's `wasmGemm.js`, with `new Worker(new URL('./gemmWorker.js', import.meta.url), { type: 'module' })`:
+ * bundlers that understand that pattern (Vite's build among them) emit the worker and rewrite
+ * its URL. SharedArrayBuffer requires the page to be cross-origin isolated (served with
+ * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`);
+ * elsewhere this resolves to 1 and products stay on the calling thread. It works on a page's
+ * main thread, which cannot block: the pool spins there while the helpers finish their share.
  *
- * @throws {@link ConfigError} when `threads` is not a positive integer or helpers fail to start.
+ * Vite's dev server (Vite 7) runs an installed library from its dependency optimizer's folder,
+ * where `gemmWorker.js` is missing, so the helpers fail to start; have it serve the library from
+ * node_modules instead, its CommonJS dependencies still optimized:
+ * `optimizeDeps: { exclude: ['asymprop'], include: ['asymprop > ndarray', 'asymprop > ndarray-ops', 'asymprop > seedrandom/lib/alea.js', 'asymprop > seedrandom/lib/xor128.js'] }`.
+ *
+ * Resolves to the number of threads in use: 1 when the platform has no SIMD kernel or no shared
+ * memory.
+ *
+ * A helper that stops answering later (a crashed worker) does not hang training: a product that
+ * waits `options.stallSeconds` (default 60) for it throws a `StateError`, the helpers are stopped
+ * and products run on the calling thread again.
+ *
+ * @throws {@link ConfigError} when `threads` is not a positive integer or helpers fail to start
+ * (at once when a helper reports an error, such as a worker script that did not load).
  */
-export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spawnWebWorker): Promise<number> {
+export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spawnWebWorker, options: { stallSeconds?: number } = {}): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', threads, 'a positive integer');
+  const stallSeconds = options.stallSeconds ?? 60;
+  if (!(stallSeconds > 0 && Number.isFinite(stallSeconds))) throw new ConfigError('stallSeconds', options.stallSeconds, 'a finite number of seconds > 0');
   const current = getInstance();
   if (!current) return 1;
   current.pool?.close();
@@ -229,10 +248,14 @@ export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spa
     return 1; // no shared WebAssembly memory here
   }
   const pool = new GemmThreadPool(threads, shared.module, shared.memory, spawn);
+  pool.stallMs = stallSeconds * 1000;
   try {
     await pool.ready();
   } catch (e) {
     pool.close();
+    if (spawn === spawnWebWorker && e instanceof ConfigError) {
+      throw new ConfigError('threads', threads, `${e.allowed}; the default spawner's worker is gemmWorker.js beside wasmGemm.js, which the bundler or server must provide (see useGemmThreads)`);
+    }
     throw e;
   }
   shared.pool = pool;
@@ -242,7 +265,8 @@ export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spa
 
 /** Threads the float32 matrix products run on (1 unless {@link useGemmThreads} started helpers). */
 export function gemmThreads(): number {
-  return instance?.pool?.threads ?? 1;
+  const pool = instance?.pool;
+  return pool && !pool.broken ? pool.threads : 1;
 }
 
 /** How many products the current helper threads have shared out (0 without helpers): for tests and benchmarks. */
@@ -323,6 +347,7 @@ export function wasmProduct(transA: boolean, transB: boolean, m: number, n: numb
   // Row i of op(A) starts at i·k (or at i when transposed); consecutive p are 1 apart (or m).
   const aRow = (transA ? 1 : k) * 4, aStep = (transA ? m : 1) * 4;
   const call: KernelCall = [mb, nb, k, aOff * 4, bOff * 4, cOff * 4, ldc * 4, aRow, aStep, m, k * 32];
+  if (inst.pool?.broken) inst.pool = null; // a helper stopped answering: back to one thread
   if (inst.pool && m * n * k >= PARALLEL_MIN_WORK) inst.pool.run(inst.kernel, call);
   else runKernel(inst.kernel, call);
   return { data: inst.f32, offset: cOff, ld: ldc };

@@ -123,6 +123,16 @@ describe('matmul', () => {
 describe('ops', () => {
   it('sign keeps 0 as 0', () => {
     expect(ops.sign(Tensor.from([-2, 0, 3], [3])).toArray()).toEqual([-1, 0, 1]);
+    // float32 takes a bit-level path: the same answers as float64 on every kind of value.
+    const special = [-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-45, -1e-40, 0.5, -7e30];
+    const expected = [-1, -0, 0, 1, NaN, 1, -1, 1, -1, 1, -1];
+    for (const Ctor of [Float32Array, Float64Array]) {
+      const x = Ctor.from(special), out = new Ctor(x.length);
+      ops.signInto(out, x);
+      expect(Array.from(out)).toEqual(expected);
+      ops.signInto(x, x); // in place, as Batch Manhattan uses it
+      expect(Array.from(x)).toEqual(expected);
+    }
   });
   it('angle is 0 for parallel, 90 for orthogonal, 180 for opposite, NaN for zero vectors', () => {
     const a = Tensor.from([1, 0], [2]);

@@ -95,6 +95,7 @@ describe('matrix products on two threads', () => {
       return Float32Array.from(model.params().flatMap((p) => Array.from(p.value.data)));
     };
     const [one, two] = await both(train);
+    expect(lib.gemmParallelProducts()).toBeGreaterThan(0); // the two-thread run did share its products
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 
@@ -127,6 +128,25 @@ describe('matrix products on two threads', () => {
     lib.gemmReference(false, false, m, n, k, a, b, ref);
     for (let i = 0; i < ref.length; i++) expect(Math.abs(c[i]! - ref[i]!)).toBeLessThan(1e-3);
     await expect(lib.useGemmThreads(2, silent, { stallSeconds: 0 })).rejects.toThrow(/stallSeconds/);
+    expect(await node.useThreads(2)).toBe(2);
+  });
+
+  it('a helper that crashes after starting does not end the process: the next product throws a StateError', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const crashing = () =>
+      new Worker(
+        "require('node:worker_threads').parentPort.once('message', (init) => { Atomics.add(new Int32Array(init.control), 2, 1); setTimeout(() => { throw new Error('helper crashed'); }, 100); });",
+        { eval: true },
+      );
+    expect(await lib.useGemmThreads(2, crashing, { stallSeconds: 30 })).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the crash, and its error event
+    const [m, n, k] = [128, 128, 128];
+    const a = randomArray(m * k, 1), b = randomArray(k * n, 2), c = new Float32Array(m * n);
+    const started = Date.now();
+    expect(() => lib.gemm(false, false, m, n, k, a, b, c)).toThrow(/helper 1 stopped: helper crashed/);
+    expect(Date.now() - started).toBeLessThan(1000); // at once, not after stallSeconds
+    expect(lib.gemmThreads()).toBe(1);
+    lib.gemm(false, false, m, n, k, a, b, c); // on the calling thread again
     expect(await node.useThreads(2)).toBe(2);
   });
 

@@ -138,13 +138,17 @@ export class GemmThreadPool {
 
   /**
    * Listens for a helper's `error` event (a Web Worker's script that does not load, a Node
-   * worker that throws) until the pool is ready, so that {@link ready} fails at once and says
-   * why instead of waiting for its timeout.
+   * worker that throws) for the pool's whole life: while the helpers start, {@link ready} then
+   * fails at once and says why; later, the pool is marked broken and the next product throws
+   * instead of sharing work with a dead helper. (Without a listener, an error in a Node worker
+   * would end the whole process.)
    */
   private watch(worker: ThreadWorker, index: number): void {
     const onError = (event: unknown) => {
       const message = (event as { message?: unknown } | null)?.message;
-      this.failure ??= `helper ${index} failed to start: ${typeof message === 'string' && message ? message : 'its script did not load'}`;
+      const why = typeof message === 'string' && message ? message : 'its script did not load';
+      if (Atomics.load(this.control, READY) >= this.threads - 1) this.crashed ??= `helper ${index} stopped: ${why}`;
+      else this.failure ??= `helper ${index} failed to start: ${why}`;
     };
     const w = worker as Partial<EventListening>;
     if (typeof w.addEventListener === 'function' && typeof w.removeEventListener === 'function') {
@@ -155,6 +159,9 @@ export class GemmThreadPool {
       this.unwatch.push(() => w.off!('error', onError));
     }
   }
+
+  /** Why a running helper stopped (its `error` event after start-up), if one did. */
+  private crashed: string | null = null;
 
   /**
    * Resolves once every helper has started; rejects as soon as one reports an error, or after
@@ -171,8 +178,9 @@ export class GemmThreadPool {
         if (Date.now() > deadline) throw new ConfigError('threads', this.threads, `helper threads that start (only ${n} of ${this.threads - 1} started within ${timeoutMs} ms)`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-    } finally {
-      for (const stop of this.unwatch.splice(0)) stop();
+    } catch (e) {
+      this.close();
+      throw e;
     }
   }
 
@@ -181,6 +189,7 @@ export class GemmThreadPool {
 
   /** Runs `call` on all threads, the calling one included; returns when C is complete. */
   run(kernel: Kernel, call: Readonly<KernelCall>): void {
+    if (this.crashed) this.fail(`a matrix-product helper thread stopped (${this.crashed})`);
     this.jobs++;
     const bands = splitCall(call, this.threads);
     const ctl = this.control;
@@ -190,24 +199,30 @@ export class GemmThreadPool {
     Atomics.notify(ctl, SEQ);
     runKernel(kernel, bands[0]!);
     const helpers = this.threads - 1;
-    const since = Date.now();
+    const since = performance.now();
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(ctl, DONE);
       if (done >= helpers) return;
       if (this.canBlock) Atomics.wait(ctl, DONE, done, 1000);
-      // A helper that died (or was killed) would otherwise leave this loop waiting forever.
-      if ((this.canBlock || (spins & 0xffff) === 0) && Date.now() - since > this.stallMs) {
-        this.broken = true;
-        this.close();
-        throw new StateError(
-          `a matrix-product helper thread sent no result within ${this.stallMs / 1000} s (it may have crashed); its threads are stopped, products run on the calling thread again, and useGemmThreads starts new ones`,
-        );
+      // A helper that died (or was killed) would otherwise leave this loop waiting forever. The
+      // helpers' count is read again first, so a caller paused longer than stallMs (a stopped
+      // process, a sleeping laptop) does not give up on a product that is in fact complete.
+      if ((this.canBlock || (spins & 0xffff) === 0) && performance.now() - since > this.stallMs && Atomics.load(ctl, DONE) < helpers) {
+        this.fail(`a matrix-product helper thread sent no result within ${this.stallMs / 1000} s${this.crashed ? ` (${this.crashed})` : ' (it may have crashed)'}`);
       }
     }
   }
 
-  /** Stops the helpers. */
+  /** Marks the pool broken, stops its helpers and throws: products run on the calling thread again. */
+  private fail(why: string): never {
+    this.broken = true;
+    this.close();
+    throw new StateError(`${why}; its threads are stopped, products run on the calling thread again, and useGemmThreads starts new ones`);
+  }
+
+  /** Stops the helpers (and stops listening to them). */
   close(): void {
+    for (const stop of this.unwatch.splice(0)) stop();
     Atomics.store(this.control, QUIT, 1);
     Atomics.add(this.control, SEQ, 1);
     Atomics.notify(this.control, SEQ);

@@ -64,10 +64,17 @@ describe('Sequential.backwardParams', () => {
       params: () => inner.params(),
       zeroGrad: () => inner.zeroGrad(),
     };
+    let plainBackwards = 0;
+    const backward = plain.backward;
+    plain.backward = (dy) => {
+      plainBackwards++;
+      return backward(dy);
+    };
     const model = new Sequential([plain, new Dense(2, 2, { rng })], [4]);
     expect(() => model.backwardParams(Tensor.zeros([1, 2], 'float32'))).toThrow(StateError);
     const { grad } = softmaxCrossEntropy(model.forward(randn([3, 4], 2, 'float32'), true), [0, 1, 0]);
     model.backwardParams(grad);
+    expect(plainBackwards).toBe(1); // the fallback: the first layer's full backward
     expect(Array.from(model.params()[0]!.grad.data).some((v) => v !== 0)).toBe(true);
   });
 });

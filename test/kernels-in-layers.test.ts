@@ -99,3 +99,23 @@ describe('layers on the float32 fast paths agree with direct float64 loops', () 
     }
   }
 });
+
+describe('Conv2d work arrays reused across steps and batch sizes', () => {
+  it('gives the reference answers on every step, when the batch size changes in between (evaluation) and back', () => {
+    const layer = new Conv2d(3, 5, 3, { rng: new Rng(9), padding: 1, feedback: usf() });
+    for (const [step, n] of [[1, 4], [2, 4], [3, 7], [4, 4], [5, 2]] as const) {
+      const x = randn([n, 3, 9, 9], `x${step}`, 'float32');
+      layer.zeroGrad();
+      const y = layer.forward(x, true);
+      const v = layer.feedback.matrix(layer.weight.value).data.slice();
+      const ref = convReference(layer, x, (s) => randn(s, `dy${step}`, 'float32'), v);
+      expect(worst(y.data, ref.y), `step ${step} forward`).toBeLessThan(1e-4);
+      const dx = layer.backward(ref.dyT);
+      expect(worst(dx.data, ref.dx), `step ${step} dx`).toBeLessThan(1e-4);
+      expect(worst(layer.weight.grad.data, ref.dw), `step ${step} dW`).toBeLessThan(1e-4);
+      // An evaluation between two steps, at another batch size (the work arrays change size).
+      if (step === 3) layer.forward(randn([1, 3, 9, 9], 'eval', 'float32'), false);
+    }
+  });
+});
+

@@ -113,3 +113,19 @@ describe('softmaxCrossEntropy', () => {
     expect(() => softmaxCrossEntropy(Tensor.zeros([2, 4]), [0.5, 1])).toThrow(ValueError);
   });
 });
+
+describe('ReLU on special values', () => {
+  it('−0 → 0, NaN → NaN, +∞ → +∞, −∞ → NaN (divergence is not masked); the backward mask follows the output', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const relu = new ReLU();
+      const x = Tensor.from([-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-45], [1, 8], dtype);
+      const y = relu.forward(x, true);
+      expect(Array.from(y.data)).toEqual([0, 0, 0, 3, NaN, Infinity, NaN, dtype === 'float32' ? 1.401298464324817e-45 : 1e-45]);
+      expect(Object.is(y.data[1], 0)).toBe(true); // not −0
+      const dx = relu.backward(Tensor.from([5, 5, 5, 5, 5, 5, 5, -5], [1, 8], dtype));
+      expect(Array.from(dx.data)).toEqual([0, 0, 0, 5, 0, 5, 0, -5]);
+      expect(Object.is(dx.data[0], 0)).toBe(true);
+    }
+  });
+});
+

@@ -64,6 +64,10 @@ abstract class Activation implements Layer {
  * The two loops are written out rather than going through `f` and `dfFromOutput`: about half the
  * units are off, so a branch per element would be mispredicted half the time, and ReLU runs on
  * every hidden activation of every step. Both forms below compile to branch-free code.
+ *
+ * Special values: −0 gives 0, NaN stays NaN, +∞ stays +∞, and −∞ gives NaN (−∞ · 0), where
+ * PyTorch gives 0: a pre-activation that overflowed to −∞ makes the run count as diverged rather
+ * than being masked.
  */
 export class ReLU extends Activation {
   /** `ReLU`. */

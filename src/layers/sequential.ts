@@ -95,10 +95,6 @@ export class Sequential implements Layer {
   }
 
   /**
-   * Backward through every layer in reverse. When instrumented, also carries true backprop's error
-   * alongside and records, for each feedback layer, the angle between the two errors it sends down.
-   */
-  /**
    * Backward for training: the same parameter gradients as {@link Sequential.backward}, without
    * the gradient with respect to the data, which training never uses. The first layer that has
    * parameters computes only its own (its `backwardParams`), and the layers before it (a Flatten,
@@ -118,6 +114,10 @@ export class Sequential implements Layer {
     layer.backwardParams(g);
   }
 
+  /**
+   * Backward through every layer in reverse. When instrumented, also carries true backprop's error
+   * alongside and records, for each feedback layer, the angle between the two errors it sends down.
+   */
   backward(dy: Tensor): Tensor {
     let g = dy;
     let gTrue = this.instrumented ? dy : null;

@@ -99,13 +99,19 @@ describe('matrix products on two threads in chromium', () => {
   const servers: Server[] = [];
   const devServers: ViteDevServer[] = [];
 
-  /** Opens `url` in a new page and runs the checks; returns the report, any page problems and the workers' URLs. */
-  async function check(url: string, cases: readonly ProductCase[], train: boolean): Promise<{ report: Report; problems: string[]; workers: string[] }> {
+  /** A new page that records its problems and the URLs of the workers it starts. */
+  async function recordedPage() {
     const page = await browser!.newPage();
     const problems: string[] = [];
     const workers: string[] = [];
     recordProblems(page, problems);
     page.on('worker', (worker) => workers.push(worker.url()));
+    return { page, problems, workers };
+  }
+
+  /** Opens `url` in a new page and runs the checks; returns the report, any page problems and the workers' URLs. */
+  async function check(url: string, cases: readonly ProductCase[], train: boolean): Promise<{ report: Report; problems: string[]; workers: string[] }> {
+    const { page, problems, workers } = await recordedPage();
     try {
       await page.goto(url);
       await page.waitForFunction(() => window.threadChecks !== undefined, undefined, { timeout: 20_000 });
@@ -280,11 +286,7 @@ describe('matrix products on two threads in chromium', () => {
       });
       devServers.push(vite);
       await vite.listen();
-      const page = await browser!.newPage();
-      const problems: string[] = [];
-      const workers: string[] = [];
-      recordProblems(page, problems);
-      page.on('worker', (worker) => workers.push(worker.url()));
+      const { page, problems, workers } = await recordedPage();
       try {
         await page.goto(vite.resolvedUrls!.local[0]!);
         const panel = (attribute: string) => page.evaluate((a) => document.querySelector<HTMLElement>('[data-panel="A"]')?.dataset[a], attribute);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,10 @@ describe('asymprop train', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('the built command is executable, so `npx asymprop` works in a clone (npm sets the bit only when it installs a package)', () => {
+    expect(statSync(CLI).mode & 0o111).toBe(0o111);
+  });
 
   it('--version prints the package version', () => {
     expect(cli('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);

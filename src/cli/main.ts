@@ -44,7 +44,7 @@ Usage:
         --threads N [1]   threads for the matrix products (bit-identical results for any N)
 
   asymprop reproduce [--preset quick|protocol] [options]
-      A grid of runs of the protocol (../shared/protocol.md), in parallel, each written to
+      A grid of runs of the protocol (docs/protocol.md), in parallel, each written to
       <out>/results.jsonl the moment it ends; then <out>/report.md with tables and SVG figures.
         --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)
         --seeds 1,2  --epochs N  --only main,sign,magnitude  --workers N

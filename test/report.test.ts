@@ -7,6 +7,8 @@ import { gridFor, normalisationOf, runId, type GridRun } from '../src/experiment
 import { analyseResults, renderReport, spearman, type Finding, type RenderedReport } from '../src/experiments/report/index.js';
 import { RESULTS_FORMAT, parseResults, type ResultRecord } from '../src/experiments/results.js';
 import { writeReport } from '../src/experiments/writeReport.js';
+import { protocolDeviations } from '../src/experiments/report/deviations.js';
+import { readFileSync } from 'node:fs';
 
 /** A run's outcome: final test accuracy in percent, or the epoch where it diverged. */
 type Outcome = number | { diverged: number };
@@ -342,3 +344,29 @@ describe('writeReport', () => {
     expect(all.filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 });
+
+describe('protocol deviations read from the runs', () => {
+  const quick = parseResults(readFileSync(new URL('../docs/results/quick/results.jsonl', import.meta.url), 'utf8'), 'quick').records;
+
+  it('lists what the quick preset leaves out of the protocol: data, epochs, seeds and learning rates', () => {
+    const d = protocolDeviations(quick);
+    expect(d[0]).toBe('Data: mnist-embedded instead of Fashion-MNIST (56 of 56 runs)');
+    expect(d[1]).toMatch(/^3 epochs instead of 10 .*\(56 of 56 runs\)$/);
+    expect(d[2]).toMatch(/^56 of 56 cells .* fewer than 2 seeds/);
+    expect(d).toContain('Learning rates without BM: 0.01 instead of 0.1 and 0.01');
+    expect(d).toContain('Learning rates with BM: 0.001 instead of 0.001 and 0.0001');
+    expect(d[d.length - 1]).toMatch(/flush-to-zero/);
+  });
+
+  it('lists only the library-wide deviation for runs that follow the protocol, and nothing for no runs', () => {
+    const conform = quick.flatMap((r) =>
+      [1, 2].map((seed) => ({ ...r, config: { ...r.config, dataset: 'fashion-mnist' as const, epochs: 10, seed, lr: r.config.bm ? (seed === 1 ? 1e-3 : 1e-4) : seed === 1 ? 0.1 : 0.01 } })),
+    );
+    // Each configuration now has its two learning rates, but one seed each: seeds are still flagged.
+    expect(protocolDeviations(conform).filter((d) => !/flush-to-zero/.test(d))).toEqual([expect.stringMatching(/fewer than 2 seeds/)]);
+    const twoSeeds = conform.flatMap((r) => [r, { ...r, config: { ...r.config, seed: r.config.seed + 10 } }]);
+    expect(protocolDeviations(twoSeeds)).toHaveLength(1);
+    expect(protocolDeviations([])).toEqual([]);
+  });
+});
+

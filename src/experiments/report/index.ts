@@ -6,6 +6,7 @@
  * Everything here is a pure function of the records (and the options): the same records give a
  * byte-identical report. Writing it to disk is `writeReport` in `../writeReport.ts`.
  */
+import { protocolDeviations } from './deviations.js';
 import type { ResultRecord } from '../results.js';
 import { analyseResults } from './analysis.js';
 import { curvesFigure, magnitudeFigure, mainFigure, signFigure, toSvg, type Figure } from './figures.js';
@@ -87,7 +88,7 @@ export async function renderReport(records: readonly ResultRecord[], options: Re
   }
 
   lines.push('## Protocol deviations', '');
-  const deviations = options.deviations ?? [];
+  const deviations = [...(options.deviations ?? []), ...protocolDeviations(a.records)];
   if (deviations.length === 0) lines.push('None listed.');
   else for (const d of deviations) lines.push(`- ${oneLine(d)}`);
   lines.push('');

@@ -16,7 +16,7 @@ export interface ReportOptions {
   machine?: string;
   /** Wall time of the whole grid in seconds. */
   wallSeconds?: number;
-  /** Where the runs departed from the protocol, one item each. */
+  /** Where the runs departed from the protocol, one item each, listed before those the report finds in the runs themselves. */
   deviations?: readonly string[];
 }
 

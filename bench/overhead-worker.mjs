@@ -16,7 +16,7 @@
  *
  * Prints one line `BENCH_RESULT {json}`.
  */
-import { pathToFileURL } from 'node:url';
+import { median, reportResult, runAsScript } from './child.mjs';
 import { POOL_BATCHES } from './workloads.mjs';
 
 function parse(argv) {
@@ -34,15 +34,10 @@ function parse(argv) {
   return o;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 async function main() {
   const o = parse(process.argv.slice(2));
   const result = { workload: o.workload, strategies: o.strategies };
-  try {
+  await reportResult(result, async () => {
     const { create } = await import('./systems/asymprop.mjs');
     const models = [];
     for (const strategy of o.strategies) models.push(await create(o.workload, { strategy }));
@@ -77,16 +72,7 @@ async function main() {
         lastLoss: losses[i][losses[i].length - 1],
       };
     });
-    result.ok = true;
-  } catch (e) {
-    result.ok = false;
-    result.error = String(e?.message ?? e).split('\n')[0];
-  }
-  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
-  process.exit(0);
-}
+await runAsScript(import.meta.url, main);

@@ -28,6 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './child.mjs';
 import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataFiles } from './workloads.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -134,11 +135,6 @@ function splitSystem(id) {
   return m ? { name: 'asymprop', threads: Number(m[1]) } : { name: id, threads: null };
 }
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 class Runner {
   constructor(o) {

@@ -17,7 +17,7 @@
  *   --strategy NAME    asymprop only: feedback strategy (bp, usf, brsf, frsf, fa, bm+…)
  *   --threads N        asymprop only: threads for its matrix products (default 1)
  */
-import { pathToFileURL } from 'node:url';
+import { median, reportResult, runAsScript } from './child.mjs';
 import { BATCH } from './workloads.mjs';
 
 const SYSTEMS = {
@@ -48,11 +48,6 @@ export function parseWorkerArgs(argv) {
 }
 
 const now = () => performance.now() / 1000;
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /**
  * The measurement protocol shared by every system (the PyTorch worker mirrors it): warm-up, then
@@ -105,7 +100,7 @@ export async function measure(model, o, poolBatches) {
 async function main() {
   const o = parseWorkerArgs(process.argv.slice(2));
   const result = { system: o.system, workload: o.workload, strategy: o.strategy };
-  try {
+  await reportResult(result, async () => {
     if (!SYSTEMS[o.system]) throw new Error(`unknown system "${o.system}" (one of ${Object.keys(SYSTEMS).join(', ')})`);
     const model = await SYSTEMS[o.system](o.workload, o);
     result.readyAtMs = Date.now();
@@ -114,16 +109,7 @@ async function main() {
     Object.assign(result, await measure(model, o, POOL_BATCHES));
     result.subnormals = await model.subnormals();
     result.info = model.info;
-    result.ok = true;
-  } catch (e) {
-    result.ok = false;
-    result.error = String(e?.message ?? e).split('\n')[0];
-  }
-  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+  });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
-  process.exit(0);
-}
+await runAsScript(import.meta.url, main);

@@ -137,7 +137,7 @@ export class Rng {
    * seedrandom's xor128 generator, `floor(prng() · 2²⁴) / 2²⁴`.
    */
   fillUniform24(out: Storage): Storage {
-    const st = (this.bulk ??= Int32Array.from(Object.values(xor128(`bulk:${this.uint32()}:${this.uint32()}`, { state: true }).state())));
+    const st = (this.bulk ??= this.seedBulk());
     let x = st[0]!, y = st[1]!, z = st[2]!, w = st[3]!;
     for (let i = 0; i < out.length; i++) {
       const t = x ^ (x << 11);
@@ -152,6 +152,12 @@ export class Rng {
     st[2] = z;
     st[3] = w;
     return out;
+  }
+
+  /** xor128's state for the bulk stream, seeded by two draws of this generator. */
+  private seedBulk(): Int32Array {
+    const { x, y, z, w } = xor128(`bulk:${this.uint32()}:${this.uint32()}`, { state: true }).state();
+    return Int32Array.of(x, y, z, w);
   }
 
   /** Fills `out` with normal values. */

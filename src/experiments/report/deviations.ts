@@ -1,14 +1,19 @@
+import { PROTOCOL_DEFAULTS } from '../config.js';
 import { LR_GRID } from '../grid.js';
 import type { ResultRecord } from '../results.js';
 import { FLUSH_BELOW } from '../../optim/sgd.js';
 
-/** The protocol's fixed settings (docs/protocol.md). */
+/**
+ * The protocol's fixed settings (docs/protocol.md): its training settings are the library's
+ * defaults; its data is Fashion-MNIST (the library's default data is the embedded digits) and it
+ * asks for at least 2 seeds per cell.
+ */
 const PROTOCOL: { readonly dataset: string; readonly epochs: number; readonly batchSize: number; readonly momentum: number; readonly weightDecay: number; readonly seeds: number } = {
   dataset: 'fashion-mnist',
-  epochs: 10,
-  batchSize: 100,
-  momentum: 0.9,
-  weightDecay: 1e-4,
+  epochs: PROTOCOL_DEFAULTS.epochs,
+  batchSize: PROTOCOL_DEFAULTS.batchSize,
+  momentum: PROTOCOL_DEFAULTS.momentum,
+  weightDecay: PROTOCOL_DEFAULTS.weightDecay,
   seeds: 2,
 };
 

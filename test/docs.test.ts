@@ -257,12 +257,10 @@ describe('docs/protocol.md', () => {
   // The reference protocol lives beside the project (../shared/protocol.md); the repository ships a
   // copy so that a clone has it. Where the original is present, the copy must not have drifted.
   const original = fileURLToPath(new URL('../../shared/protocol.md', import.meta.url));
-  it.skipIf(!existsSync(original))('is a verbatim copy of the reference protocol', () => {
-    expect(readFileSync(`${root}docs/protocol.md`, 'utf8')).toBe(readFileSync(original, 'utf8'));
-  });
-  it('names the four findings, the five methods and the grid', () => {
+  it('names the four findings, the five methods and the grid, and is a verbatim copy of the original where that is present', () => {
     const text = readFileSync(`${root}docs/protocol.md`, 'utf8');
     for (const word of ['## Findings to reproduce', '| bp |', '| usf |', '| brsf |', '| frsf |', '| fa |', '## The grid']) expect(text).toContain(word);
+    if (existsSync(original)) expect(text).toBe(readFileSync(original, 'utf8'));
   });
 });
 

@@ -189,6 +189,26 @@ describe('pooling against direct-loop references (property tests)', () => {
     );
   });
 
+  it('MaxPool2d with NaN and ±∞, padded or not: a NaN wins only when it comes first in its window, like the reference', () => {
+    const values = [0, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    fc.assert(
+      fc.property(poolCase, (c) => {
+        const pool = new MaxPool2d([c.kh, c.kw], options(c));
+        const r = new Rng(c.seed);
+        const x = Tensor.from(Array.from({ length: c.n * c.c * c.h * c.w }, () => values[r.int(values.length)]!), [c.n, c.c, c.h, c.w], 'float32');
+        const { y, arg } = maxPoolRef(x, c);
+        const out = pool.forward(x, true);
+        expect(Array.from(out.data).every((v, i) => Object.is(v, Math.fround(y[i]!)))).toBe(true);
+        const dy = Tensor.from(Array.from({ length: out.size }, (_, i) => i + 1), [...out.shape], 'float32');
+        const dx = pool.backward(dy).data;
+        const expected = new Float32Array(x.size);
+        arg.forEach((at, o) => (expected[at] += o + 1));
+        expect(Array.from(dx)).toEqual(Array.from(expected));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it.each([true, false])('AvgPool2d forward and backward, countIncludePad %s', (includePad) => {
     fc.assert(
       fc.property(poolCase, (c) => {

@@ -145,7 +145,7 @@ export class Conv2d extends WeightedLayer {
     channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt); //                 dYᵗ
     const dwt = gemmProduct(true, false, k, this.outChannels, rows, patches, dyt); //        (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
     addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                       dW += dYᵗᵀ P
-    if (this.bias) sumColumnsInto(dyt, this.outChannels, this.bias.grad.data); //            db += Σ dYᵗ
+    if (this.bias) sumPlanesInto(dy.data, n, this.outChannels, g.oh * g.ow, this.bias.grad.data); // db += Σ dY
     return dyt;
   }
 
@@ -184,26 +184,35 @@ export class Conv2d extends WeightedLayer {
  * overlaps the padding.
  */
 export function im2col(x: Storage, n: number, g: Geometry2d, out: Storage): void {
-  const { c, h, w, kh, kw, sh, ph, oh, ow } = g;
+  const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
   const [kx0, kx1] = windowColumns(g);
-  let o = 0;
-  for (let s = 0; s < n; s++) {
+  const rowLength = c * kh * kw;
+  for (let s = 0, o = 0; s < n; s++) {
     for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        // Columns kx0[ox] ≤ kx < kx1[ox] of the window fall inside the image; the rest is padding.
-        const lo = kx0[ox]!, hi = kx1[ox]!, shift = ox * g.sw - g.pw;
-        for (let ch = 0; ch < c; ch++) {
+      const top = oy * sh - ph; // the window's first image row; rows ky0 ≤ ky < ky1 are inside the image
+      const ky0 = Math.max(0, -top), ky1 = Math.min(kh, h - top);
+      for (let ox = 0; ox < ow; ox++, o += rowLength) {
+        const lo = kx0[ox]!, hi = kx1[ox]!, left = ox * sw - pw;
+        if (lo === 0 && hi === kw && ky0 === 0 && ky1 === kh) {
+          // The whole window is inside the image (most windows): plain copies, no padding tests.
+          for (let ch = 0, q = o; ch < c; ch++) {
+            for (let ky = 0, from = ((s * c + ch) * h + top) * w + left; ky < kh; ky++, from += w) {
+              for (let kx = 0; kx < kw; kx++) out[q++] = x[from + kx]!;
+            }
+          }
+          continue;
+        }
+        for (let ch = 0, q = o; ch < c; ch++) {
           const plane = (s * c + ch) * h;
-          for (let ky = 0; ky < kh; ky++, o += kw) {
-            const iy = oy * sh - ph + ky;
-            if (iy < 0 || iy >= h) {
-              for (let kx = 0; kx < kw; kx++) out[o + kx] = 0;
+          for (let ky = 0; ky < kh; ky++, q += kw) {
+            if (ky < ky0 || ky >= ky1) {
+              for (let kx = 0; kx < kw; kx++) out[q + kx] = 0;
               continue;
             }
-            const from = (plane + iy) * w + shift;
-            for (let kx = 0; kx < lo; kx++) out[o + kx] = 0;
-            for (let kx = lo; kx < hi; kx++) out[o + kx] = x[from + kx]!;
-            for (let kx = hi; kx < kw; kx++) out[o + kx] = 0;
+            const from = (plane + top + ky) * w + left;
+            for (let kx = 0; kx < lo; kx++) out[q + kx] = 0;
+            for (let kx = lo; kx < hi; kx++) out[q + kx] = x[from + kx]!;
+            for (let kx = hi; kx < kw; kx++) out[q + kx] = 0;
           }
         }
       }
@@ -216,20 +225,21 @@ export function im2col(x: Storage, n: number, g: Geometry2d, out: Storage): void
  * the patch matrix starts at `offset + r·ld` (default: packed rows, `ld = c·kh·kw`).
  */
 export function col2im(patches: Storage, n: number, g: Geometry2d, dx: Storage, offset = 0, ld = g.c * g.kh * g.kw): void {
-  const { c, h, w, kh, kw, sh, ph, oh, ow } = g;
+  const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
   const [kx0, kx1] = windowColumns(g);
   let row = offset;
   for (let s = 0; s < n; s++) {
     for (let oy = 0; oy < oh; oy++) {
+      const top = oy * sh - ph;
+      const ky0 = Math.max(0, -top), ky1 = Math.min(kh, h - top);
       for (let ox = 0; ox < ow; ox++, row += ld) {
-        const lo = kx0[ox]!, hi = kx1[ox]!, shift = ox * g.sw - g.pw;
-        let o = row;
-        for (let ch = 0; ch < c; ch++) {
+        // The same additions in the same order as im2col's copies, skipping the padding.
+        const lo = kx0[ox]!, hi = kx1[ox]!, left = ox * sw - pw;
+        for (let ch = 0, o = row; ch < c; ch++) {
           const plane = (s * c + ch) * h;
           for (let ky = 0; ky < kh; ky++, o += kw) {
-            const iy = oy * sh - ph + ky;
-            if (iy < 0 || iy >= h) continue;
-            const to = (plane + iy) * w + shift;
+            if (ky < ky0 || ky >= ky1) continue;
+            const to = (plane + top + ky) * w + left;
             for (let kx = lo; kx < hi; kx++) dx[to + kx] += patches[o + kx]!;
           }
         }
@@ -284,7 +294,19 @@ function channelsToPositions(src: Storage, n: number, ch: number, p: number, dst
   return dst;
 }
 
-/** Adds the column sums of `m` (`[rows, cols]`) into `out`. */
-function sumColumnsInto(m: Storage, cols: number, out: Storage): void {
-  for (let i = 0; i < m.length; i += cols) for (let j = 0; j < cols; j++) out[j] += m[i + j]!;
+/**
+ * Adds each channel's sum over `[n, ch, p]` (NCHW) into `out[ch]`, one addition at a time in the
+ * order of the positions `(sample, p)`, rounding to out's precision at each step like `out[ch] += v`.
+ */
+function sumPlanesInto(src: Storage, n: number, ch: number, p: number, out: Storage): void {
+  const single = out instanceof Float32Array;
+  for (let o = 0; o < ch; o++) {
+    let acc = out[o]!;
+    for (let s = 0; s < n; s++) {
+      const from = (s * ch + o) * p, end = from + p;
+      if (single) for (let q = from; q < end; q++) acc = Math.fround(acc + src[q]!);
+      else for (let q = from; q < end; q++) acc += src[q]!;
+    }
+    out[o] = acc;
+  }
 }

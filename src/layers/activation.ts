@@ -1,7 +1,8 @@
 import { StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
-import { Tensor, assertSameShape, type Shape, type Storage } from '../tensor/tensor.js';
+import { assertSameShape, type Shape, type Storage, type Tensor } from '../tensor/tensor.js';
 import type { Layer } from './layer.js';
+import { Workspace } from './workspace.js';
 
 /**
  * An elementwise activation `y = f(x)`. Backward is `dx = dy ∘ f'(x)`, where each subclass writes
@@ -9,6 +10,7 @@ import type { Layer } from './layer.js';
  */
 abstract class Activation implements Layer {
   private cache: { y: Tensor } | null = null;
+  private readonly workspace = new Workspace();
 
   /** The activation's name: `ReLU`, `Tanh` or `Sigmoid`. */
   abstract describe(): string;
@@ -22,7 +24,7 @@ abstract class Activation implements Layer {
   }
 
   forward(x: Tensor, _training: boolean): Tensor {
-    const y = Tensor.zeros(x.shape, x.dtype);
+    const y = this.workspace.tensor('y', x.shape, x.dtype, false);
     this.map(x.data, y.data);
     this.cache = { y };
     return y;
@@ -42,13 +44,18 @@ abstract class Activation implements Layer {
     if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
     const { y } = this.cache;
     assertSameShape(`${this.describe()}.backward`, y, dy);
-    const dx = Tensor.zeros(dy.shape, dy.dtype);
+    const dx = this.workspace.tensor('dx', dy.shape, dy.dtype, false);
     this.mapBackward(dy.data, y.data, dx.data); // dx = dy ∘ f'(x)
     return dx;
   }
 
   trueInputGradient(dy: Tensor): Tensor {
-    return this.backward(dy);
+    return this.workspace.fresh(() => this.backward(dy));
+  }
+
+  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
   }
 
   params(): Param[] {

@@ -4,6 +4,7 @@ import { Tensor, allocate, type Shape, type Storage } from '../tensor/tensor.js'
 import { checkPositiveInt } from './checks.js';
 import { geometry2d, pair, type Geometry2d, type Size2 } from './geometry.js';
 import { WeightedLayer, type WeightedLayerOptions } from './weighted.js';
+import { Workspace } from './workspace.js';
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dOptions extends WeightedLayerOptions {
@@ -56,6 +57,8 @@ export class Conv2d extends WeightedLayer {
   private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
   private work: { patches: Storage | null; dyt: Storage | null } = { patches: null, dyt: null };
+  /** The output and input-gradient arrays, reused from step to step inside a training step. */
+  private readonly workspace = new Workspace();
 
   /**
    * @param kernel the kernel's size, `k` or `[kh, kw]`.
@@ -112,7 +115,7 @@ export class Conv2d extends WeightedLayer {
     const patches = (this.work.patches = reuse(this.work.patches, x.dtype, rows * k));
     im2col(x.data, n, g, patches); //                                                          P
     const yt = gemmProduct(false, true, rows, this.outChannels, k, patches, this.weight.value.data); // Yᵗ = P Wᵀ
-    const y = Tensor.zeros([n, this.outChannels, g.oh, g.ow], x.dtype);
+    const y = this.workspace.tensor('y', [n, this.outChannels, g.oh, g.ow], x.dtype, false); // every value is written
     positionsToChannels(yt, n, this.outChannels, g.oh * g.ow, y.data, this.bias?.value.data ?? null); // Y (+ b)
     this.cache = { n, g, patches, inputShape: x.shape };
     return y;
@@ -126,7 +129,7 @@ export class Conv2d extends WeightedLayer {
     const v = this.feedback.matrix(this.weight.value); //                                      V (= W for backprop)
     const dx = this.inputGradient(dyt, v.data, n, g, inputShape, dy); //                       dX = col2im(dYᵗ V)
 
-    if (this.instrument) this.measure(v, dx, () => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
+    if (this.instrument) this.measure(v, dx, () => this.workspace.fresh(() => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy)));
     return dx;
   }
 
@@ -153,14 +156,19 @@ export class Conv2d extends WeightedLayer {
     const { n, g, inputShape } = this.requireCache();
     this.checkGradShape(dy, n, g);
     const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, allocate(dy.dtype, dy.size));
-    return this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy);
+    return this.workspace.fresh(() => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
+  }
+
+  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
   }
 
   private inputGradient(dyt: Storage, v: Storage, n: number, g: Geometry2d, inputShape: Shape, dy: Tensor): Tensor {
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
     const dp = gemmProduct(false, false, rows, k, this.outChannels, dyt, v); // dP = dYᵗ V
-    const dx = Tensor.zeros(inputShape, dy.dtype);
+    const dx = this.workspace.tensor('dx', inputShape, dy.dtype, true); // col2im adds into it
     col2im(dp.data, n, g, dx.data, dp.offset, dp.ld); //                       dX = col2im(dP)
     return dx;
   }

@@ -55,6 +55,14 @@ export interface Layer {
    * exactly: arrays (BatchNorm's running statistics) and generators (Dropout's). Optional.
    */
   buffers?(): LayerBuffers;
+  /**
+   * Optional. With `on`, the next forward and backward passes may write their outputs into the
+   * arrays they handed out the last time (instead of allocating), so those earlier results are
+   * overwritten; with `false`, every pass returns fresh arrays again. {@link Sequential} turns it on
+   * around a training step only (see {@link Sequential.reuseBuffers}). `trueInputGradient` always
+   * returns a fresh array.
+   */
+  reuseBuffers?(on: boolean): void;
 }
 
 /** Non-parameter state of a layer, by name. */

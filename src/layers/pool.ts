@@ -1,8 +1,9 @@
 import { ConfigError, ShapeError, StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
-import { Tensor, type Shape, type Storage } from '../tensor/tensor.js';
+import type { Shape, Storage, Tensor } from '../tensor/tensor.js';
 import { geometry2d, pair, type Geometry2d, type Size2, type WindowOptions } from './geometry.js';
 import type { Layer } from './layer.js';
+import { Workspace } from './workspace.js';
 
 /** Options of {@link MaxPool2d} and {@link AvgPool2d}. */
 export interface PoolOptions {
@@ -26,6 +27,12 @@ abstract class Pool2d<C> implements Layer {
    * @internal
    */
   protected cache: (C & { g: Geometry2d; shape: Shape }) | null = null;
+  /**
+   * The output and input-gradient arrays, reused from step to step inside a training step.
+   *
+   * @internal
+   */
+  protected readonly workspace = new Workspace();
 
   /**
    * @param name the layer's class name, for error messages.
@@ -94,7 +101,12 @@ abstract class Pool2d<C> implements Layer {
   }
 
   trueInputGradient(dy: Tensor): Tensor {
-    return this.backward(dy);
+    return this.workspace.fresh(() => this.backward(dy));
+  }
+
+  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
   }
 
   params(): Param[] {
@@ -139,8 +151,8 @@ export class MaxPool2d extends Pool2d<MaxPoolCache> {
     const g = this.geometryOf(x);
     const n = x.shape[0]!;
     const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
-    const y = Tensor.zeros([n, c, oh, ow], x.dtype);
-    const argmax = new Int32Array(y.size);
+    const y = this.workspace.tensor('y', [n, c, oh, ow], x.dtype, false); // every value is written
+    const argmax = this.workspace.indices('argmax', y.size);
     const xd = x.data, yd = y.data;
     if (ph === 0 && pw === 0) {
       maxPoolUnpadded(xd, yd, argmax, n * c, g);
@@ -181,7 +193,7 @@ export class MaxPool2d extends Pool2d<MaxPoolCache> {
    */
   backward(dy: Tensor): Tensor {
     const { shape, argmax } = this.requireCache(dy);
-    const dx = Tensor.zeros(shape, dy.dtype);
+    const dx = this.workspace.tensor('dx', shape, dy.dtype, true);
     const g = dy.data, d = dx.data;
     for (let o = 0; o < g.length; o++) d[argmax[o]!] += g[o]!; // the winner takes the gradient
     return dx;
@@ -251,7 +263,7 @@ export class AvgPool2d extends Pool2d<Record<never, never>> {
   forward(x: Tensor, _training: boolean): Tensor {
     const g = this.geometryOf(x);
     const n = x.shape[0]!;
-    const y = Tensor.zeros([n, g.c, g.oh, g.ow], x.dtype);
+    const y = this.workspace.tensor('y', [n, g.c, g.oh, g.ow], x.dtype, true);
     this.sweep(g, n, (inIndex, outIndex, scale) => (y.data[outIndex] += x.data[inIndex]! * scale));
     this.cache = { g, shape: x.shape };
     return y;
@@ -266,7 +278,7 @@ export class AvgPool2d extends Pool2d<Record<never, never>> {
    */
   backward(dy: Tensor): Tensor {
     const { g, shape } = this.requireCache(dy);
-    const dx = Tensor.zeros(shape, dy.dtype);
+    const dx = this.workspace.tensor('dx', shape, dy.dtype, true);
     this.sweep(g, shape[0]!, (inIndex, outIndex, scale) => (dx.data[inIndex] += dy.data[outIndex]! * scale));
     return dx;
   }

@@ -95,6 +95,18 @@ export class Sequential implements Layer {
   }
 
   /**
+   * Lets every layer write its outputs and gradients into the arrays of its previous pass instead
+   * of allocating new ones (see {@link Layer.reuseBuffers}), or stops it. {@link trainStep} turns
+   * this on for its forward and backward pass and off again, so nothing a caller holds is
+   * overwritten: inside a step, no tensor a layer hands out outlives the step. Fresh arrays cost
+   * more than the arithmetic in a conv net's elementwise layers (new memory pages), which is why
+   * a training step avoids them. Results are bit-identical either way.
+   */
+  reuseBuffers(on: boolean): void {
+    for (const layer of this.layers) layer.reuseBuffers?.(on);
+  }
+
+  /**
    * Backward for training: the same parameter gradients as {@link Sequential.backward}, without
    * the gradient with respect to the data, which training never uses. The first layer that has
    * parameters computes only its own (its `backwardParams`), and the layers before it (a Flatten,

@@ -4,11 +4,12 @@ import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 import { checkPositiveInt, checkRng } from '../layers/checks.js';
 import type { FeedbackLayer, LayerBuffers } from '../layers/layer.js';
+import { Workspace } from '../layers/workspace.js';
 import type { Initializer } from '../tensor/init.js';
 import { angleDegrees } from '../tensor/ops.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
-import { Tensor, allocate, type DType, type Shape, type Storage } from '../tensor/tensor.js';
+import { Tensor, type DType, type Shape, type Storage } from '../tensor/tensor.js';
 
 /** Options of {@link BatchNorm}. */
 export interface BatchNormOptions {
@@ -86,6 +87,8 @@ export class BatchNorm implements FeedbackLayer {
   instrument = false;
   stats: FeedbackStats | null = null;
   private cache: { xhat: Storage; invStd: Float64Array; shape: Shape; training: boolean } | null = null;
+  /** The output, x̂ and input-gradient arrays, reused from step to step inside a training step. */
+  private readonly workspace = new Workspace();
 
   /**
    * @param options `rng` (required) seeds the feedback's generator; `eps` (default 1e-5),
@@ -150,8 +153,8 @@ export class BatchNorm implements FeedbackLayer {
         invStd[ch] = 1 / Math.sqrt(this.runningVar[ch]! + this.eps);
       }
     }
-    const y = Tensor.zeros(x.shape, x.dtype);
-    const xhat = allocate(x.dtype, x.size);
+    const y = this.workspace.tensor('y', x.shape, x.dtype, false); // every value is written
+    const xhat = this.workspace.tensor('xhat', x.shape, x.dtype, false).data;
     const gamma = this.gamma.value.data, beta = this.beta.value.data, yd = y.data;
     for (let i = 0; i < n; i++) {
       for (let ch = 0; ch < c; ch++) {
@@ -182,7 +185,7 @@ export class BatchNorm implements FeedbackLayer {
     const dx = this.inputGradient(dy, v.data, cache, sumDy, sumDyXhat);
     if (this.instrument) {
       const w = this.gamma.value;
-      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.inputGradient(dy, w.data, cache, sumDy, sumDyXhat)), errorAngle: NaN };
+      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.workspace.fresh(() => this.inputGradient(dy, w.data, cache, sumDy, sumDyXhat))), errorAngle: NaN };
     }
     return dx;
   }
@@ -190,7 +193,12 @@ export class BatchNorm implements FeedbackLayer {
   trueInputGradient(dy: Tensor): Tensor {
     const cache = this.requireCache(dy);
     const { sumDy, sumDyXhat } = this.channelSums(dy, cache);
-    return this.inputGradient(dy, this.gamma.value.data, cache, sumDy, sumDyXhat);
+    return this.workspace.fresh(() => this.inputGradient(dy, this.gamma.value.data, cache, sumDy, sumDyXhat));
+  }
+
+  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
   }
 
   /** Per channel, Σ dy and Σ dy·x̂: the parameter gradients, and the two means the input gradient subtracts. */
@@ -216,7 +224,7 @@ export class BatchNorm implements FeedbackLayer {
     const { n, c, s } = this.layout(cache.shape);
     const m = n * s;
     const g = dy.data, xhat = cache.xhat;
-    const dx = Tensor.zeros(cache.shape, dy.dtype);
+    const dx = this.workspace.tensor('dx', cache.shape, dy.dtype, false); // every value is written
     const out = dx.data;
     for (let ch = 0; ch < c; ch++) {
       const vc = v[ch]!, is = cache.invStd[ch]!;

@@ -21,13 +21,23 @@ export interface StepResult {
  * 4. `shapeGradients`: Batch Manhattan replaces each gradient by its sign (after the batch sum);
  * 5. the optimizer step (weight decay and momentum apply to the shaped gradient);
  * 6. `afterStep`: brSF redraws its magnitudes for the next batch.
+ *
+ * Steps 2 and 3 run with {@link Sequential.reuseBuffers} on: each layer writes its activations and
+ * errors into the arrays of the previous step (bit-identical results, no fresh memory per step).
  */
 export function trainStep(model: Sequential, optimizer: Optimizer, x: Tensor, labels: Labels): StepResult {
   model.zeroGrad();
-  const logits = model.forward(x, true);
-  const { loss, grad, correct } = softmaxCrossEntropy(logits, labels);
-  if (!Number.isFinite(loss)) return { loss, correct: correct ?? 0 };
-  model.backwardParams(grad);
+  model.reuseBuffers(true); // the step's activations and errors go into the previous step's arrays
+  let loss: number, correct: number | undefined;
+  try {
+    const logits = model.forward(x, true);
+    const result = softmaxCrossEntropy(logits, labels);
+    ({ loss, correct } = result);
+    if (!Number.isFinite(loss)) return { loss, correct: correct ?? 0 };
+    model.backwardParams(result.grad);
+  } finally {
+    model.reuseBuffers(false);
+  }
   model.shapeGradients();
   optimizer.step();
   model.afterStep();

@@ -8,6 +8,7 @@ import {
   AvgPool2d,
   BatchNorm,
   Conv2d,
+  Dense,
   MaxPool2d,
   ReLU,
   Rng,
@@ -87,6 +88,7 @@ describe('buffer reuse in the training step', () => {
 
   const layers: [string, () => Layer, number[]][] = [
     ['Conv2d', () => new Conv2d(2, 3, 3, { rng: new Rng(1), padding: 1 }), [2, 2, 5, 5]],
+    ['Dense', () => new Dense(6, 4, { rng: new Rng(1) }), [3, 6]],
     ['BatchNorm', () => new BatchNorm(2, { rng: new Rng(1) }), [3, 2, 4, 4]],
     ['ReLU', () => new ReLU(), [2, 3, 4, 4]],
     ['MaxPool2d', () => new MaxPool2d(2), [2, 3, 4, 4]],

@@ -4,7 +4,6 @@ import { Tensor, allocate, type Shape, type Storage } from '../tensor/tensor.js'
 import { checkPositiveInt } from './checks.js';
 import { geometry2d, pair, type Geometry2d, type Size2 } from './geometry.js';
 import { WeightedLayer, type WeightedLayerOptions } from './weighted.js';
-import { Workspace } from './workspace.js';
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dOptions extends WeightedLayerOptions {
@@ -57,8 +56,6 @@ export class Conv2d extends WeightedLayer {
   private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
   private work: { patches: Storage | null; dyt: Storage | null } = { patches: null, dyt: null };
-  /** The output and input-gradient arrays, reused from step to step inside a training step. */
-  private readonly workspace = new Workspace();
 
   /**
    * @param kernel the kernel's size, `k` or `[kh, kw]`.
@@ -129,7 +126,7 @@ export class Conv2d extends WeightedLayer {
     const v = this.feedback.matrix(this.weight.value); //                                      V (= W for backprop)
     const dx = this.inputGradient(dyt, v.data, n, g, inputShape, dy); //                       dX = col2im(dYᵗ V)
 
-    if (this.instrument) this.measure(v, dx, () => this.workspace.fresh(() => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy)));
+    if (this.instrument) this.measure(v, dx, () => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
     return dx;
   }
 
@@ -157,11 +154,6 @@ export class Conv2d extends WeightedLayer {
     this.checkGradShape(dy, n, g);
     const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, allocate(dy.dtype, dy.size));
     return this.workspace.fresh(() => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
-  }
-
-  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
-  reuseBuffers(on: boolean): void {
-    this.workspace.reuse = on;
   }
 
   private inputGradient(dyt: Storage, v: Storage, n: number, g: Geometry2d, inputShape: Shape, dy: Tensor): Tensor {

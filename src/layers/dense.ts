@@ -71,8 +71,9 @@ export class Dense extends WeightedLayer {
   forward(x: Tensor, _training: boolean): Tensor {
     assertShape(`${this.describe()}.forward`, x, [-1, this.inFeatures]);
     this.cache = { x };
-    const y = matmul(x, this.weight.value, { transB: true }); // Y = X Wᵀ
-    if (this.bias) addRowVector(y, this.bias.value); //          + b
+    const y = this.workspace.tensor('y', [x.shape[0]!, this.outFeatures], x.dtype, false); // Y's array
+    matmul(x, this.weight.value, { transB: true, out: y }); // Y = X Wᵀ
+    if (this.bias) addRowVector(y, this.bias.value); //       + b
     return y;
   }
 
@@ -81,7 +82,8 @@ export class Dense extends WeightedLayer {
 
     // The error sent down to the input goes through the feedback matrix V.
     const v = this.feedback.matrix(this.weight.value); //                       V (= W for backprop)
-    const dx = matmul(dy, v); //                                                 dX = dY V
+    const dx = this.workspace.tensor('dx', [dy.shape[0]!, this.inFeatures], dy.dtype, false);
+    matmul(dy, v, { out: dx }); //                                              dX = dY V
 
     if (this.instrument) this.measure(v, dx, () => matmul(dy, this.weight.value));
     return dx;

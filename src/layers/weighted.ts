@@ -8,6 +8,7 @@ import type { Rng } from '../tensor/rng.js';
 import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
 import { checkRng } from './checks.js';
 import type { FeedbackLayer } from './layer.js';
+import { Workspace } from './workspace.js';
 
 /** Options shared by the weighted layers ({@link Dense}, {@link Conv2d}). */
 export interface WeightedLayerOptions {
@@ -38,6 +39,12 @@ export abstract class WeightedLayer implements FeedbackLayer {
   feedback: Feedback;
   instrument = false;
   stats: FeedbackStats | null = null;
+  /**
+   * The output and input-gradient arrays, reused from step to step inside a training step.
+   *
+   * @internal
+   */
+  protected readonly workspace = new Workspace();
 
   /**
    * Draws W with `options.init` from `options.rng`, then binds the feedback strategy to a generator
@@ -82,6 +89,11 @@ export abstract class WeightedLayer implements FeedbackLayer {
     this.feedback = this.bindFeedback(strategy, checkRng(this.describe(), rng), this.describe());
   }
 
+  /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
+  }
+
   recordErrorAngle(angle: number): void {
     if (this.stats) this.stats = { ...this.stats, errorAngle: angle };
   }
@@ -89,7 +101,7 @@ export abstract class WeightedLayer implements FeedbackLayer {
   /** Records V-versus-W statistics; `trueDx` computes the input gradient backprop would send. */
   protected measure(v: Tensor, dx: Tensor, trueDx: () => Tensor): void {
     const w = this.weight.value;
-    const localErrorAngle = v === w ? 0 : angleDegrees(dx, trueDx());
+    const localErrorAngle = v === w ? 0 : angleDegrees(dx, this.workspace.fresh(trueDx)); // fresh: dx may be a reused array
     this.stats = { ...matrixStats(v, w), localErrorAngle, errorAngle: NaN };
   }
 

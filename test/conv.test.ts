@@ -16,6 +16,9 @@ import {
   batchManhattan,
   brsf,
   frsf,
+  col2im,
+  geometry2d,
+  im2col,
   outputSize,
   randomFeedback,
   softmaxCrossEntropy,
@@ -262,6 +265,55 @@ describe('Conv2d against direct-loop references (property tests over shapes)', (
 // ---------------------------------------------------------------------------------------------
 // 3. non-contiguous inputs
 // ---------------------------------------------------------------------------------------------
+
+describe('im2col, col2im and the bias gradient in float32: exactly the plain loops, in the same order', () => {
+  /** The plain loops: row (sample, oy, ox), then (channel, ky, kx); padding reads as 0. */
+  function visit(c: ConvCase, each: (row: number, col: number, pixel: number) => void): void {
+    const oh = outputSize(c.h, c.kh, c.sh, c.ph), ow = outputSize(c.w, c.kw, c.sw, c.pw);
+    for (let s = 0, row = 0; s < c.n; s++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++, row++) {
+      for (let ch = 0, col = 0; ch < c.cin; ch++) for (let ky = 0; ky < c.kh; ky++) for (let kx = 0; kx < c.kw; kx++, col++) {
+        const iy = oy * c.sh - c.ph + ky, ix = ox * c.sw - c.pw + kx;
+        each(row, col, iy < 0 || iy >= c.h || ix < 0 || ix >= c.w ? -1 : ((s * c.cin + ch) * c.h + iy) * c.w + ix);
+      }
+    }
+  }
+
+  it('im2col copies, col2im adds back in row order, db sums in (sample, position) order', () => {
+    fc.assert(
+      fc.property(convCase, (c) => {
+        const g = geometry2d('test', [c.cin, c.h, c.w], { kernel: [c.kh, c.kw], stride: [c.sh, c.sw], padding: [c.ph, c.pw] }, 1);
+        const r = new Rng(c.seed);
+        const x = Float32Array.from({ length: c.n * c.cin * c.h * c.w }, () => r.normal());
+        const k = c.cin * c.kh * c.kw, rows = c.n * g.oh * g.ow;
+        const patches = new Float32Array(rows * k).fill(Number.NaN);
+        im2col(x, c.n, g, patches);
+        const want = new Float32Array(rows * k);
+        visit(c, (row, col, pixel) => (want[row * k + col] = pixel < 0 ? 0 : x[pixel]!));
+        expect(patches.every((v, i) => Object.is(v, want[i]))).toBe(true);
+
+        const dp = Float32Array.from({ length: rows * k }, () => r.normal());
+        const dx = new Float32Array(x.length), dxWant = new Float32Array(x.length);
+        col2im(dp, c.n, g, dx);
+        visit(c, (row, col, pixel) => {
+          if (pixel >= 0) dxWant[pixel] += dp[row * k + col]!;
+        });
+        expect(dx.every((v, i) => Object.is(v, dxWant[i]))).toBe(true);
+
+        const conv = new Conv2d(c.cin, c.cout, [c.kh, c.kw], { rng: new Rng(c.seed), stride: [c.sh, c.sw], padding: [c.ph, c.pw] });
+        const y = conv.forward(new Tensor(x, [c.n, c.cin, c.h, c.w]), true);
+        const dy = Tensor.from(Array.from({ length: y.size }, () => r.normal()), [...y.shape]);
+        conv.backward(dy);
+        const p = g.oh * g.ow;
+        for (let o = 0; o < c.cout; o++) {
+          const db = new Float32Array(1);
+          for (let s = 0; s < c.n; s++) for (let q = 0; q < p; q++) db[0] += dy.data[(s * c.cout + o) * p + q]!;
+          expect(conv.bias!.grad.data[o]).toBe(db[0]);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
 
 describe('Conv2d on non-contiguous ndarray views', () => {
   it('conv of Tensor.fromNdarray(transposed, strided, offset, reversed view) equals conv of an explicit contiguous copy', () => {

@@ -9,10 +9,15 @@ import {
   BatchNorm,
   Conv2d,
   Dense,
+  Dropout,
+  Flatten,
   MaxPool2d,
   ReLU,
   Rng,
   SGD,
+  Sequential,
+  Sigmoid,
+  Tanh,
   Tensor,
   batchManhattan,
   brsf,
@@ -22,7 +27,6 @@ import {
   trainStep,
   usf,
   type Layer,
-  type Sequential,
 } from '../src/index.js';
 
 function batch(shape: number[], seed: number): { x: Tensor; labels: Int32Array } {
@@ -43,7 +47,7 @@ function freshStep(model: Sequential, optimizer: SGD, x: Tensor, labels: Int32Ar
   return loss;
 }
 
-const snapshot = (model: Sequential) => model.params().map((p) => Float32Array.from(p.value.data));
+const snapshot = (model: Sequential) => model.params().map((p) => Array.from(p.value.data));
 
 describe('buffer reuse in the training step', () => {
   const cases: [string, (rng: Rng) => Sequential, number[]][] = [
@@ -66,15 +70,16 @@ describe('buffer reuse in the training step', () => {
         expect(trainStep(a, oa, x, labels).loss).toBe(freshStep(b, ob, x, labels));
       }
       const wa = snapshot(a), wb = snapshot(b);
-      wa.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(wb[i]!)));
+      wa.forEach((w, i) => expect(w).toEqual(wb[i]));
       if (instrumented) expect(a.feedbackStats()).toEqual(b.feedbackStats());
     }
   });
 
-  it('outside a step nothing is reused: logits held across training steps keep their values', () => {
+  it('outside a step nothing is reused: outputs made between training steps keep their values', () => {
     const model = lenet({ rng: new Rng(1), bn: true });
     const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
     const { x, labels } = batch([4, 1, 28, 28], 3);
+    trainStep(model, optimizer, x, labels); // the layers now hold arrays they could hand out again
     const held = model.forward(x, false);
     const copy = Float32Array.from(held.data);
     const heldGrad = model.backward(Tensor.full(held.shape, 0.1));
@@ -82,8 +87,40 @@ describe('buffer reuse in the training step', () => {
     for (let i = 0; i < 3; i++) trainStep(model, optimizer, x, labels);
     expect(Array.from(held.data)).toEqual(Array.from(copy));
     expect(Array.from(heldGrad.data)).toEqual(Array.from(gradCopy));
-    const again = model.forward(x, false);
-    expect(again.data).not.toBe(held.data);
+    expect(model.forward(x, false).data).not.toBe(held.data);
+  });
+
+  it('an odd model (padded max-pool, average pool, tanh, sigmoid, dropout, BN with uSF on γ, instrumented), batch sizes and dtypes changing: reusing equals fresh, bit for bit', () => {
+    const build = (dtype: 'float32' | 'float64') => {
+      const rng = new Rng(9);
+      const layers: Layer[] = [
+        new Conv2d(1, 3, 5, { rng, stride: 2, padding: 2, feedback: usf(), dtype }),
+        new BatchNorm(3, { rng, feedback: usf(), dtype }),
+        new Tanh(),
+        new MaxPool2d(3, { stride: 2, padding: 1 }),
+        new AvgPool2d(2, { padding: 1 }),
+        new Flatten(),
+        new Dropout(0.2, rng.fork()),
+        new Dense(3 * 2 * 2, 10, { rng, feedback: brsf(), dtype }),
+        new Sigmoid(),
+        new Dense(10, 10, { rng, dtype }),
+      ];
+      const model = new Sequential(layers);
+      model.instrument();
+      return model;
+    };
+    for (const dtype of ['float32', 'float64'] as const) {
+      const a = build(dtype), b = build(dtype);
+      const oa = new SGD(a.params(), { lr: 0.05, momentum: 0.9 }), ob = new SGD(b.params(), { lr: 0.05, momentum: 0.9 });
+      [6, 6, 3, 6, 2].forEach((n, step) => {
+        const { x, labels } = batch([n, 1, 11, 11], 20 + step);
+        const xt = dtype === 'float64' ? Tensor.from(x.data, x.shape, 'float64') : x;
+        expect(trainStep(a, oa, xt, labels).loss).toBe(freshStep(b, ob, xt, labels));
+        expect(a.feedbackStats()).toEqual(b.feedbackStats());
+      });
+      const wa = snapshot(a), wb = snapshot(b);
+      wa.forEach((w, i) => expect(w).toEqual(wb[i]));
+    }
   });
 
   const layers: [string, () => Layer, number[]][] = [
@@ -107,10 +144,11 @@ describe('buffer reuse in the training step', () => {
     expect(y0b.data).not.toBe(y0.data);
     expect(layer.backward(dyFor(y0b)).data).not.toBe(dx0.data);
 
-    // On: the second step gets the first step's arrays back, with the same values a fresh pass gives.
+    // On: the second step gets the first step's arrays back (written on other values first, so
+    // a value left over from them would show), with the same values a fresh pass gives.
     layer.reuseBuffers!(true);
-    const y1 = layer.forward(x, true);
-    const dx1 = layer.backward(dyFor(y1));
+    const y1 = layer.forward(batch(shape, 7).x, true);
+    const dx1 = layer.backward(Tensor.full(y1.shape, -3));
     const y2 = layer.forward(x, true);
     expect(y2.data).toBe(y1.data);
     expect(Array.from(y2.data)).toEqual(Array.from(y0.data));

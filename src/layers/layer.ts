@@ -59,8 +59,8 @@ export interface Layer {
    * Optional. With `on`, the next forward and backward passes may write their outputs into the
    * arrays they handed out the last time (instead of allocating), so those earlier results are
    * overwritten; with `false`, every pass returns fresh arrays again. {@link Sequential} turns it on
-   * around a training step only (see {@link Sequential.reuseBuffers}). `trueInputGradient` always
-   * returns a fresh array.
+   * around a training step only (see {@link Sequential.reuseBuffers}). `trueInputGradient` never
+   * returns one of the reused arrays.
    */
   reuseBuffers?(on: boolean): void;
 }

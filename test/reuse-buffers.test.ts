@@ -21,6 +21,8 @@ import {
   Tensor,
   batchManhattan,
   brsf,
+  evaluate,
+  ArrayDataset,
   lenet,
   mlp,
   softmaxCrossEntropy,
@@ -121,6 +123,30 @@ describe('buffer reuse in the training step', () => {
       const wa = snapshot(a), wb = snapshot(b);
       wa.forEach((w, i) => expect(w).toEqual(wb[i]));
     }
+  });
+
+  it('evaluate reuses arrays from batch to batch, gives what fresh forwards give, and leaves reuse off', () => {
+    const model = lenet({ rng: new Rng(2), bn: true });
+    const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
+    const { x, labels } = batch([8, 1, 28, 28], 4);
+    trainStep(model, optimizer, x, labels); // running statistics that are not the initial ones
+    const n = 23; // batches of 10: two full, one of 3
+    const r = new Rng(6);
+    const images = Float32Array.from({ length: n * 784 }, () => r.normal());
+    const classes = Int32Array.from({ length: n }, () => r.int(10));
+    const data = new ArrayDataset('noise', images, classes, [1, 28, 28], 10);
+    const result = evaluate(model, data, 10);
+    let lossSum = 0, correct = 0;
+    for (let start = 0; start < n; start += 10) {
+      const count = Math.min(10, n - start);
+      const xb = new Tensor(images.slice(start * 784, (start + count) * 784), [count, 1, 28, 28]);
+      const out = softmaxCrossEntropy(model.forward(xb, false), classes.subarray(start, start + count));
+      lossSum += out.loss * count;
+      correct += out.correct ?? 0;
+    }
+    expect(result).toEqual({ loss: lossSum / n, accuracy: correct / n });
+    const first = model.forward(x, false);
+    expect(model.forward(x, false).data).not.toBe(first.data);
   });
 
   const layers: [string, () => Layer, number[]][] = [

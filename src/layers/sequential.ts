@@ -97,8 +97,9 @@ export class Sequential implements Layer {
   /**
    * Lets every layer write its outputs and gradients into the arrays of its previous pass instead
    * of allocating new ones (see {@link Layer.reuseBuffers}), or stops it. {@link trainStep} turns
-   * this on for its forward and backward pass and off again, so nothing a caller holds is
-   * overwritten: inside a step, no tensor a layer hands out outlives the step. Fresh arrays cost
+   * this on for its forward and backward pass and off again, and {@link evaluate} around its
+   * batches, so nothing a caller holds is overwritten: no tensor a layer hands out there outlives
+   * the step or the batch. Fresh arrays cost
    * more than the arithmetic in a conv net's elementwise layers (new memory pages), which is why
    * a training step avoids them. Results are bit-identical either way.
    */

@@ -222,7 +222,9 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
 
 /**
  * Mean loss and accuracy of a classifier on a dataset, in eval mode (BatchNorm uses its running
- * statistics, dropout is off). Throws a {@link ConfigError} unless `batchSize` is a positive integer.
+ * statistics, dropout is off). The layers write each batch into the arrays of the previous one
+ * ({@link Sequential.reuseBuffers}), and turn that off before returning. Throws a
+ * {@link ConfigError} unless `batchSize` is a positive integer.
  */
 export function evaluate(
   model: Sequential,
@@ -241,14 +243,19 @@ export function evaluate(
   const order = new Uint32Array(data.size);
   for (let i = 0; i < order.length; i++) order[i] = i;
   let lossSum = 0, correct = 0;
-  for (let start = 0; start < data.size; start += batchSize) {
-    const count = Math.min(batchSize, data.size - start);
-    const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...data.sampleShape]);
-    const y = count === batchSize ? yFull : yFull.subarray(0, count);
-    data.fillBatch(order, start, count, x.data, y);
-    const r = softmaxCrossEntropy(model.forward(x, false), y);
-    lossSum += r.loss * count;
-    correct += r.correct ?? 0;
+  model.reuseBuffers(true); // each batch's activations go into the previous batch's arrays: none is kept
+  try {
+    for (let start = 0; start < data.size; start += batchSize) {
+      const count = Math.min(batchSize, data.size - start);
+      const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...data.sampleShape]);
+      const y = count === batchSize ? yFull : yFull.subarray(0, count);
+      data.fillBatch(order, start, count, x.data, y);
+      const r = softmaxCrossEntropy(model.forward(x, false), y);
+      lossSum += r.loss * count;
+      correct += r.correct ?? 0;
+    }
+  } finally {
+    model.reuseBuffers(false);
   }
   return data.size === 0 ? { loss: NaN, accuracy: NaN } : { loss: lossSum / data.size, accuracy: correct / data.size };
 }

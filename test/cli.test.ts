@@ -176,3 +176,15 @@ describe('asymprop demo', () => {
     expect(tables).toMatch(/\nlenet \+ BN\s+\d+\.\d\d%\s+\d+\.\d\d%/);
   }, 600_000);
 });
+
+describe('the command a report records', () => {
+  it('gives the same arguments back through a shell (titles with spaces, quotes and parentheses)', async () => {
+    const { shellWords } = await import('../src/cli/reproduceCommand.js');
+    const { execFileSync } = await import('node:child_process');
+    const args = ['report', 'a/results.jsonl', '--title', "it's (in progress: 3 of 232)", '--out', 'x y', '', '$HOME', '--seeds', '1,2'];
+    const line = shellWords(args);
+    expect(line).toContain('a/results.jsonl --title');
+    const back = execFileSync('sh', ['-c', `for a in ${line}; do printf '%s\\n' "[$a]"; done`], { encoding: 'utf8' });
+    expect(back.trimEnd().split('\n')).toEqual(args.map((a) => `[${a}]`));
+  });
+});

@@ -95,7 +95,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
   const wallSeconds = (Date.now() - t0) / 1000;
   progress.log(`${result.ran} runs done in ${wallSeconds.toFixed(0)} s; ${result.records.length} in ${result.file}`);
   if (!shard) {
-    const command = `asymprop reproduce ${args.join(' ')}`.trim();
+    const command = `asymprop reproduce ${shellWords(args)}`.trim();
     const written = await writeReport(out, result.records, { title: `asymprop reproduction: ${preset} preset`, command, machine: machineDescription(), wallSeconds });
     progress.log(`report: ${written.report}`);
     process.stdout.write(`${readFileSync(written.report, 'utf8')}\n`);
@@ -123,7 +123,7 @@ export async function reportCommand(args: string[]): Promise<number> {
   const { records, duplicates } = mergeRecords(lists);
   if (duplicates.length) process.stderr.write(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept\n`);
   const out = values.out ?? '.';
-  const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${args.join(' ')}`, machine: machineDescription() });
+  const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
   process.stderr.write(`report: ${written.report} (${records.length} runs from ${positionals.length} files)\n`);
   return 0;
 }
@@ -136,4 +136,9 @@ function choice(option: string, value: string, allowed: readonly string[]): stri
 function machineDescription(): string {
   const cpus = cpus_();
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform} ${process.arch}, Node ${process.version}`;
+}
+
+/** The arguments as one shell line that gives them back: words with spaces or shell characters in single quotes. */
+export function shellWords(args: readonly string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }

@@ -58,8 +58,8 @@ export interface Layer {
   /**
    * Optional. With `on`, the next forward and backward passes may write their outputs into the
    * arrays they handed out the last time (instead of allocating), so those earlier results are
-   * overwritten; with `false`, every pass returns fresh arrays again. {@link Sequential} turns it on
-   * around a training step only (see {@link Sequential.reuseBuffers}). `trueInputGradient` never
+   * overwritten; with `false`, every pass returns fresh arrays again. It is on only inside a training
+   * step and an evaluation (see {@link Sequential.reuseBuffers}). `trueInputGradient` never
    * returns one of the reused arrays.
    */
   reuseBuffers?(on: boolean): void;

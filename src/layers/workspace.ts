@@ -1,10 +1,10 @@
-import { Tensor, type DType, type Shape, type Storage } from '../tensor/tensor.js';
+import { Tensor, sizeOf, type DType, type Shape, type Storage } from '../tensor/tensor.js';
 
 /**
  * The arrays a layer's forward and backward passes hand out, kept so that the next pass can write
  * into them again instead of allocating: reuse is on only while a {@link Sequential} runs a
  * training step (see {@link Sequential.reuseBuffers}), where nothing outside the model holds a
- * layer's outputs from one step to the next.
+ * layer's outputs from one step to the next (and likewise while `evaluate` runs its batches).
  *
  * Why it matters: a fresh typed array of a few hundred kilobytes or more comes from new memory
  * pages, and writing it the first time costs several times more than the arithmetic that fills it
@@ -26,10 +26,9 @@ export class Workspace {
    * and it fits (cleared to zeros when `zero`, for a pass that adds into it), else a fresh one.
    */
   tensor(name: string, shape: Shape, dtype: DType, zero: boolean): Tensor {
-    let size = 1;
-    for (const d of shape) size *= d;
-    const wanted = dtype === 'float64' ? Float64Array : Float32Array;
     if (!this.reuse) return Tensor.zeros(shape, dtype);
+    const size = sizeOf(shape);
+    const wanted = dtype === 'float64' ? Float64Array : Float32Array;
     let data = this.slots.get(name);
     if (data instanceof wanted && data.length === size) {
       if (zero) data.fill(0);

@@ -87,6 +87,45 @@ describe('SGD, two steps by hand', () => {
   });
 });
 
+// The float32 update, exactly: each step is computed in double precision from the stored float32
+// values, buf is rounded to float32 when stored, and w moves by lr times the unrounded buffer value.
+describe('SGD on float32, bit for bit', () => {
+  type Options = ConstructorParameters<typeof SGD>[1];
+  it.each<[string, Options]>([
+    ['momentum and weight decay', { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }],
+    ['dampening', { lr: 0.05, momentum: 0.5, dampening: 0.3, weightDecay: 1e-3 }],
+    ['Nesterov', { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }],
+    ['plain SGD', { lr: 0.1, weightDecay: 1e-4 }],
+  ])('%s', (_, options) => {
+    const n = 101;
+    const w0 = Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * (i % 7 === 0 ? 1e-3 : 1));
+    const p = new Param('p', Tensor.from(w0, [n]));
+    const opt = new SGD([p], options);
+    const { lr, momentum: mu = 0, dampening: d = 0, weightDecay: wd = 0, nesterov = false } = options;
+    const w = Float32Array.from(w0);
+    const buf = new Float32Array(n);
+    for (let step = 0; step < 4; step++) {
+      const g = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : Math.cos(i * (step + 1.3)) * 0.1));
+      p.grad.data.set(g);
+      opt.step();
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]! + wd * w[i]!;
+        if (mu === 0) {
+          w[i] = w[i]! - lr * gi;
+          continue;
+        }
+        let b = step === 0 ? gi : mu * buf[i]! + (1 - d) * gi;
+        if (Math.abs(b) < FLUSH_BELOW) b = 0;
+        buf[i] = b;
+        w[i] = w[i]! - lr * (nesterov ? gi + mu * b : b);
+      }
+      for (let i = 0; i < n; i++) {
+        if (!Object.is(p.value.data[i], w[i])) throw new Error(`step ${step + 1}, w[${i}]: ${p.value.data[i]} ≠ ${w[i]}`);
+      }
+    }
+  });
+});
+
 describe('learning-rate schedules', () => {
   it('protocol: lr for epochs 1–7, lr/10 for 8–10', () => {
     const s = protocolSchedule(0.1, 10);

@@ -106,7 +106,9 @@ export class SGD implements Optimizer {
       }
       const buf = (this.buffers[k] ??= allocate(p.value.dtype, w.length));
       // First step: buf ← g (μ·0 + 1·g); later steps: buf ← μ·buf + (1 − d)·g.
-      momentumUpdate(w, g, buf, lr, first ? 0 : mu, first ? 1 : 1 - dampening, wd, nesterov ? mu : 0);
+      const keep = first ? 0 : mu, gain = first ? 1 : 1 - dampening;
+      if (nesterov) momentumUpdateNesterov(w, g, buf, lr, keep, gain, wd, mu);
+      else momentumUpdate(w, g, buf, lr, keep, gain, wd);
     });
     this.stepCount++;
   }
@@ -151,21 +153,34 @@ export class SGD implements Optimizer {
 
 /**
  * The momentum update over one parameter, as a plain function of its arrays so that the JIT
- * compiles one tight loop per array type: `g ← g + λ·w; buf ← keep·buf + gain·g;
- * w ← w − lr·(nesterov ? g + μ·buf : buf)`. Momentum values below the smallest normal float32 are
- * flushed to zero.
+ * compiles one tight loop per array type: `g ← g + λ·w; buf ← keep·buf + gain·g; w ← w − lr·buf`.
+ * Momentum values below the smallest normal float32 are flushed to zero.
  */
-function momentumUpdate(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number, nesterovMu: number): void {
-  const nesterov = nesterovMu !== 0;
-  for (let i = 0; i < w.length; i++) {
-    const gi = g[i]! + wd * w[i]!;
+function momentumUpdate(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number): void {
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const wi = w[i]!;
+    const gi = g[i]! + wd * wi;
     let b = keep * buf[i]! + gain * gi;
     // Flush to zero without a branch: whether b is tiny (or zero: a dead unit's gradient) is as
     // good as random from one weight to the next, and a branch on it was mispredicted so often
     // that it made this loop a third of an mlp's step. (NaN stays NaN: NaN · 0 is NaN.)
     b *= +(Math.abs(b) >= FLUSH_BELOW);
     buf[i] = b;
-    w[i] -= lr * (nesterov ? gi + nesterovMu * b : b);
+    w[i] = wi - lr * b;
+  }
+}
+
+/** {@link momentumUpdate} with Nesterov's look-ahead: `w ← w − lr·(g + μ·buf)`. */
+function momentumUpdateNesterov(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number, mu: number): void {
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const wi = w[i]!;
+    const gi = g[i]! + wd * wi;
+    let b = keep * buf[i]! + gain * gi;
+    b *= +(Math.abs(b) >= FLUSH_BELOW);
+    buf[i] = b;
+    w[i] = wi - lr * (gi + mu * b);
   }
 }
 

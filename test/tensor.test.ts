@@ -196,6 +196,23 @@ describe('Rng.fillUniform24 (the bulk stream behind brSF and frSF magnitudes)', 
     expect(a.uniform()).toBe(b.uniform());
   });
 
+  it('continues the one stream across fills of every length, in the TypeScript loop and the WebAssembly kernel alike', () => {
+    expect(wasmVectorAvailable()).toBe(true); // fills of 256 values or more go through the kernel here
+    const a = new Rng('lengths'), b = new Rng('lengths');
+    const ref = xor128(`bulk:${b.uint32()}:${b.uint32()}`, { state: true });
+    // Short fills (TypeScript), a kernel fill of each remainder mod 4, more than a chunk, float64 too.
+    const lengths = [3, 255, 256, 257, 1, 258, 259, 65536 + 5, 2, 130_001];
+    lengths.forEach((n, k) => {
+      const out = k % 3 === 2 ? new Float64Array(n) : new Float32Array(n);
+      a.fillUniform24(out);
+      for (let i = 0; i < n; i++) {
+        const expected = Math.floor(ref() * 2 ** 24) / 2 ** 24;
+        if (out[i] !== expected) expect.fail(`fill ${k + 1} (${n} values), value ${i}: ${out[i]} ≠ ${expected}`);
+      }
+    });
+    expect(a.state().bulk).toEqual(Array.from(Int32Array.from(Object.values(ref.state()))));
+  });
+
   it('is i.i.d. uniform on [0, 1): never 1, mean and variance of U[0, 1)', () => {
     const out = new Float32Array(200_000);
     new Rng('moments').fillUniform24(out);

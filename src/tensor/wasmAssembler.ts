@@ -46,7 +46,12 @@ export const op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
+  i32Xor: 0x73, i32ShrU: 0x76, i32GtU: 0x4b, i32Load: 0x28, i32Store: 0x36,
+  f32Const: 0x43, f32Mul: 0x94, f32Store: 0x38, f32ConvertI32U: 0xb3,
 };
+
+/** `f32.const` with the float32 nearest to `value`. */
+export const f32Const = (value: number): number[] => [op.f32Const, ...new Uint8Array(Float32Array.of(value).buffer)];
 
 /** A SIMD instruction (prefix 0xfd, then its code). */
 export const simd = (code: number): number[] => [0xfd, ...uleb(code)];

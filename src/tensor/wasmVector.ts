@@ -5,11 +5,15 @@
  * at a time, and copied back, in chunks that stay in cache. Callers fall back to their TypeScript
  * loop where WebAssembly SIMD is unavailable (`null` below).
  *
- * `sign`: Batch Manhattan replaces every gradient by its sign on every step. V8 compiles the
- * TypeScript loop to about 1.5 ns a value; copy in, SIMD and copy out take about a third of that.
+ * - `sign`: Batch Manhattan replaces every gradient by its sign on every step. V8 compiles the
+ *   TypeScript loop to about 1.5 ns a value; copy in, SIMD and copy out take about a third of that.
+ * - `xor128`: brSF redraws its magnitudes from seedrandom's xor128 stream on every step. The
+ *   kernel computes the same numbers (scalar: each depends on the one before), with less overhead
+ *   per number than the TypeScript loop, and only copies out.
  */
 
 import {
+  I32,
   I32X4_GT_S,
   I32X4_NE,
   V128,
@@ -18,6 +22,7 @@ import {
   V128_LOAD,
   V128_OR,
   V128_STORE,
+  f32Const,
   i32x4Splat,
   memarg,
   oneFunctionModule,
@@ -110,7 +115,106 @@ export function wasmSignFloat32(out: Float32Array, x: Float32Array): boolean {
   return true;
 }
 
+/**
+ * The code of `xor128(p, end, s)`: writes the next (end − p) / 4 numbers of Marsaglia's xorshift
+ * (seedrandom's xor128) as float32 `(w >>> 8) · 2⁻²⁴` from byte p up to end, starting from and
+ * updating the state x, y, z, w at byte s. Four numbers per turn of the main loop, then one at a
+ * time for the last up to three.
+ *
+ * ```
+ * t = x ^ (x << 11);  x = y;  y = z;  z = w;
+ * w = (w ^ (t ^ (t >>> 8))) ^ (w >>> 19)    seedrandom's w ^ (w >>> 19) ^ t ^ (t >>> 8), reassociated
+ * ```
+ *
+ * Reassociating the xors leaves two operations between one w and the next instead of four: the
+ * chain from each number to the next is what bounds this loop.
+ */
+function xor128Body(): number[] {
+  const [P, END, S, X, Y, Z, W, T] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const get = (l: number) => [op.localGet, l];
+  const set = (l: number) => [op.localSet, l];
+  const i32 = (v: number) => [op.i32Const, ...sleb(v)];
+  // One number: the step of the recurrence from (x, y, z, w), stored at p + offset.
+  const next = (offset: number): number[] => [
+    ...get(X), ...get(X), ...i32(11), op.i32Shl, op.i32Xor, ...set(T),
+    ...get(Y), ...set(X), ...get(Z), ...set(Y), ...get(W), ...set(Z),
+    ...get(W), ...get(T), ...get(T), ...i32(8), op.i32ShrU, op.i32Xor, op.i32Xor, ...get(W), ...i32(19), op.i32ShrU, op.i32Xor, ...set(W),
+    ...get(P), ...get(W), ...i32(8), op.i32ShrU, op.f32ConvertI32U, ...f32Const(2 ** -24), op.f32Mul, op.f32Store, ...memarg(2, offset),
+  ];
+  const code = [
+    ...get(S), op.i32Load, ...memarg(2, 0), ...set(X),
+    ...get(S), op.i32Load, ...memarg(2, 4), ...set(Y),
+    ...get(S), op.i32Load, ...memarg(2, 8), ...set(Z),
+    ...get(S), op.i32Load, ...memarg(2, 12), ...set(W),
+    // four at a time while p + 16 ≤ end
+    ...[op.block, 0x40, op.loop, 0x40],
+    ...get(P), ...i32(16), op.i32Add, ...get(END), op.i32GtU, op.br_if, 1,
+    ...next(0), ...next(4), ...next(8), ...next(12),
+    ...get(P), ...i32(16), op.i32Add, ...set(P),
+    ...[op.br, 0, op.end, op.end],
+    // then one at a time while p < end
+    ...[op.block, 0x40, op.loop, 0x40],
+    ...get(P), ...get(END), op.i32GeU, op.br_if, 1,
+    ...next(0),
+    ...get(P), ...i32(4), op.i32Add, ...set(P),
+    ...[op.br, 0, op.end, op.end],
+    ...get(S), ...get(X), op.i32Store, ...memarg(2, 0),
+    ...get(S), ...get(Y), op.i32Store, ...memarg(2, 4),
+    ...get(S), ...get(Z), op.i32Store, ...memarg(2, 8),
+    ...get(S), ...get(W), op.i32Store, ...memarg(2, 12),
+    op.end,
+  ];
+  return [...vec([[...uleb(5), I32]]), ...code];
+}
+
+/** The module of the `xor128` kernel (three i32 parameters: start and end byte addresses, the state's address). */
+export function xor128ModuleBytes(): Uint8Array<ArrayBuffer> {
+  return oneFunctionModule('xor128', 3, xor128Body());
+}
+
+interface Xor128Instance {
+  readonly xor128: (p: number, end: number, s: number) => void;
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+}
+
+let xor128Instance: Xor128Instance | null | undefined;
+
+function getXor128(): Xor128Instance | null {
+  if (xor128Instance !== undefined) return xor128Instance;
+  try {
+    const bytes = xor128ModuleBytes();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (xor128Instance = null);
+    const memory = new WebAssembly.Memory({ initial: (CHUNK * 4) / 65536 + 1 });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    xor128Instance = { xor128: inst.exports['xor128'] as Xor128Instance['xor128'], f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer) };
+  } catch {
+    xor128Instance = null;
+  }
+  return xor128Instance;
+}
+
+/**
+ * Fills `out` with the next `out.length` numbers of the xor128 stream whose state `[x, y, z, w]`
+ * is `state` (updated), as `(w >>> 8) · 2⁻²⁴`: the same values, in the same order, as
+ * `Rng.fillUniform24`'s TypeScript loop. False, with nothing written, where WebAssembly is
+ * unavailable.
+ */
+export function wasmXor128Uniform24(out: Float32Array | Float64Array, state: Int32Array): boolean {
+  const inst = getXor128();
+  if (!inst) return false;
+  const { f32, i32, xor128 } = inst;
+  i32.set(state.subarray(0, 4)); // the state at byte 0, the numbers from byte 16
+  for (let start = 0; start < out.length; start += CHUNK) {
+    const n = Math.min(CHUNK, out.length - start);
+    xor128(16, 16 + 4 * n, 0);
+    out.set(f32.subarray(4, 4 + n), start);
+  }
+  state.set(i32.subarray(0, 4));
+  return true;
+}
+
 /** Whether the SIMD element-wise kernels run here. */
 export function wasmVectorAvailable(): boolean {
-  return getSign() !== null;
+  return getSign() !== null && getXor128() !== null;
 }

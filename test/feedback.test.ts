@@ -11,6 +11,7 @@ import {
   Tensor,
   batchManhattan,
   brsf,
+  decodeArray,
   feedbackAlignment,
   feedbackByName,
   feedbackFromSpec,
@@ -402,6 +403,38 @@ describe('randomFeedback (fa): V = B, fixed, independent of W', () => {
     for (const x of v) expect(Math.abs(x)).toBeLessThan(a);
     expect(Math.abs(std(v) - a / Math.sqrt(3))).toBeLessThan(0.1 * a);
     expect(feedbackAlignment).toBe(randomFeedback);
+  });
+});
+
+describe('sign-concordant V of long float32 weights (the WebAssembly SIMD kernel): bit for bit M ∘ sign(W)', () => {
+  const cases: [string, () => FeedbackStrategy, [number, number]][] = [
+    ['usf', () => usf(), [301, 7]],
+    ['usf(const-0.1)', () => signConcordant({ magnitude: { constant: 0.1 } }), [301, 7]],
+    ['brsf', () => brsf(), [301, 7]],
+    ['brsf, more than one chunk of 65,536', () => brsf(), [300, 230]],
+    ['frsf(lognormal)', () => frsf({ magnitude: 'lognormal' }), [129, 5]],
+    ['brsf, flip 0.25', () => brsf({ flip: 0.25 }), [301, 7]],
+  ];
+  it.each(cases)('%s', (_, make, shape) => {
+    const strategy = make();
+    const w = randn(shape, 77, 'float32');
+    const special = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 3e38, -2];
+    special.forEach((v, k) => (w.data[13 * k + 1] = v));
+    const f = bindTo(strategy, shape, 5);
+    for (let step = 0; step < 2; step++) {
+      const v = f.matrix(w).data;
+      const { arrays } = f.state();
+      const m = arrays['magnitudes'] ? decodeArray(arrays['magnitudes']) : null;
+      const mask = arrays['flip'] ? decodeArray(arrays['flip']) : null;
+      const c = strategy.spec.type === 'sign-concordant' && typeof strategy.spec.magnitude === 'object' ? strategy.spec.magnitude.constant : NaN;
+      for (let i = 0; i < w.size; i++) {
+        const wi = w.data[i]!;
+        let expected = Math.fround((m ? m[i]! : c) * (+(wi > 0) - +(wi < 0)));
+        if (mask) expected *= mask[i]!;
+        if (!Object.is(v[i], expected)) throw new Error(`step ${step + 1}, V[${i}] = ${v[i]}, expected ${expected} (w = ${wi}, m = ${m ? m[i] : c})`);
+      }
+      f.afterStep(); // brsf: new magnitudes for the second round
+    }
   });
 });
 

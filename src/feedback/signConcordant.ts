@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { allocate, type Storage } from '../tensor/tensor.js';
+import { wasmSignScale } from '../tensor/wasmVector.js';
 import { MatrixFeedback, checkFlip } from './base.js';
 import { checkMagnitudeLaw, drawMagnitudes, magnitudeName, type MagnitudeLaw } from './magnitude.js';
 import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
@@ -148,6 +149,8 @@ class SignConcordantFeedback extends MatrixFeedback {
    */
   protected fillMatrix(v: Storage, w: Storage): void {
     const m = this.m;
+    // Long float32 weights: the same values from the WebAssembly SIMD kernel, four at a time.
+    if (v.length >= 512 && v instanceof Float32Array && w instanceof Float32Array && wasmSignScale(v, w, m ?? this.constant)) return;
     if (m) {
       for (let i = 0; i < v.length; i++) {
         const wi = w[i]!;

@@ -56,7 +56,7 @@ export const f32Const = (value: number): number[] => [op.f32Const, ...new Uint8A
 /** A SIMD instruction (prefix 0xfd, then its code). */
 export const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 export const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST = 0x0c, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-export const V128_AND = 0x4e, V128_OR = 0x50, V128_BITSELECT = 0x52, I32X4_NE = 0x38, I32X4_GT_S = 0x3b;
+export const V128_AND = 0x4e, V128_OR = 0x50, V128_BITSELECT = 0x52, I32X4_NE = 0x38, I32X4_GT_S = 0x3b, F32X4_LT = 0x43, F32X4_GT = 0x44;
 /** A memory immediate: log2 of the alignment, then the offset. */
 export const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 

@@ -7,12 +7,17 @@
  *
  * - `sign`: Batch Manhattan replaces every gradient by its sign on every step. V8 compiles the
  *   TypeScript loop to about 1.5 ns a value; copy in, SIMD and copy out take about a third of that.
+ * - `signScale`: sign-concordant feedback fills V = M ∘ sign(W) from the current weights on every
+ *   step.
  * - `xor128`: brSF redraws its magnitudes from seedrandom's xor128 stream on every step. The
  *   kernel computes the same numbers (scalar: each depends on the one before), with less overhead
  *   per number than the TypeScript loop, and only copies out.
  */
 
 import {
+  F32X4_GT,
+  F32X4_LT,
+  F32X4_MUL,
   I32,
   I32X4_GT_S,
   I32X4_NE,
@@ -111,6 +116,86 @@ export function wasmSignFloat32(out: Float32Array, x: Float32Array): boolean {
     // Up to 3 values past n are transformed too (whatever the memory held) and never copied out.
     sign(0, ((n + 3) >> 2) << 4);
     out.set(f32.subarray(0, n), start);
+  }
+  return true;
+}
+
+/**
+ * The code of `signScale(pw, pm, pv, end, mStep)`: for every 4 float32 values of W from byte pw up
+ * to end, `V = M · s(W)` at pv, with s(w) = (w > 0) − (w < 0) (so 0 for ±0 and NaN) and M read
+ * from pm, which moves by mStep bytes per 4 values: 16 for an array of magnitudes, 0 for one
+ * constant in all four lanes. The same values as the TypeScript loop: M times ±1 or 0 is exact.
+ */
+function signScaleBody(): number[] {
+  const [PW, PM, PV, END, MSTEP, W] = [0, 1, 2, 3, 4, 5];
+  const get = (l: number) => [op.localGet, l];
+  const set = (l: number) => [op.localSet, l];
+  const advance = (l: number, by: number[]) => [...get(l), ...by, op.i32Add, ...set(l)];
+  const code = [
+    ...[op.block, 0x40, op.loop, 0x40],
+    ...get(PW), ...get(END), op.i32GeU, op.br_if, 1,
+    ...get(PW), ...simd(V128_LOAD), ...memarg(4, 0), ...set(W),
+    ...get(PV), //                                                                     the store's address
+    ...get(PM), ...simd(V128_LOAD), ...memarg(4, 0),
+    ...get(W), ...i32x4Splat(0), ...simd(F32X4_GT), ...i32x4Splat(0x3f800000), ...simd(V128_AND), //  1 where w > 0
+    ...get(W), ...i32x4Splat(0), ...simd(F32X4_LT), ...i32x4Splat(0xbf800000), ...simd(V128_AND), // −1 where w < 0
+    ...simd(V128_OR),
+    ...simd(F32X4_MUL),
+    ...simd(V128_STORE), ...memarg(4, 0),
+    ...advance(PW, [op.i32Const, ...sleb(16)]),
+    ...advance(PV, [op.i32Const, ...sleb(16)]),
+    ...advance(PM, get(MSTEP)),
+    ...[op.br, 0, op.end, op.end],
+    op.end,
+  ];
+  return [...vec([[...uleb(1), V128]]), ...code];
+}
+
+/** The module of the `signScale` kernel (five i32 parameters, see its code). */
+export function signScaleModuleBytes(): Uint8Array<ArrayBuffer> {
+  return oneFunctionModule('signScale', 5, signScaleBody());
+}
+
+interface SignScaleInstance {
+  readonly signScale: (pw: number, pm: number, pv: number, end: number, mStep: number) => void;
+  readonly f32: Float32Array;
+}
+
+let signScaleInstance: SignScaleInstance | null | undefined;
+
+function getSignScale(): SignScaleInstance | null {
+  if (signScaleInstance !== undefined) return signScaleInstance;
+  try {
+    const bytes = signScaleModuleBytes();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (signScaleInstance = null);
+    // W, M and V of one chunk side by side.
+    const memory = new WebAssembly.Memory({ initial: (3 * CHUNK * 4) / 65536 });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    signScaleInstance = { signScale: inst.exports['signScale'] as SignScaleInstance['signScale'], f32: new Float32Array(memory.buffer) };
+  } catch {
+    signScaleInstance = null;
+  }
+  return signScaleInstance;
+}
+
+/**
+ * `v[i] = m[i] · s(w[i])` (or `m · s(w[i])` for a number m), s(w) = (w > 0) − (w < 0), for float32
+ * arrays of one length, on the SIMD kernel; false, with nothing written, where WebAssembly SIMD is
+ * unavailable.
+ */
+export function wasmSignScale(v: Float32Array, w: Float32Array, m: Float32Array | number): boolean {
+  const inst = getSignScale();
+  if (!inst) return false;
+  const { f32, signScale } = inst;
+  const [W, M, V] = [0, CHUNK, 2 * CHUNK]; // offsets in floats
+  if (typeof m === 'number') f32.fill(m, M, M + 4);
+  for (let start = 0; start < w.length; start += CHUNK) {
+    const n = Math.min(CHUNK, w.length - start);
+    f32.set(w.subarray(start, start + n), W);
+    if (typeof m !== 'number') f32.set(m.subarray(start, start + n), M);
+    // Up to 3 values past n are computed too (from whatever the memory held) and never copied out.
+    signScale(4 * W, 4 * M, 4 * V, 4 * W + (((n + 3) >> 2) << 4), typeof m === 'number' ? 0 : 16);
+    v.set(f32.subarray(V, V + n), start);
   }
   return true;
 }
@@ -216,5 +301,5 @@ export function wasmXor128Uniform24(out: Float32Array | Float64Array, state: Int
 
 /** Whether the SIMD element-wise kernels run here. */
 export function wasmVectorAvailable(): boolean {
-  return getSign() !== null && getXor128() !== null;
+  return getSign() !== null && getSignScale() !== null && getXor128() !== null;
 }

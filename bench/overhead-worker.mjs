@@ -10,9 +10,17 @@
  * rounds is reported. Every step is a full `trainStep`: forward, backward through the feedback
  * matrices, Batch Manhattan's sign where used, the SGD update, and brSF's per-step redraw.
  *
+ * Strategies with Batch Manhattan train at `--bm-lr` (default 1e-4, the protocol's smaller BM
+ * rate), the others at the benchmark's 0.01. A BM step moves every weight by about lr: on this
+ * benchmark's synthetic batches the BM models blow up at 0.01 and at 1e-3 (logits in the
+ * thousands), and their loss gradients then hold subnormal floats, whose arithmetic slows the
+ * backward pass by up to a sixth whatever the strategy. At 1e-4 every model stays finite and
+ * sane, so the ratio measures what the strategy itself adds.
+ *
  *   --warmup-rounds N   untimed rounds first (default 2)
  *   --seconds S         then time rounds for at least S seconds ... (default 5)
  *   --min-rounds N      ... and at least N rounds (default 10)
+ *   --bm-lr LR          learning rate of the Batch Manhattan strategies (default 1e-4)
  *
  * Prints one line `BENCH_RESULT {json}`.
  */
@@ -21,13 +29,14 @@ import { POOL_BATCHES } from './workloads.mjs';
 
 function parse(argv) {
   const [workload, ...rest] = argv;
-  const o = { workload, strategies: ['bp'], warmupRounds: 2, seconds: 5, minRounds: 10 };
+  const o = { workload, strategies: ['bp'], warmupRounds: 2, seconds: 5, minRounds: 10, bmLr: 1e-4 };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (a === '--strategies') o.strategies = rest[++i].split(',');
     else if (a === '--warmup-rounds') o.warmupRounds = Number(rest[++i]);
     else if (a === '--seconds') o.seconds = Number(rest[++i]);
     else if (a === '--min-rounds') o.minRounds = Number(rest[++i]);
+    else if (a === '--bm-lr') o.bmLr = Number(rest[++i]);
     else throw new Error(`unknown option ${a}`);
   }
   if (!o.strategies.includes('bp')) o.strategies.unshift('bp');
@@ -36,11 +45,11 @@ function parse(argv) {
 
 async function main() {
   const o = parse(process.argv.slice(2));
-  const result = { workload: o.workload, strategies: o.strategies };
+  const result = { workload: o.workload, strategies: o.strategies, bmLr: o.bmLr };
   await reportResult(result, async () => {
     const { create } = await import('./systems/asymprop.mjs');
     const models = [];
-    for (const strategy of o.strategies) models.push(await create(o.workload, { strategy }));
+    for (const strategy of o.strategies) models.push(await create(o.workload, { strategy, ...(strategy.startsWith('bm+') ? { lr: o.bmLr } : {}) }));
     const n = models.length;
     const times = o.strategies.map(() => []);
     const losses = o.strategies.map(() => []);

@@ -17,6 +17,7 @@ import {
   DataFormatError,
 } from '../src/index.js';
 import { signModuleBytes, wasmVectorAvailable } from '../src/tensor/wasmVector.js';
+import { jumpState } from '../src/tensor/xor128Jump.js';
 import xor128 from 'seedrandom/lib/xor128.js';
 import { randn } from './helpers.js';
 
@@ -200,8 +201,9 @@ describe('Rng.fillUniform24 (the bulk stream behind brSF and frSF magnitudes)', 
     expect(wasmVectorAvailable()).toBe(true); // fills of 256 values or more go through the kernel here
     const a = new Rng('lengths'), b = new Rng('lengths');
     const ref = xor128(`bulk:${b.uint32()}:${b.uint32()}`, { state: true });
-    // Short fills (TypeScript), a kernel fill of each remainder mod 4, more than a chunk, float64 too.
-    const lengths = [3, 255, 256, 257, 1, 258, 259, 65536 + 5, 2, 130_001];
+    // Short fills (TypeScript), one-lane kernel fills of each remainder mod 4, float64 too.
+    // Four lanes from 1,024 on, each remainder mod 4 after them, and more than one chunk of 2¹⁸.
+    const lengths = [3, 255, 256, 257, 1, 258, 259, 1023, 1024, 1025, 1026, 1027, 65536 + 5, 2, 130_001, 2 ** 18 + 1029];
     lengths.forEach((n, k) => {
       const out = k % 3 === 2 ? new Float64Array(n) : new Float32Array(n);
       a.fillUniform24(out);
@@ -211,6 +213,23 @@ describe('Rng.fillUniform24 (the bulk stream behind brSF and frSF magnitudes)', 
       }
     });
     expect(a.state().bulk).toEqual(Array.from(Int32Array.from(Object.values(ref.state()))));
+  });
+
+  it('jumps ahead in the xor128 stream: the state d numbers on, as if stepped d times', () => {
+    const stepped = (s: Int32Array): Int32Array => {
+      let [x, y, z, w] = s as unknown as [number, number, number, number];
+      const t = x ^ (x << 11);
+      [x, y, z] = [y, z, w];
+      w ^= (w >>> 19) ^ t ^ (t >>> 8);
+      return Int32Array.of(x, y, z, w);
+    };
+    const start = Int32Array.of(123456789, -362436069, 521288629, 88675123);
+    let s: Int32Array = start;
+    for (let d = 0; d <= 5000; d++) {
+      if ([0, 1, 2, 31, 32, 33, 1000, 4999, 5000].includes(d)) expect(Array.from(jumpState(start, d)), `d = ${d}`).toEqual(Array.from(s));
+      s = stepped(s);
+    }
+    expect(() => jumpState(start, -1)).toThrow(RangeError);
   });
 
   it('is i.i.d. uniform on [0, 1): never 1, mean and variance of U[0, 1)', () => {

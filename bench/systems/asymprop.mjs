@@ -14,7 +14,7 @@ export function strategy(name) {
   return feedbackByName(bm ? name.slice(3) : name, { bm });
 }
 
-export async function create(name, { strategy: strategyName = 'bp', threads = 1 } = {}) {
+export async function create(name, { strategy: strategyName = 'bp', threads = 1, lr = LR } = {}) {
   // Threads for the matrix products (helpers are Node worker threads; results are identical).
   const threadsUsed = await (await import('../../dist/node.js')).useThreads(threads);
   const w = workload(name);
@@ -32,7 +32,7 @@ export async function create(name, { strategy: strategyName = 'bp', threads = 1 
     else throw new Error(`asymprop: no layer for ${l.type}`);
   }
   const model = new Sequential(layers, w.input);
-  const optimizer = new SGD(model.params(), { lr: LR, momentum: MOMENTUM });
+  const optimizer = new SGD(model.params(), { lr, momentum: MOMENTUM });
   const data = syntheticData(name);
   const batches = Array.from({ length: POOL_BATCHES }, (_, b) => {
     const { x, y } = batchOf(data, b);

@@ -46,7 +46,7 @@ export const op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
-  i32Xor: 0x73, i32ShrU: 0x76, i32GtU: 0x4b, i32Load: 0x28, i32Store: 0x36,
+  i32Xor: 0x73, i32ShrU: 0x76, i32GtU: 0x4b, i32Eqz: 0x45, i32Load: 0x28, i32Store: 0x36,
   f32Const: 0x43, f32Mul: 0x94, f32Store: 0x38, f32ConvertI32U: 0xb3,
 };
 
@@ -56,7 +56,7 @@ export const f32Const = (value: number): number[] => [op.f32Const, ...new Uint8A
 /** A SIMD instruction (prefix 0xfd, then its code). */
 export const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 export const V128_LOAD = 0x00, V128_LOAD32_SPLAT = 0x09, V128_STORE = 0x0b, V128_CONST = 0x0c, F32X4_ADD = 0xe4, F32X4_MUL = 0xe6;
-export const V128_AND = 0x4e, V128_OR = 0x50, V128_BITSELECT = 0x52, I32X4_NE = 0x38, I32X4_GT_S = 0x3b, F32X4_LT = 0x43, F32X4_GT = 0x44;
+export const V128_AND = 0x4e, V128_OR = 0x50, V128_XOR = 0x51, I8X16_SHUFFLE = 0x0d, I32X4_SHL = 0xab, I32X4_SHR_U = 0xad, F32X4_CONVERT_I32X4_U = 0xfb, V128_BITSELECT = 0x52, I32X4_NE = 0x38, I32X4_GT_S = 0x3b, F32X4_LT = 0x43, F32X4_GT = 0x44;
 /** A memory immediate: log2 of the alignment, then the offset. */
 export const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 
@@ -67,17 +67,28 @@ export function i32x4Splat(value: number): number[] {
   return [...simd(V128_CONST), ...bytes];
 }
 
+/** A function of a module: its exported name, its number of i32 parameters (no result), and its locals and code. */
+export interface WasmFunction {
+  readonly name: string;
+  readonly params: number;
+  readonly body: number[];
+}
+
 /**
- * A module of one function, `exported`, with parameters `params` (all i32) and no result, that
- * imports its memory as `env.memory` (shared, with a maximum of `sharedMaxPages` pages, when that is
- * given). `body` is the function's locals and code, without its size.
+ * A module of the given functions, each exported under its name, that imports its memory as
+ * `env.memory` (shared, with a maximum of `sharedMaxPages` pages, when that is given).
  */
-export function oneFunctionModule(exported: string, params: number, body: number[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(new Array(params).fill([I32])), 0x00]]));
+export function moduleBytes(functions: readonly WasmFunction[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
+  const type = section(1, vec(functions.map((f) => [0x60, ...vec(new Array(f.params).fill([I32])), 0x00])));
   const limits = sharedMaxPages !== undefined ? [0x03, ...uleb(1), ...uleb(sharedMaxPages)] : [0x00, ...uleb(1)];
   const imports = section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
-  const functions = section(3, vec([[0x00]]));
-  const exports = section(7, vec([[...name(exported), 0x00, 0x00]]));
-  const code = section(10, vec([[...uleb(body.length), ...body]]));
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...code]);
+  const declared = section(3, vec(functions.map((_, i) => uleb(i))));
+  const exports = section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])));
+  const code = section(10, vec(functions.map((f) => [...uleb(f.body.length), ...f.body])));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...declared, ...exports, ...code]);
+}
+
+/** A module of one function, `exported`, with `params` i32 parameters (see {@link moduleBytes}). */
+export function oneFunctionModule(exported: string, params: number, body: number[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
+  return moduleBytes([{ name: exported, params, body }], sharedMaxPages);
 }

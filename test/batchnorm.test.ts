@@ -218,6 +218,56 @@ describe('BatchNorm forward', () => {
 // 3. feedback on γ
 // ---------------------------------------------------------------------------------------------
 
+// The statistics and the channel sums run two channels side by side (two chains of additions at
+// once); each sum must still be the one-channel-at-a-time sum, to the last bit.
+describe('BatchNorm sums, bit for bit the one-channel-at-a-time loops', () => {
+  it.each([
+    ['[N, C, H, W], odd C, float32', [6, 5, 3, 4], 'float32'],
+    ['[N, C], float32', [9, 7], 'float32'],
+    ['[N, C, H, W], float64', [4, 4, 2, 3], 'float64'],
+  ] as const)('%s', (_, shape, dtype) => {
+    const [n, c] = shape;
+    const s = shape.length === 4 ? shape[2] * shape[3] : 1;
+    const bn = new BatchNorm(c, { rng: new Rng(1), dtype });
+    bn.gamma.value.data.set(Array.from({ length: c }, (_, k) => 0.5 + k));
+    bn.beta.value.data.set(Array.from({ length: c }, (_, k) => k - 1));
+    const x = randn([...shape], 3, dtype);
+    for (let k = 0; k < x.size; k += 7) x.data[k] = x.data[k]! * 1e3 + 17; // uneven magnitudes: order matters
+    const dy = randn([...shape], 4, dtype);
+    const y = bn.forward(x, true);
+    bn.zeroGrad();
+    const dx = bn.backward(dy);
+
+    const round = dtype === 'float32' ? Math.fround : (v: number) => v;
+    const same = (got: number, want: number, what: string): void => {
+      if (!Object.is(got, want)) throw new Error(`${what}: ${got} ≠ ${want}`);
+    };
+    for (let ch = 0; ch < c; ch++) {
+      const at = (i: number, q: number): number => (i * c + ch) * s + q;
+      let sum = 0;
+      for (let i = 0; i < n; i++) for (let q = 0; q < s; q++) sum += x.data[at(i, q)]!;
+      const mu = sum / (n * s);
+      let sq = 0;
+      for (let i = 0; i < n; i++) for (let q = 0; q < s; q++) sq += (x.data[at(i, q)]! - mu) ** 2;
+      same(bn.runningMean[ch]!, 0.9 * 0 + 0.1 * mu, `running mean ${ch}`);
+      same(bn.runningVar[ch]!, 0.9 * 1 + 0.1 * (sq / (n * s - 1)), `running variance ${ch}`);
+      const is = 1 / Math.sqrt(sq / (n * s) + 1e-5);
+      let sumDy = 0, sumDyXhat = 0;
+      for (let i = 0; i < n; i++) {
+        for (let q = 0; q < s; q++) {
+          const h = (x.data[at(i, q)]! - mu) * is; // x̂ in double precision; the backward reads it as stored
+          same(y.data[at(i, q)]!, round(bn.gamma.value.data[ch]! * h + bn.beta.value.data[ch]!), `y[${at(i, q)}]`);
+          sumDy += dy.data[at(i, q)]!;
+          sumDyXhat += dy.data[at(i, q)]! * round(h);
+        }
+      }
+      same(bn.beta.grad.data[ch]!, round(sumDy), `dβ ${ch}`);
+      same(bn.gamma.grad.data[ch]!, round(sumDyXhat), `dγ ${ch}`);
+    }
+    expect(dx.shape).toEqual([...shape]);
+  });
+});
+
 describe('BatchNorm with asymmetric feedback', () => {
   // γ of various signs and magnitudes, one exactly zero.
   const GAMMAS = [2.5, -0.3, 0, -4, 1e-3, 0.75];

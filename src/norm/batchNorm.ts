@@ -135,17 +135,15 @@ export class BatchNorm implements FeedbackLayer {
     const mean = new Float64Array(c);
     const invStd = new Float64Array(c);
     if (training) {
+      const sum = channelSum(xd, n, c, s, null);
+      for (let ch = 0; ch < c; ch++) mean[ch] = sum[ch]! / m;
+      const sq = channelSum(xd, n, c, s, mean);
       for (let ch = 0; ch < c; ch++) {
-        let sum = 0;
-        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) sum += xd[q]!;
-        const mu = sum / m;
-        let sq = 0;
-        for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) sq += (xd[q]! - mu) ** 2;
-        const variance = sq / m;
-        mean[ch] = mu;
+        const mu = mean[ch]!;
+        const variance = sq[ch]! / m;
         invStd[ch] = 1 / Math.sqrt(variance + this.eps);
         this.runningMean[ch] = (1 - this.momentum) * this.runningMean[ch]! + this.momentum * mu;
-        this.runningVar[ch] = (1 - this.momentum) * this.runningVar[ch]! + this.momentum * (sq / (m - 1));
+        this.runningVar[ch] = (1 - this.momentum) * this.runningVar[ch]! + this.momentum * (sq[ch]! / (m - 1));
       }
     } else {
       for (let ch = 0; ch < c; ch++) {
@@ -206,7 +204,26 @@ export class BatchNorm implements FeedbackLayer {
     const { n, c, s } = this.layout(cache.shape);
     const g = dy.data, xhat = cache.xhat;
     const sumDy = new Float64Array(c), sumDyXhat = new Float64Array(c);
-    for (let ch = 0; ch < c; ch++) {
+    let ch = 0;
+    // Two channels side by side: four independent chains of additions, each in the order of the
+    // one-channel loop below, so the sums are the same to the last bit.
+    for (; ch + 1 < c; ch += 2) {
+      let a0 = 0, b0 = 0, a1 = 0, b1 = 0;
+      for (let i = 0; i < n; i++) {
+        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) {
+          const g0 = g[q]!, g1 = g[q + s]!;
+          a0 += g0;
+          b0 += g0 * xhat[q]!;
+          a1 += g1;
+          b1 += g1 * xhat[q + s]!;
+        }
+      }
+      sumDy[ch] = a0;
+      sumDyXhat[ch] = b0;
+      sumDy[ch + 1] = a1;
+      sumDyXhat[ch + 1] = b1;
+    }
+    for (; ch < c; ch++) {
       let a = 0, b = 0;
       for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { a += g[q]!; b += g[q]! * xhat[q]!; }
       sumDy[ch] = a;
@@ -296,4 +313,44 @@ export class BatchNorm2d extends BatchNorm {
     if (inputShape.length !== 3) throw new ShapeError(this.describe(), `per-sample input [${this.numFeatures}, H, W]`, inputShape);
     return super.outputShape(inputShape);
   }
+}
+
+/**
+ * Per channel of an `[n, c, s]` layout, Σ x (when `mean` is null) or Σ (x − mean)², each a chain
+ * of double-precision additions in the order i, then q. Two channels go side by side, so two
+ * chains run at once: each addition waits for the one before in its own chain only, and the
+ * order inside each chain, and so every sum, is that of one channel at a time.
+ */
+function channelSum(x: Storage, n: number, c: number, s: number, mean: Float64Array | null): Float64Array {
+  const out = new Float64Array(c);
+  let ch = 0;
+  for (; ch + 1 < c; ch += 2) {
+    const mu0 = mean ? mean[ch]! : 0, mu1 = mean ? mean[ch + 1]! : 0;
+    let t0 = 0, t1 = 0;
+    for (let i = 0; i < n; i++) {
+      const q0 = (i * c + ch) * s;
+      if (mean) {
+        for (let q = q0, e = q0 + s; q < e; q++) {
+          t0 += (x[q]! - mu0) ** 2;
+          t1 += (x[q + s]! - mu1) ** 2;
+        }
+      } else {
+        for (let q = q0, e = q0 + s; q < e; q++) {
+          t0 += x[q]!;
+          t1 += x[q + s]!;
+        }
+      }
+    }
+    out[ch] = t0;
+    out[ch + 1] = t1;
+  }
+  for (; ch < c; ch++) {
+    const mu = mean ? mean[ch]! : 0;
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      for (let q = (i * c + ch) * s, e = q + s; q < e; q++) t += mean ? (x[q]! - mu) ** 2 : x[q]!;
+    }
+    out[ch] = t;
+  }
+  return out;
 }

@@ -410,6 +410,8 @@ describe('sign-concordant V of long float32 weights (the WebAssembly SIMD kernel
   const cases: [string, () => FeedbackStrategy, [number, number]][] = [
     ['usf', () => usf(), [301, 7]],
     ['usf(const-0.1)', () => signConcordant({ magnitude: { constant: 0.1 } }), [301, 7]],
+    // A constant beyond float32's range: ∞ where W ≠ 0 and 0 where W = 0 (∞·0 would be NaN).
+    ['usf(const-1e39)', () => signConcordant({ magnitude: { constant: 1e39 } }), [301, 7]],
     ['brsf', () => brsf(), [301, 7]],
     ['brsf, more than one chunk of 65,536', () => brsf(), [300, 230]],
     ['frsf(lognormal)', () => frsf({ magnitude: 'lognormal' }), [129, 5]],

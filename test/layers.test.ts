@@ -129,3 +129,25 @@ describe('ReLU on special values', () => {
   });
 });
 
+describe('ReLU on long float32 arrays (the WebAssembly SIMD kernel)', () => {
+  it.each([511, 512, 515, 4097, 65536 * 2 + 3])('%i values: forward and backward bit for bit the scalar definition', (n) => {
+    const special = [-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-45, -1e-45, 3e38];
+    let seed = 11;
+    const next = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const values = (k: number) => Float32Array.from({ length: n }, (_, i) => (i % 53 === k ? special[(i / 53) % special.length | 0]! : next()));
+    const relu = new ReLU();
+    const x = new Tensor(values(0), [1, n]);
+    const y = relu.forward(x, true);
+    const dy = new Tensor(values(1), [1, n]);
+    const dx = relu.backward(dy);
+    for (let i = 0; i < n; i++) {
+      const v = x.data[i]!;
+      const want = Math.fround(v * +(v > 0) + 0);
+      if (!Object.is(y.data[i], want)) throw new Error(`forward [${i}]: relu(${v}) gave ${y.data[i]}, expected ${want}`);
+      const g = dy.data[i]!;
+      const wantDx = Math.fround(g * +(want > 0) + 0);
+      if (!Object.is(dx.data[i], wantDx)) throw new Error(`backward [${i}]: dy ${g}, y ${want}: gave ${dx.data[i]}, expected ${wantDx}`);
+    }
+  });
+});
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, FLUSH_BELOW, Param, SGD, Tensor, constantLr, multiStepLr, protocolSchedule, stepLr } from '../src/index.js';
+import { ConfigError, FLUSH_BELOW, Param, SGD, Tensor, constantLr, decodeArray, multiStepLr, protocolSchedule, stepLr } from '../src/index.js';
 
 function param(values: number[], grad: number[], name = 'p'): Param {
   const p = new Param(name, Tensor.from(values, [values.length], 'float64'));
@@ -98,14 +98,20 @@ describe('SGD on float32, bit for bit', () => {
     ['plain SGD', { lr: 0.1, weightDecay: 1e-4 }],
   ])('%s', (_, options) => {
     const n = 101;
-    const w0 = Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * (i % 7 === 0 ? 1e-3 : 1));
+    // Weights at 0 where the gradient is tiny, so that weight decay adds nothing there.
+    const w0 = Array.from({ length: n }, (_, i) => (i % 11 === 0 || i % 13 === 0 ? 0 : Math.sin(i * 1.7) * (i % 7 === 0 ? 1e-3 : 1)));
     const p = new Param('p', Tensor.from(w0, [n]));
     const opt = new SGD([p], options);
     const { lr, momentum: mu = 0, dampening: d = 0, weightDecay: wd = 0, nesterov = false } = options;
     const w = Float32Array.from(w0);
     const buf = new Float32Array(n);
+    let flushed = 0;
     for (let step = 0; step < 4; step++) {
-      const g = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : Math.cos(i * (step + 1.3)) * 0.1));
+      // Zeros, momentum that decays below the smallest normal float32 (gradients of 1e-39 and
+      // less: flushed), and one NaN that must reach its weight.
+      const g = Float32Array.from({ length: n }, (_, i) =>
+        i === 50 ? NaN : i % 5 === 0 ? 0 : i % 11 === 0 ? 1e-39 * (step + 1) : i % 13 === 0 ? 5e-40 : Math.cos(i * (step + 1.3)) * 0.1,
+      );
       p.grad.data.set(g);
       opt.step();
       for (let i = 0; i < n; i++) {
@@ -115,14 +121,25 @@ describe('SGD on float32, bit for bit', () => {
           continue;
         }
         let b = step === 0 ? gi : mu * buf[i]! + (1 - d) * gi;
-        if (Math.abs(b) < FLUSH_BELOW) b = 0;
+        if (b !== 0 && Math.abs(b) < FLUSH_BELOW) {
+          b = 0;
+          flushed++;
+        }
         buf[i] = b;
         w[i] = w[i]! - lr * (nesterov ? gi + mu * b : b);
       }
       for (let i = 0; i < n; i++) {
         if (!Object.is(p.value.data[i], w[i])) throw new Error(`step ${step + 1}, w[${i}]: ${p.value.data[i]} ≠ ${w[i]}`);
       }
+      if (mu > 0) {
+        const saved = decodeArray(opt.state().buffers['p']!);
+        for (let i = 0; i < n; i++) {
+          if (!Object.is(saved[i], buf[i])) throw new Error(`step ${step + 1}, buf[${i}]: ${saved[i]} ≠ ${buf[i]}`);
+        }
+      }
     }
+    expect(Number.isNaN(p.value.data[50])).toBe(true); // a NaN gradient is never masked
+    if (mu > 0) expect(flushed).toBeGreaterThan(10); // the flush was exercised
   });
 });
 

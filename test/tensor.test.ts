@@ -143,17 +143,20 @@ describe('ops', () => {
     const sgn = (v: number): number => (Number.isNaN(v) || v === 0 ? v : v > 0 ? 1 : -1);
     let seed = 7;
     const next = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
-    // Odd lengths (a partial last vector), one past a chunk of 65,536, and the mlp's first weight.
+    // Odd lengths (a partial last vector), just past a chunk of 65,536, and the mlp's first weight.
     for (const n of [511, 512, 513, 515, 4099, 65536 + 3, 200704]) {
       const values = Float32Array.from({ length: n + 5 }, (_, i) => (i % 97 < special.length ? special[i % 97]! : next() < -0.6 ? 0 : next()));
-      // The smallest NaNs (mantissa 1), positive and negative, set on the bits.
-      new Int32Array(values.buffer).set([0x7f800001, 0xff800001 | 0], 5 + 40);
+      // The smallest NaNs (mantissa 1), positive and negative, and one with another payload, set on the bits.
+      new Int32Array(values.buffer).set([0x7f800001, 0xff800001 | 0, 0x7fa12345], 5 + 40);
       const x = values.subarray(5); // a view at an offset, as gradients can be
       const before = Array.from(values.subarray(0, 5));
-      const expected = Array.from(x, sgn);
+      // Compared on the bits: NaN keeps its payload and sign, ±0 its sign.
+      const inBits = Int32Array.from(new Int32Array(x.buffer, x.byteOffset, n));
+      const expected = Array.from(x, (v, i) => (Number.isNaN(v) ? inBits[i]! : new Int32Array(Float32Array.of(sgn(v)).buffer)[0]!));
       const check = (got: Float32Array, what: string): void => {
+        const bits = new Int32Array(got.buffer, got.byteOffset, n);
         for (let i = 0; i < n; i++) {
-          if (!Object.is(got[i], Math.fround(expected[i]!))) throw new Error(`${what}, n = ${n}, [${i}]: sign(${x[i]}) gave ${got[i]}`);
+          if (bits[i] !== expected[i]) throw new Error(`${what}, n = ${n}, [${i}]: sign(${x[i]}) gave bits ${bits[i]}, expected ${expected[i]}`);
         }
       };
       const out = new Float32Array(n);

@@ -1,6 +1,7 @@
 import { StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import { assertSameShape, type Shape, type Storage, type Tensor } from '../tensor/tensor.js';
+import { wasmRelu } from '../tensor/wasmVector.js';
 import type { Layer } from './layer.js';
 import { Workspace } from './workspace.js';
 
@@ -82,12 +83,15 @@ export class ReLU extends Activation {
   protected f(x: number): number { return x > 0 ? x : 0; }
   protected dfFromOutput(y: number): number { return y > 0 ? 1 : 0; }
   protected override map(x: Storage, y: Storage): void {
+    // Long float32 arrays: the same values from the WebAssembly SIMD kernel, four at a time.
+    if (y.length >= 512 && x instanceof Float32Array && y instanceof Float32Array && wasmRelu(y, x, null)) return;
     for (let i = 0; i < y.length; i++) {
       const v = x[i]!;
       y[i] = v * +(v > 0) + 0; // max(0, v); `+ 0` turns −0 into 0; NaN stays NaN, so divergence is still seen
     }
   }
   protected override mapBackward(dy: Storage, y: Storage, dx: Storage): void {
+    if (dx.length >= 512 && dy instanceof Float32Array && y instanceof Float32Array && dx instanceof Float32Array && wasmRelu(dx, dy, y)) return;
     for (let i = 0; i < dx.length; i++) dx[i] = dy[i]! * +(y[i]! > 0) + 0; // dx = dy ∘ [y > 0]
   }
 }

@@ -9,13 +9,16 @@
  *   TypeScript loop to about 1.5 ns a value; copy in, SIMD and copy out take about a third of that.
  * - `signScale`: sign-concordant feedback fills V = M ∘ sign(W) from the current weights on every
  *   step.
+ * - `relu` and `reluBackward`: every hidden activation of every step, forward and backward.
  * - `xor128`: brSF redraws its magnitudes from seedrandom's xor128 stream on every step. Each
- *   number depends on the one before, so the kernel jumps ahead to cut the stream into four
- *   stretches and computes them in the four SIMD lanes: the same numbers in the same order, at
- *   about a quarter of the TypeScript loop's time, copies included.
+ *   number depends on the one before, so the stream is cut into four stretches (their starting
+ *   states found by jumping ahead, in `xor128Jump.ts`) that the kernel computes in the four SIMD
+ *   lanes: the same numbers in the same order, in about half the TypeScript loop's time, copies
+ *   included.
  */
 
 import {
+  F32X4_ADD,
   F32X4_GT,
   F32X4_LT,
   F32X4_MUL,
@@ -132,7 +135,9 @@ export function wasmSignFloat32(out: Float32Array, x: Float32Array): boolean {
  * The code of `signScale(pw, pm, pv, end, mStep)`: for every 4 float32 values of W from byte pw up
  * to end, `V = M · s(W)` at pv, with s(w) = (w > 0) − (w < 0) (so 0 for ±0 and NaN) and M read
  * from pm, which moves by mStep bytes per 4 values: 16 for an array of magnitudes, 0 for one
- * constant in all four lanes. The same values as the TypeScript loop: M times ±1 or 0 is exact.
+ * constant in all four lanes. The same values as the TypeScript loop, which multiplies in double
+ * precision: M times ±1 or 0 is exact in float32 too, as long as M is a finite float32 (the caller
+ * keeps a constant beyond float32's range out of the kernel).
  */
 function signScaleBody(): number[] {
   const [PW, PM, PV, END, MSTEP, W] = [0, 1, 2, 3, 4, 5];
@@ -204,6 +209,92 @@ export function wasmSignScale(v: Float32Array, w: Float32Array, m: Float32Array 
     // Up to 3 values past n are computed too (from whatever the memory held) and never copied out.
     signScale(4 * W, 4 * M, 4 * V, 4 * W + (((n + 3) >> 2) << 4), typeof m === 'number' ? 0 : 16);
     v.set(f32.subarray(V, V + n), start);
+  }
+  return true;
+}
+
+/**
+ * The code of `relu(p, end)`: `v ← v · (v > 0) + 0` for every 4 float32 values from byte p up to
+ * end, and of `reluBackward(pdy, py, end)`: `dy ← dy · (y > 0) + 0` for the values of dy from pdy
+ * up to end, y read from py. The same operations as the TypeScript loops of `ReLU`, in float32:
+ * each is exact (a product with 1 or 0, then + 0), so the results are the same to the bit, −0
+ * becoming 0, NaN kept and −∞ giving NaN.
+ */
+function reluBody(backward: boolean): number[] {
+  const [P, Q, END] = backward ? [0, 1, 2] : [0, 0, 1]; // the values changed at P; the mask's source at Q
+  const get = (l: number) => [op.localGet, l];
+  const set = (l: number) => [op.localSet, l];
+  const advance = (l: number) => [...get(l), op.i32Const, ...sleb(16), op.i32Add, ...set(l)];
+  const code = [
+    ...[op.block, 0x40, op.loop, 0x40],
+    ...get(P), ...get(END), op.i32GeU, op.br_if, 1,
+    ...get(P), //                                                                       the store's address
+    ...get(P), ...simd(V128_LOAD), ...memarg(4, 0),
+    ...get(Q), ...simd(V128_LOAD), ...memarg(4, 0), ...i32x4Splat(0), ...simd(F32X4_GT), ...i32x4Splat(0x3f800000), ...simd(V128_AND), // 1 where > 0
+    ...simd(F32X4_MUL), ...i32x4Splat(0), ...simd(F32X4_ADD),
+    ...simd(V128_STORE), ...memarg(4, 0),
+    ...advance(P), ...(backward ? advance(Q) : []),
+    ...[op.br, 0, op.end, op.end],
+    op.end,
+  ];
+  return [...vec([]), ...code];
+}
+
+/** The module of the ReLU kernels: `relu(p, end)` and `reluBackward(pdy, py, end)`. */
+export function reluModuleBytes(): Uint8Array<ArrayBuffer> {
+  return moduleBytes([
+    { name: 'relu', params: 2, body: reluBody(false) },
+    { name: 'reluBackward', params: 3, body: reluBody(true) },
+  ]);
+}
+
+interface ReluInstance {
+  readonly relu: (p: number, end: number) => void;
+  readonly reluBackward: (pdy: number, py: number, end: number) => void;
+  readonly f32: Float32Array;
+}
+
+let reluInstance: ReluInstance | null | undefined;
+
+function getRelu(): ReluInstance | null {
+  if (reluInstance !== undefined) return reluInstance;
+  try {
+    const bytes = reluModuleBytes();
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (reluInstance = null);
+    const memory = new WebAssembly.Memory({ initial: (2 * CHUNK * 4) / 65536 }); // dy (or x) and y of one chunk
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    reluInstance = {
+      relu: inst.exports['relu'] as ReluInstance['relu'],
+      reluBackward: inst.exports['reluBackward'] as ReluInstance['reluBackward'],
+      f32: new Float32Array(memory.buffer),
+    };
+  } catch {
+    reluInstance = null;
+  }
+  return reluInstance;
+}
+
+/**
+ * ReLU on the SIMD kernel, for float32 arrays of one length: `out[i] = max(0, x[i])` as `ReLU`
+ * computes it (with `y` null), or its backward `out[i] = x[i] · (y[i] > 0) + 0` with x the
+ * incoming error and y the forward output. False, with nothing written, where WebAssembly SIMD is
+ * unavailable.
+ */
+export function wasmRelu(out: Float32Array, x: Float32Array, y: Float32Array | null): boolean {
+  const inst = getRelu();
+  if (!inst) return false;
+  const { f32, relu, reluBackward } = inst;
+  for (let start = 0; start < x.length; start += CHUNK) {
+    const n = Math.min(CHUNK, x.length - start);
+    const end = ((n + 3) >> 2) << 4; // up to 3 values past n are computed too and never copied out
+    f32.set(x.subarray(start, start + n));
+    if (y) {
+      f32.set(y.subarray(start, start + n), CHUNK);
+      reluBackward(0, 4 * CHUNK, end);
+    } else {
+      relu(0, end);
+    }
+    out.set(f32.subarray(0, n), start);
   }
   return true;
 }
@@ -399,5 +490,5 @@ export function wasmXor128Uniform24(out: Float32Array | Float64Array, state: Int
 
 /** Whether the SIMD element-wise kernels run here. */
 export function wasmVectorAvailable(): boolean {
-  return getSign() !== null && getSignScale() !== null && getXor128() !== null;
+  return getSign() !== null && getSignScale() !== null && getRelu() !== null && getXor128() !== null;
 }

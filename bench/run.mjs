@@ -111,7 +111,7 @@ function budget(o, system, workload) {
 /** Budgets of the strategy-overhead runs (bench/overhead-worker.mjs, one process per workload). */
 function overheadBudget(o, workload) {
   if (o.quick) return ['--warmup-rounds', '1', '--seconds', '0', '--min-rounds', '2'];
-  if (CONV.has(workload)) return ['--warmup-rounds', '1', '--seconds', '0', '--min-rounds', '3'];
+  if (CONV.has(workload)) return ['--warmup-rounds', '1', '--seconds', '0', '--min-rounds', '8'];
   return ['--warmup-rounds', '5', '--seconds', '10', '--min-rounds', '20'];
 }
 

@@ -171,7 +171,11 @@ function momentumUpdate(w: Storage, g: Storage, buf: Storage, lr: number, keep: 
   }
 }
 
-/** {@link momentumUpdate} with Nesterov's look-ahead: `w ← w − lr·(g + μ·buf)`. */
+/**
+ * {@link momentumUpdate} with Nesterov's look-ahead: `w ← w − lr·(g + μ·buf)`. A loop of its own
+ * rather than a flag inside one loop: the heavy-ball loop, which every protocol run uses, then
+ * carries no per-value select.
+ */
 function momentumUpdateNesterov(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number, mu: number): void {
   const n = w.length;
   for (let i = 0; i < n; i++) {

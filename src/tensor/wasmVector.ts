@@ -92,25 +92,31 @@ export function signModuleBytes(): Uint8Array<ArrayBuffer> {
   return oneFunctionModule('sign', 2, signBody());
 }
 
-interface SignInstance {
-  readonly sign: (p: number, end: number) => void;
-  readonly f32: Float32Array;
+/** A kernel module's exports, with views of its own memory. */
+type Kernels<K extends string> = Record<K, (...args: number[]) => void> & { readonly f32: Float32Array; readonly i32: Int32Array };
+
+/**
+ * Compiles a kernel module with a memory of its own of `bytes` bytes (rounded up to 64 KiB pages).
+ * Null where WebAssembly (or its SIMD) is unavailable or refuses the module.
+ */
+function instantiate<K extends string>(module: Uint8Array<ArrayBuffer>, bytes: number, names: readonly K[]): Kernels<K> | null {
+  try {
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(module)) return null;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(module), { env: { memory } });
+    const kernels: Record<string, unknown> = { f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer) };
+    for (const name of names) kernels[name] = inst.exports[name];
+    return kernels as Kernels<K>;
+  } catch {
+    return null;
+  }
 }
 
-let signInstance: SignInstance | null | undefined;
+let signKernels: Kernels<'sign'> | null | undefined;
 
-function getSign(): SignInstance | null {
-  if (signInstance !== undefined) return signInstance;
-  try {
-    const bytes = signModuleBytes();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (signInstance = null);
-    const memory = new WebAssembly.Memory({ initial: (CHUNK * 4) / 65536 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    signInstance = { sign: inst.exports['sign'] as SignInstance['sign'], f32: new Float32Array(memory.buffer) };
-  } catch {
-    signInstance = null;
-  }
-  return signInstance;
+function getSign(): Kernels<'sign'> | null {
+  if (signKernels === undefined) signKernels = instantiate(signModuleBytes(), CHUNK * 4, ['sign']);
+  return signKernels;
 }
 
 /**
@@ -169,26 +175,12 @@ export function signScaleModuleBytes(): Uint8Array<ArrayBuffer> {
   return oneFunctionModule('signScale', 5, signScaleBody());
 }
 
-interface SignScaleInstance {
-  readonly signScale: (pw: number, pm: number, pv: number, end: number, mStep: number) => void;
-  readonly f32: Float32Array;
-}
+let signScaleKernels: Kernels<'signScale'> | null | undefined;
 
-let signScaleInstance: SignScaleInstance | null | undefined;
-
-function getSignScale(): SignScaleInstance | null {
-  if (signScaleInstance !== undefined) return signScaleInstance;
-  try {
-    const bytes = signScaleModuleBytes();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (signScaleInstance = null);
-    // W, M and V of one chunk side by side.
-    const memory = new WebAssembly.Memory({ initial: (3 * CHUNK * 4) / 65536 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    signScaleInstance = { signScale: inst.exports['signScale'] as SignScaleInstance['signScale'], f32: new Float32Array(memory.buffer) };
-  } catch {
-    signScaleInstance = null;
-  }
-  return signScaleInstance;
+function getSignScale(): Kernels<'signScale'> | null {
+  // W, M and V of one chunk side by side.
+  if (signScaleKernels === undefined) signScaleKernels = instantiate(signScaleModuleBytes(), 3 * CHUNK * 4, ['signScale']);
+  return signScaleKernels;
 }
 
 /**
@@ -248,30 +240,12 @@ export function reluModuleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-interface ReluInstance {
-  readonly relu: (p: number, end: number) => void;
-  readonly reluBackward: (pdy: number, py: number, end: number) => void;
-  readonly f32: Float32Array;
-}
+let reluKernels: Kernels<'relu' | 'reluBackward'> | null | undefined;
 
-let reluInstance: ReluInstance | null | undefined;
-
-function getRelu(): ReluInstance | null {
-  if (reluInstance !== undefined) return reluInstance;
-  try {
-    const bytes = reluModuleBytes();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (reluInstance = null);
-    const memory = new WebAssembly.Memory({ initial: (2 * CHUNK * 4) / 65536 }); // dy (or x) and y of one chunk
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    reluInstance = {
-      relu: inst.exports['relu'] as ReluInstance['relu'],
-      reluBackward: inst.exports['reluBackward'] as ReluInstance['reluBackward'],
-      f32: new Float32Array(memory.buffer),
-    };
-  } catch {
-    reluInstance = null;
-  }
-  return reluInstance;
+function getRelu(): Kernels<'relu' | 'reluBackward'> | null {
+  // dy (or x) and y of one chunk.
+  if (reluKernels === undefined) reluKernels = instantiate(reluModuleBytes(), 2 * CHUNK * 4, ['relu', 'reluBackward']);
+  return reluKernels;
 }
 
 /**
@@ -417,37 +391,17 @@ export function xor128ModuleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-interface Xor128Instance {
-  readonly xor128: (p: number, end: number, s: number) => void;
-  readonly xor128x4: (p0: number, p1: number, p2: number, p3: number, count: number, s: number) => void;
-  readonly f32: Float32Array;
-  readonly i32: Int32Array;
-}
-
 /** Numbers per chunk of the xor128 kernels (1 MiB of float32); the states sit in the 64 bytes before. */
 const XOR_CHUNK = 1 << 18;
 /** Below this many numbers, one lane: the jump-ahead's cost is not worth it. */
 const XOR_LANES_FROM = 1024;
 
-let xor128Instance: Xor128Instance | null | undefined;
+let xor128Kernels: Kernels<'xor128' | 'xor128x4'> | null | undefined;
 
-function getXor128(): Xor128Instance | null {
-  if (xor128Instance !== undefined) return xor128Instance;
-  try {
-    const bytes = xor128ModuleBytes();
-    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(bytes)) return (xor128Instance = null);
-    const memory = new WebAssembly.Memory({ initial: (XOR_CHUNK * 4) / 65536 + 1 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    xor128Instance = {
-      xor128: inst.exports['xor128'] as Xor128Instance['xor128'],
-      xor128x4: inst.exports['xor128x4'] as Xor128Instance['xor128x4'],
-      f32: new Float32Array(memory.buffer),
-      i32: new Int32Array(memory.buffer),
-    };
-  } catch {
-    xor128Instance = null;
-  }
-  return xor128Instance;
+function getXor128(): Kernels<'xor128' | 'xor128x4'> | null {
+  // The lane states (64 bytes), then one chunk of numbers.
+  if (xor128Kernels === undefined) xor128Kernels = instantiate(xor128ModuleBytes(), 64 + XOR_CHUNK * 4, ['xor128', 'xor128x4']);
+  return xor128Kernels;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Element-wise float32 kernels in WebAssembly SIMD, generated at run time like the matrix kernel
- * (`wasmGemm.ts`), for the passes over every parameter that plain TypeScript runs one value at a
- * time. Each kernel has its own small memory: the caller's values are copied in, transformed four
+ * (`wasmGemm.ts`), for the passes over every parameter or activation that plain TypeScript runs
+ * one value at a time. Each kernel has its own small memory: the caller's values are copied in, transformed four
  * at a time, and copied back, in chunks that stay in cache. Callers fall back to their TypeScript
  * loop where WebAssembly SIMD is unavailable (`null` below).
  *
@@ -19,23 +19,23 @@
 
 import {
   F32X4_ADD,
+  F32X4_CONVERT_I32X4_U,
   F32X4_GT,
   F32X4_LT,
   F32X4_MUL,
   I32,
   I32X4_GT_S,
   I32X4_NE,
+  I32X4_SHL,
+  I32X4_SHR_U,
+  I8X16_SHUFFLE,
   V128,
   V128_AND,
   V128_BITSELECT,
   V128_LOAD,
   V128_OR,
   V128_STORE,
-  I8X16_SHUFFLE,
   V128_XOR,
-  I32X4_SHL,
-  I32X4_SHR_U,
-  F32X4_CONVERT_I32X4_U,
   f32Const,
   i32x4Splat,
   memarg,

@@ -149,11 +149,8 @@ class SignConcordantFeedback extends MatrixFeedback {
    */
   protected fillMatrix(v: Storage, w: Storage): void {
     const m = this.m;
-    // Long float32 weights: the same values from the WebAssembly SIMD kernel, four at a time. The
-    // kernel multiplies in float32, so a constant beyond float32's range (fround(c) = ∞, and ∞·0 is
-    // NaN where the loop below gives 0) stays with the loop.
-    const kernelM = m ?? (Number.isFinite(Math.fround(this.constant)) ? this.constant : null);
-    if (kernelM !== null && v.length >= 512 && v instanceof Float32Array && w instanceof Float32Array && wasmSignScale(v, w, kernelM)) return;
+    // Long float32 weights: the same values from the WebAssembly SIMD kernel, four at a time.
+    if (v instanceof Float32Array && w instanceof Float32Array && wasmSignScale(v, w, m ?? this.constant)) return;
     if (m) {
       for (let i = 0; i < v.length; i++) {
         const wi = w[i]!;

@@ -84,14 +84,14 @@ export class ReLU extends Activation {
   protected dfFromOutput(y: number): number { return y > 0 ? 1 : 0; }
   protected override map(x: Storage, y: Storage): void {
     // Long float32 arrays: the same values from the WebAssembly SIMD kernel, four at a time.
-    if (y.length >= 512 && x instanceof Float32Array && y instanceof Float32Array && wasmRelu(y, x, null)) return;
+    if (x instanceof Float32Array && y instanceof Float32Array && wasmRelu(y, x, null)) return;
     for (let i = 0; i < y.length; i++) {
       const v = x[i]!;
       y[i] = v * +(v > 0) + 0; // max(0, v); `+ 0` turns −0 into 0; NaN stays NaN, so divergence is still seen
     }
   }
   protected override mapBackward(dy: Storage, y: Storage, dx: Storage): void {
-    if (dx.length >= 512 && dy instanceof Float32Array && y instanceof Float32Array && dx instanceof Float32Array && wasmRelu(dx, dy, y)) return;
+    if (dy instanceof Float32Array && y instanceof Float32Array && dx instanceof Float32Array && wasmRelu(dx, dy, y)) return;
     for (let i = 0; i < dx.length; i++) dx[i] = dy[i]! * +(y[i]! > 0) + 0; // dx = dy ∘ [y > 0]
   }
 }

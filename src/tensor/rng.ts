@@ -1,7 +1,7 @@
 import alea from 'seedrandom/lib/alea.js';
 import xor128 from 'seedrandom/lib/xor128.js';
 import { ConfigError } from '../errors.js';
-import { wasmXor128Uniform24 } from './wasmVector.js';
+import { wasmXor128Uniform24 } from './wasmXor128.js';
 import type { Storage } from './tensor.js';
 
 /** The complete state of an {@link Rng}: plain numbers, safe to put in JSON. */
@@ -140,7 +140,7 @@ export class Rng {
   fillUniform24(out: Storage): Storage {
     const st = (this.bulk ??= this.seedBulk());
     // Long fills (brSF's magnitudes) in the WebAssembly kernel: the same numbers, in about half the time.
-    if (out.length >= 256 && wasmXor128Uniform24(out, st)) return out;
+    if (wasmXor128Uniform24(out, st)) return out;
     let x = st[0]!, y = st[1]!, z = st[2]!, w = st[3]!;
     for (let i = 0; i < out.length; i++) {
       const t = x ^ (x << 11);

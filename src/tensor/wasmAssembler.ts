@@ -50,6 +50,15 @@ export const op = {
   f32Const: 0x43, f32Mul: 0x94, f32Store: 0x38, f32ConvertI32U: 0xb3,
 };
 
+/** `local.get l`. */
+export const localGet = (l: number): number[] => [op.localGet, ...uleb(l)];
+/** `local.set l`. */
+export const localSet = (l: number): number[] => [op.localSet, ...uleb(l)];
+/** `i32.const v`. */
+export const i32Const = (v: number): number[] => [op.i32Const, ...sleb(v)];
+/** `l ← l + operand`, where `operand` is the code that pushes the i32 to add. */
+export const addToLocal = (l: number, operand: number[]): number[] => [...localGet(l), ...operand, op.i32Add, ...localSet(l)];
+
 /** `f32.const` with the float32 nearest to `value`. */
 export const f32Const = (value: number): number[] => [op.f32Const, ...new Uint8Array(Float32Array.of(value).buffer)];
 
@@ -91,4 +100,25 @@ export function moduleBytes(functions: readonly WasmFunction[], sharedMaxPages?:
 /** A module of one function, `exported`, with `params` i32 parameters (see {@link moduleBytes}). */
 export function oneFunctionModule(exported: string, params: number, body: number[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   return moduleBytes([{ name: exported, params, body }], sharedMaxPages);
+}
+
+/** A kernel module's exports, with views of its own memory. */
+export type Kernels<K extends string> = Record<K, (...args: number[]) => void> & { readonly f32: Float32Array; readonly i32: Int32Array };
+
+/**
+ * Compiles a kernel module with a memory of its own of `bytes` bytes (rounded up to 64 KiB pages)
+ * and returns the exports `names`. Null where WebAssembly (or its SIMD) is unavailable or refuses
+ * the module.
+ */
+export function instantiate<K extends string>(module: Uint8Array<ArrayBuffer>, bytes: number, names: readonly K[]): Kernels<K> | null {
+  try {
+    if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(module)) return null;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(module), { env: { memory } });
+    const kernels: Record<string, unknown> = { f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer) };
+    for (const name of names) kernels[name] = inst.exports[name];
+    return kernels as Kernels<K>;
+  } catch {
+    return null;
+  }
 }

@@ -18,7 +18,7 @@
 import { ConfigError } from '../errors.js';
 import { GemmThreadPool, KERNEL_ROWS, runKernel, type Kernel, type KernelCall, type ThreadWorker, type ThreadSpawner } from './threads.js';
 
-import { F32X4_ADD, F32X4_MUL, I32, V128, V128_CONST, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, memarg, oneFunctionModule, op, simd, sleb, uleb, vec } from './wasmAssembler.js';
+import { F32X4_ADD, F32X4_MUL, I32, V128, V128_CONST, V128_LOAD, V128_LOAD32_SPLAT, V128_STORE, i32Const as i32, localGet as get, localSet as set, memarg, oneFunctionModule, op, simd, uleb, vec } from './wasmAssembler.js';
 
 /**
  * The kernel's code. Parameters: mb (blocks of 4 rows), nb (blocks of 8 columns), k (steps along
@@ -39,9 +39,6 @@ function kernelBody(): number[] {
   const A0 = 19; //            A0 … A0+R−1: the R row pointers into A
   const ACC = A0 + R; //       ACC … ACC+2R−1: the 2R accumulators (row r, half h at ACC + 2r + h)
   const [B0, B1, AS] = [ACC + 2 * R, ACC + 2 * R + 1, ACC + 2 * R + 2]; // this step's B vectors, A splat
-  const get = (l: number) => [op.localGet, ...uleb(l)];
-  const set = (l: number) => [op.localSet, ...uleb(l)];
-  const i32 = (v: number) => [op.i32Const, ...sleb(v)];
   const zero128 = [...simd(V128_CONST), ...new Array(16).fill(0)];
   const code: number[] = [];
   const emit = (...parts: number[][]) => parts.forEach((p) => code.push(...p));

@@ -2,7 +2,8 @@
  * asymprop: neural networks whose backward pass is a pluggable feedback strategy.
  *
  * This entry point runs anywhere JavaScript runs (Node, browsers, workers). Node-only helpers
- * (the embedded MNIST loader, the command line) live in `asymprop/node`.
+ * (the embedded MNIST loader, data files, worker threads, `reproduce`, checkpoint files) live in
+ * `asymprop/node`; the command line is the `asymprop` command.
  *
  * @packageDocumentation
  * @module asymprop

@@ -24,7 +24,7 @@ export interface GridRun {
 export const PRESETS = ['protocol', 'quick'] as const;
 /**
  * One of {@link PRESETS}: `protocol` (the whole grid of the protocol, 232 runs on Fashion-MNIST)
- * or `quick` (a reduced grid of 40 runs on the embedded digits).
+ * or `quick` (a reduced grid of 56 runs on the embedded digits).
  */
 export type Preset = (typeof PRESETS)[number];
 

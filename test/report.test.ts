@@ -370,3 +370,35 @@ describe('protocol deviations read from the runs', () => {
   });
 });
 
+
+describe('the committed reports are what their results render to', () => {
+  // Everything in a report is a function of its results, except what the header says about how it
+  // was made (title, command, machine, wall time): read those back from the committed report.
+  for (const dir of ['quick', 'protocol']) {
+    it(`docs/results/${dir}`, async () => {
+      const base = new URL(`../docs/results/${dir}/`, import.meta.url);
+      const committed = readFileSync(new URL('report.md', base), 'utf8');
+      const { records } = parseResults(readFileSync(new URL('results.jsonl', base), 'utf8'), `${dir}/results.jsonl`);
+      const wall = /^- Wall time: .* \((\d+) s\)$/m.exec(committed);
+      const rendered = await renderReport(records, {
+        title: /^# (.*)$/m.exec(committed)![1]!,
+        command: /^```sh\n(.*)\n```$/m.exec(committed)![1]!,
+        machine: /^- Machine: (.*)$/m.exec(committed)![1]!,
+        ...(wall ? { wallSeconds: Number(wall[1]) } : {}),
+      });
+      expect(rendered.markdown).toBe(committed);
+      const figureFiles = (await readdir(new URL('figures/', base))).sort();
+      expect(Object.keys(rendered.figures).sort()).toEqual(figureFiles);
+      for (const name of figureFiles) expect(rendered.figures[name], name).toBe(readFileSync(new URL(`figures/${name}`, base), 'utf8'));
+    });
+  }
+
+  it('the protocol grid is complete: every run of the preset, 2 seeds a cell, on Fashion-MNIST for 10 epochs', () => {
+    const { records } = parseResults(readFileSync(new URL('../docs/results/protocol/results.jsonl', import.meta.url), 'utf8'), 'protocol');
+    const expected = gridFor('protocol', {}).map((run) => run.id);
+    expect(expected).toHaveLength(232);
+    expect(records.map((r) => r.id).sort()).toEqual([...expected].sort());
+    // The only deviation the report finds is the library-wide one.
+    expect(protocolDeviations(records)).toEqual([expect.stringMatching(/flush-to-zero/)]);
+  });
+});

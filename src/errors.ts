@@ -45,7 +45,10 @@ export class ShapeError extends AsympropError {
   }
 }
 
-/** An option had an invalid value: names the option, the value and what is allowed. */
+/**
+ * An option had an invalid value, or a needed one was missing (`value` null or undefined): names
+ * the option, the value and what is allowed.
+ */
 export class ConfigError extends AsympropError {
   constructor(
     /** The option or argument, as the caller named it, e.g. `"flip"` or `"Dense(784→256) outFeatures"`. */
@@ -55,7 +58,7 @@ export class ConfigError extends AsympropError {
     /** What is allowed, as text, e.g. `"a fraction in [0, 1]"` or `"'fixed', 'batch'"`. */
     readonly allowed: string,
   ) {
-    super(`invalid ${option}: ${describeValue(value)} (allowed: ${allowed})`);
+    super(value === undefined || value === null ? `missing ${option} (needed: ${allowed})` : `invalid ${option}: ${describeValue(value)} (allowed: ${allowed})`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,14 +79,19 @@ describe('asymprop train', () => {
     [['train', '--lr', 'abc'], /invalid lr: "abc" \(allowed: a finite number\)/],
     [['train', '--lr', '-1'], /invalid lr: -1 \(allowed: a finite number > 0\)/],
     [['train', '--momentum', '-0.5'], /invalid momentum: -0.5/],
-    [['train', '--epochs', '2.5'], /invalid epochs: "2.5" \(allowed: an integer\)/],
-    [['train', '--checkpoint-every', '10'], /invalid checkpoint: undefined \(allowed: a file path/],
+    [['train', '--epochs', '2.5'], /invalid epochs: "2.5" \(allowed: a positive integer\)/],
+    [['train', '--epochs', 'abc'], /invalid epochs: "abc" \(allowed: a positive integer\)/],
+    [['train', '--seed', '1.5'], /invalid seed: "1.5" \(allowed: an integer\)/],
+    [['train', '--dataset', 'cifar10'], /missing data-dir \(needed: the directory holding the cifar10 files/],
+    [['train', '--dataset', 'fashion-mnist', '--data-dir', '/nonexistent-asymprop'], /\/nonexistent-asymprop: the data directory does not exist/],
+    [['report', 'no-such-results.jsonl', '--quiet'], /invalid results file: "no-such-results.jsonl" \(allowed: a readable file/],
+    [['train', '--checkpoint-every', '10'], /missing checkpoint \(needed: a file path/],
     [['train', '--on-divergence', 'panic'], /invalid on-divergence: "panic"/],
     [['demo', '--workers', '0'], /invalid workers: 0/],
     [['reproduce', '--preset', 'giant'], /invalid preset: "giant"/],
     [['reproduce', '--shard', '3/2'], /invalid shard: "3\/2"/],
     [['train', '--flip', '2'], /invalid flip: 2 \(allowed: a fraction in \[0, 1\]\)/],
-    [['train', '--epochs', '0'], /invalid epochs: 0/],
+    [['train', '--epochs', '0'], /invalid epochs: 0 \(allowed: a positive integer\)/],
     [['train', '--batch-size', '0'], /invalid batch-size: 0/],
     [['train', '--magnitude', 'lognormal'], /magnitude.*only with feedback 'brsf' or 'frsf'/],
     [['train', '--feedback', 'brsf', '--magnitude', 'cauchy'], /invalid magnitude: "cauchy"/],
@@ -186,5 +191,47 @@ describe('the command a report records', () => {
     expect(line).toContain('a/results.jsonl --title');
     const back = execFileSync('sh', ['-c', `for a in ${line}; do printf '%s\\n' "[$a]"; done`], { encoding: 'utf8' });
     expect(back.trimEnd().split('\n')).toEqual(args.map((a) => `[${a}]`));
+  });
+});
+
+describe('asymprop report never drops runs', () => {
+  // Real records: the committed quick grid's.
+  const lines = readFileSync(fileURLToPath(new URL('../docs/results/quick/results.jsonl', import.meta.url)), 'utf8').trim().split('\n');
+  const runsIn = (file: string) => readFileSync(file, 'utf8').trim().split('\n').length;
+
+  it('refuses to replace an --out/results.jsonl that holds other runs, and merges it when named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-report-'));
+    const [a, b] = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
+    writeFileSync(a, `${lines.slice(0, 5).join('\n')}\n`);
+    writeFileSync(b, `${lines.slice(5, 10).join('\n')}\n`);
+    const out = join(dir, 'out'), target = join(out, 'results.jsonl');
+    expect(cli('report', a, '--out', out, '--quiet')).toMatchObject({ code: 0, stderr: '' });
+    expect(runsIn(target)).toBe(5);
+    const before = readFileSync(target, 'utf8');
+
+    const refused = cli('report', b, '--out', out);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/invalid out: .*results\.jsonl holds 5 other runs that the report would replace; name it among the files to merge/);
+    expect(readFileSync(target, 'utf8')).toBe(before);
+
+    // Named among the inputs, its runs are merged; a file whose runs are all merged again is replaced.
+    expect(cli('report', target, b, '--out', out, '--quiet').code).toBe(0);
+    expect(runsIn(target)).toBe(10);
+    expect(cli('report', a, b, '--out', out, '--quiet').code).toBe(0);
+    expect(runsIn(target)).toBe(10);
+  });
+
+  it('an empty or unreadable-as-runs results file is an error, not an empty report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-report-'));
+    const empty = join(dir, 'empty.jsonl'), garbage = join(dir, 'garbage.jsonl');
+    writeFileSync(empty, '');
+    writeFileSync(garbage, '\x00\x01binary');
+    for (const file of [empty, garbage]) {
+      const r = cli('report', file, '--out', join(dir, 'out'));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/holds no complete run/);
+      expect(r.stderr).toMatch(/invalid results files: .* \(allowed: files holding at least one complete run\)/);
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    }
   });
 });

@@ -296,7 +296,7 @@ describe('malformed files are DataFormatErrors naming the file and what was wron
       't10k-labels-idx1-ubyte, t10k-labels-idx1-ubyte.gz, t10k-labels.idx1-ubyte, t10k-labels.idx1-ubyte.gz',
       `in ${dir}`,
     );
-    expectDataError(() => loadFashionMnist(join(dir, 'nowhere')), join(dir, 'nowhere'), 'directory does not exist');
+    expectDataError(() => loadFashionMnist(join(dir, 'nowhere')), join(dir, 'nowhere'), 'the data directory does not exist');
     expectDataError(() => readMaybeGzip(join(dir, 'absent.gz')), join(dir, 'absent.gz'), 'does not exist');
     expectDataError(() => loadCifar10(dir), 'data_batch_1.bin', dir, join(dir, 'cifar-10-batches-bin'));
     writeFileSync(join(dir, 'train.bin'), cifarBytes(1, () => [0, 0], pix));

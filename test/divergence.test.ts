@@ -136,7 +136,7 @@ describe('asymprop train and divergence', () => {
   it('refuses --checkpoint-every without --checkpoint (exit 2)', () => {
     const r = cli('train', '--checkpoint-every', '5', '--epochs', '1', '--quiet');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/invalid checkpoint: undefined \(allowed: a file path \(--checkpoint FILE\)/);
+    expect(r.stderr).toMatch(/missing checkpoint \(needed: a file path \(--checkpoint FILE\)/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,17 @@ describe('reproduce: results written as runs finish, resumable', () => {
     const third = await reproduce({ ...options, out, resume: true });
     expect(third.ran).toBe(0);
     expect(third.records).toHaveLength(3);
+  });
+
+  it('reads the data before writing anything: a missing data directory leaves no results file; an empty one is no earlier results', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'asymprop-grid-')), 'out');
+    const one = { ...options, out, filter: (r: GridRun) => pick(r) && r.config.flip === 1 };
+    await expect(reproduce({ ...one, dataset: 'fashion-mnist', dataDir: join(out, 'nowhere') })).rejects.toThrow(/nowhere: the data directory does not exist/);
+    expect(existsSync(out)).toBe(false);
+    // A grid that stopped before its first run leaves an empty file: running again needs no --resume.
+    mkdirSync(out);
+    writeFileSync(resultsFile(out), '');
+    expect((await reproduce(one)).ran).toBe(1);
   });
 
   it('a damaged line in the middle is a DataFormatError naming the file and line', () => {

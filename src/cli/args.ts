@@ -27,9 +27,15 @@ export function joinNegativeValues(args: readonly string[], valued: ReadonlySet<
   return out;
 }
 
-/** Parses an integer command-line value. */
-export function intOption(option: string, value: string | undefined): number | undefined {
-  const n = numberOption(option, value);
-  if (n !== undefined && !Number.isInteger(n)) throw new ConfigError(option, value, 'an integer');
+/**
+ * Parses an integer command-line value; `positive` also rejects zero and negative numbers. Every
+ * rejection names the same allowed values, whatever was wrong with the text.
+ */
+export function intOption(option: string, value: string | undefined, positive = false): number | undefined {
+  if (value === undefined) return undefined;
+  const allowed = positive ? 'a positive integer' : 'an integer';
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n)) throw new ConfigError(option, value, allowed);
+  if (positive && n < 1) throw new ConfigError(option, n, allowed);
   return n;
 }

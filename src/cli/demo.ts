@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { checkPositiveInt } from '../layers/checks.js';
 import { resolveRunConfig, type Architecture, type RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
 import { intOption } from './args.js';
@@ -48,9 +47,8 @@ export async function runDemo(args: string[]): Promise<number> {
       quiet: { type: 'boolean' },
     },
   });
-  const configs = demoConfigs(intOption('epochs', values.epochs) ?? DEMO_EPOCHS, intOption('seed', values.seed) ?? 1);
-  const workers = intOption('workers', values.workers);
-  if (workers !== undefined) checkPositiveInt('workers', workers);
+  const configs = demoConfigs(intOption('epochs', values.epochs, true) ?? DEMO_EPOCHS, intOption('seed', values.seed) ?? 1);
+  const workers = intOption('workers', values.workers, true);
   const progress = new Progress(process.stderr, values.quiet === true);
   const first = configs[0]!;
   progress.log(

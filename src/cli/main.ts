@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AsympropError, ConfigError, DivergenceError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
-import { checkPositiveInt } from '../layers/checks.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
@@ -54,9 +53,11 @@ Usage:
         --checkpoint-every N (checkpoint runs every N steps, so --resume continues them midway)
         --quiet (no progress on stderr; the report still goes to stdout)
 
-  asymprop report <results.jsonl ...> [--out DIR] [--title TEXT]
-      Merge results files (e.g. shards) and render report.md and figures; --title sets the
-      report's heading [asymprop reproduction].
+  asymprop report <results.jsonl ...> [--out DIR] [--title TEXT] [--quiet]
+      Merge results files (e.g. shards) and render report.md, figures/ and the merged
+      results.jsonl into --out [the current directory]; --title sets the report's heading
+      [asymprop reproduction]. It stops rather than replace a results.jsonl in --out that holds
+      runs not among the files merged.
 
   asymprop --version | --help
 `;
@@ -135,22 +136,20 @@ async function trainCommand(args: string[]): Promise<number> {
     lr: numberOption('lr', values.lr),
     flip: numberOption('flip', values.flip),
     magnitude: values.magnitude,
-    epochs: intOption('epochs', values.epochs),
+    epochs: intOption('epochs', values.epochs, true),
     seed: intOption('seed', values.seed),
-    batchSize: intOption('batch-size', values['batch-size']),
+    batchSize: intOption('batch-size', values['batch-size'], true),
     momentum: numberOption('momentum', values.momentum),
     weightDecay: numberOption('weight-decay', values['weight-decay']),
   });
-  const checkpointEvery = intOption('checkpoint-every', values['checkpoint-every']);
+  const checkpointEvery = intOption('checkpoint-every', values['checkpoint-every'], true);
   const checkpointPath = values.checkpoint;
   if ((checkpointEvery !== undefined || values.resume) && checkpointPath === undefined) {
     throw new ConfigError('checkpoint', undefined, 'a file path (--checkpoint FILE) with --checkpoint-every or --resume');
   }
-  if (checkpointEvery !== undefined) checkPositiveInt('checkpoint-every', checkpointEvery);
   const onDivergence = values['on-divergence'] ?? 'stop';
   if (onDivergence !== 'stop' && onDivergence !== 'error') throw new ConfigError('on-divergence', onDivergence, "'stop', 'error'");
-  const threads = intOption('threads', values.threads) ?? 1;
-  checkPositiveInt('threads', threads);
+  const threads = intOption('threads', values.threads, true) ?? 1;
   const progress = new Progress(process.stderr, values.quiet === true);
   const threadsUsed = threads > 1 ? await useThreads(threads) : 1;
   progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}${threadsUsed > 1 ? `, ${threadsUsed} threads` : ''}`);

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cpus as cpus_, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { DATASETS, type DatasetName } from '../experiments/config.js';
 import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
-import { reproduce } from '../experiments/reproduce.js';
+import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
-import { checkPositiveInt } from '../layers/checks.js';
 import { intOption } from './args.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy } from './table.js';
@@ -39,7 +39,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     ...(values.dataset !== undefined ? { dataset: choice('dataset', values.dataset, DATASETS) as DatasetName } : {}),
     ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
     ...(values.seeds !== undefined ? { seeds: values.seeds.split(',').map((s) => intOption('seeds', s)!) } : {}),
-    ...(values.epochs !== undefined ? { epochs: intOption('epochs', values.epochs)! } : {}),
+    ...(values.epochs !== undefined ? { epochs: intOption('epochs', values.epochs, true)! } : {}),
     ...(values.only !== undefined ? { only: values.only.split(',').map((p) => choice('only', p, PARTS) as Part) } : {}),
   };
   const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
@@ -70,8 +70,8 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     out,
     ...(shard ? { shard } : {}),
     ...(values.resume ? { resume: true } : {}),
-    ...(values.workers !== undefined ? { workers: checkPositiveInt('workers', intOption('workers', values.workers)!) } : {}),
-    ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: checkPositiveInt('checkpoint-every', intOption('checkpoint-every', values['checkpoint-every'])!) } : {}),
+    ...(values.workers !== undefined ? { workers: intOption('workers', values.workers, true)! } : {}),
+    ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: intOption('checkpoint-every', values['checkpoint-every'], true)! } : {}),
     onStart: (info) => {
       total = info.total - info.skipped;
       progress.log(
@@ -107,25 +107,46 @@ export async function reproduceCommand(args: string[]): Promise<number> {
 
 /** `asymprop report <results.jsonl ...> --out DIR`: merge results files (shards) and render the report. */
 export async function reportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { out: { type: 'string' }, title: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, title: { type: 'string' }, quiet: { type: 'boolean' } },
+  });
   if (positionals.length === 0) throw new ConfigError('results files', [], 'one or more results .jsonl files');
+  const progress = new Progress(process.stderr, values.quiet === true);
   const lists = positionals.map((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError('results file', file, `a readable file (${(e as Error).message})`);
-    }
-    const parsed = parseResults(text, file);
-    if (parsed.truncatedTail) process.stderr.write(`asymprop: ${file} ends in an incomplete line (an interrupted run); it is ignored\n`);
+    const parsed = readResultsFile(file);
+    if (parsed.truncatedTail) progress.log(`asymprop: ${file} ends in an incomplete line (an interrupted run); it is ignored`);
+    if (parsed.records.length === 0) progress.log(`asymprop: ${file} holds no complete run`);
     return parsed.records;
   });
   const { records, duplicates } = mergeRecords(lists);
-  if (duplicates.length) process.stderr.write(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept\n`);
+  if (records.length === 0) throw new ConfigError('results files', positionals, 'files holding at least one complete run');
+  if (duplicates.length) progress.log(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept`);
   const out = values.out ?? '.';
+  // The report rewrites <out>/results.jsonl with the merged runs: never drop runs a file there holds.
+  const target = resultsFile(out);
+  if (existsSync(target) && !positionals.some((f) => resolve(f) === resolve(target))) {
+    const kept = new Set(records.map((r) => r.id));
+    const lost = readResultsFile(target).records.filter((r) => !kept.has(r.id)).length;
+    if (lost > 0) {
+      throw new ConfigError('out', out, `a directory whose results.jsonl holds no runs beyond the files merged: ${target} holds ${lost} other runs that the report would replace; name it among the files to merge them, or choose another --out`);
+    }
+  }
   const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
-  process.stderr.write(`report: ${written.report} (${records.length} runs from ${positionals.length} files)\n`);
+  progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
   return 0;
+}
+
+function readResultsFile(file: string): ReturnType<typeof parseResults> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('results file', file, `a readable file (${(e as Error).message})`);
+  }
+  return parseResults(text, file);
 }
 
 function choice(option: string, value: string, allowed: readonly string[]): string {

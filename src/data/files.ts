@@ -111,9 +111,9 @@ function requireDirectory(dir: string): void {
   try {
     ok = statSync(dir).isDirectory();
   } catch {
-    throw new DataFormatError(dir, 'directory does not exist');
+    throw new DataFormatError(dir, 'the data directory does not exist');
   }
-  if (!ok) throw new DataFormatError(dir, 'is not a directory');
+  if (!ok) throw new DataFormatError(dir, 'is not a directory (expected the data directory)');
 }
 
 /** The first of `names` present in one of `dirs`, or an error listing everything looked for. */

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPool, type WorkerMessage } from '../cli/pool.js';
 import { ConfigError } from '../errors.js';
+import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
 import { parseResults, toRecord, type ResultRecord } from './results.js';
 
@@ -58,19 +59,23 @@ export function resultsFile(out: string, shard?: { index: number; count: number 
  * nothing is lost and nothing is run twice. It does not write the report (see `writeReport` in
  * `asymprop/report`); `asymprop reproduce` does both.
  *
- * @throws {@link asymprop!ConfigError} when the results file exists and `resume` is not set, or for
- * invalid grid options.
- * @throws {@link asymprop!DataFormatError} when the existing results file is damaged.
+ * Every dataset the runs need is read once before anything is written, so a missing or damaged
+ * data file stops the grid with its error and leaves no results file behind.
+ *
+ * @throws {@link asymprop!ConfigError} when the results file exists, is not empty and `resume` is
+ * not set, or for invalid grid options.
+ * @throws {@link asymprop!DataFormatError} when the existing results file is damaged, or a data
+ * file is missing or malformed.
  */
 export async function reproduce(options: ReproduceOptions): Promise<ReproduceResult> {
   const grid = gridFor(options.preset, options);
   const runs = options.shard ? shardOf(grid, options.shard) : grid;
-  mkdirSync(options.out, { recursive: true });
   const file = resultsFile(options.out, options.shard);
 
   let previous: ResultRecord[] = [];
   let truncatedTail = false;
-  if (existsSync(file)) {
+  // An empty results file holds no earlier results (a grid that stopped before its first run).
+  if (existsSync(file) && statSync(file).size > 0) {
     if (!options.resume) {
       throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
     }
@@ -81,6 +86,11 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   }
   const done = new Set(previous.map((r) => r.id));
   const todo = runs.filter((r) => !done.has(r.id));
+  // Read every dataset the runs need once here, so that a missing or damaged file stops the grid
+  // with its error before anything is written (each worker then reads its own copy).
+  const datasets = new Map(todo.map((r) => [`${r.config.dataset}\0${r.config.dataDir ?? ''}`, r.config]));
+  for (const c of datasets.values()) loadDataset(c.dataset, c.dataDir);
+  mkdirSync(options.out, { recursive: true });
   options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
   const checkpointDir = join(options.out, 'checkpoints');

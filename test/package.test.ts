@@ -246,6 +246,28 @@ console.log(JSON.stringify({
   });
 });
 
+describe('CommonJS consumer', () => {
+  it('loads the package with import(), and with require() where Node can require ES modules (else Node\'s own error says to use import())', () => {
+    writeFileSync(
+      join(project, 'consumer.cjs'),
+      `let required;
+try {
+  required = typeof require('asymprop').mlp;
+} catch (e) {
+  required = e.code;
+}
+import('asymprop').then((m) => console.log(JSON.stringify({ required, imported: typeof m.mlp })));
+`,
+    );
+    const out = lastJsonLine(mustRun('node', ['consumer.cjs'], project));
+    expect(out.imported).toBe('function');
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    // Node can require() an ES module from 20.19 and 22.12 on; before, it says to use import().
+    const canRequireEsm = major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19);
+    expect(out.required).toBe(canRequireEsm ? 'function' : 'ERR_REQUIRE_ESM');
+  });
+});
+
 describe('TypeScript consumer', () => {
   it('type-checks strictly against the shipped declarations', () => {
     writeFileSync(

@@ -46,7 +46,7 @@ export class ShapeError extends AsympropError {
 }
 
 /**
- * An option had an invalid value, or a needed one was missing (`value` null or undefined): names
+ * An option had an invalid value, or a needed one was missing (`value` undefined): names
  * the option, the value and what is allowed.
  */
 export class ConfigError extends AsympropError {
@@ -58,7 +58,7 @@ export class ConfigError extends AsympropError {
     /** What is allowed, as text, e.g. `"a fraction in [0, 1]"` or `"'fixed', 'batch'"`. */
     readonly allowed: string,
   ) {
-    super(value === undefined || value === null ? `missing ${option} (needed: ${allowed})` : `invalid ${option}: ${describeValue(value)} (allowed: ${allowed})`);
+    super(value === undefined ? `missing ${option} (needed: ${allowed})` : `invalid ${option}: ${describeValue(value)} (allowed: ${allowed})`);
   }
 }
 

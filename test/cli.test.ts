@@ -82,6 +82,8 @@ describe('asymprop train', () => {
     [['train', '--epochs', '2.5'], /invalid epochs: "2.5" \(allowed: a positive integer\)/],
     [['train', '--epochs', 'abc'], /invalid epochs: "abc" \(allowed: a positive integer\)/],
     [['train', '--seed', '1.5'], /invalid seed: "1.5" \(allowed: an integer\)/],
+    [['train', '--epochs', '1e3'], /invalid epochs: "1e3" \(allowed: a positive integer\)/],
+    [['train', '--seed', '9007199254740993'], /invalid seed: "9007199254740993" \(allowed: an integer\)/],
     [['train', '--dataset', 'cifar10'], /missing data-dir \(needed: the directory holding the cifar10 files/],
     [['train', '--dataset', 'fashion-mnist', '--data-dir', '/nonexistent-asymprop'], /\/nonexistent-asymprop: the data directory does not exist/],
     [['report', 'no-such-results.jsonl', '--quiet'], /invalid results file: "no-such-results.jsonl" \(allowed: a readable file/],
@@ -207,12 +209,17 @@ describe('asymprop report never drops runs', () => {
     const out = join(dir, 'out'), target = join(out, 'results.jsonl');
     expect(cli('report', a, '--out', out, '--quiet')).toMatchObject({ code: 0, stderr: '' });
     expect(runsIn(target)).toBe(5);
-    const before = readFileSync(target, 'utf8');
+    const before = [target, join(out, 'report.md'), join(out, 'figures', 'main-accuracy.svg')].map((f) => readFileSync(f, 'utf8'));
 
-    const refused = cli('report', b, '--out', out);
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/invalid out: .*results\.jsonl holds 5 other runs that the report would replace; name it among the files to merge/);
-    expect(readFileSync(target, 'utf8')).toBe(before);
+    // Named by a relative path from another directory, the same file is still recognised.
+    const refused = spawnSync(process.execPath, [CLI, 'report', 'b.jsonl', '--out', 'out'], { cwd: dir, encoding: 'utf8' });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/invalid out: "out" .*out\/results\.jsonl holds 5 other runs that the report would replace; name it among the files to merge/);
+    expect([target, join(out, 'report.md'), join(out, 'figures', 'main-accuracy.svg')].map((f) => readFileSync(f, 'utf8'))).toEqual(before);
+    const relative = spawnSync(process.execPath, [CLI, 'report', 'out/results.jsonl', 'b.jsonl', '--out', './out/', '--quiet'], { cwd: dir, encoding: 'utf8' });
+    expect(relative.status, relative.stderr).toBe(0);
+    expect(runsIn(target)).toBe(10);
+    writeFileSync(target, before[0]!);
 
     // Named among the inputs, its runs are merged; a file whose runs are all merged again is replaced.
     expect(cli('report', target, b, '--out', out, '--quiet').code).toBe(0);
@@ -221,11 +228,27 @@ describe('asymprop report never drops runs', () => {
     expect(runsIn(target)).toBe(10);
   });
 
+  it('a results.jsonl in --out that cannot be read as results stops the report and is left as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-report-'));
+    const a = join(dir, 'a.jsonl'), target = join(dir, 'results.jsonl');
+    writeFileSync(a, `${lines[0]}\n`);
+    writeFileSync(target, 'notes I keep here\n');
+    const r = cli('report', a, '--out', dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/invalid out: .*results\.jsonl cannot be read as results \(.*line 1 is not JSON.*\); move it or choose another --out/);
+    expect(readFileSync(target, 'utf8')).toBe('notes I keep here\n');
+  });
+
   it('an empty or unreadable-as-runs results file is an error, not an empty report', () => {
     const dir = mkdtempSync(join(tmpdir(), 'asymprop-report-'));
     const empty = join(dir, 'empty.jsonl'), garbage = join(dir, 'garbage.jsonl');
     writeFileSync(empty, '');
     writeFileSync(garbage, '\x00\x01binary');
+    const notJson = join(dir, 'not-json.jsonl');
+    writeFileSync(notJson, 'not json\n');
+    const r = cli('report', notJson, '--out', join(dir, 'out'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not-json\.jsonl \(byte 0\): line 1 is not JSON/);
     for (const file of [empty, garbage]) {
       const r = cli('report', file, '--out', join(dir, 'out'));
       expect(r.code).toBe(2);

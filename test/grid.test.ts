@@ -85,6 +85,7 @@ describe('reproduce: results written as runs finish, resumable', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'asymprop-grid-')), 'out');
     const one = { ...options, out, filter: (r: GridRun) => pick(r) && r.config.flip === 1 };
     await expect(reproduce({ ...one, dataset: 'fashion-mnist', dataDir: join(out, 'nowhere') })).rejects.toThrow(/nowhere: the data directory does not exist/);
+    await expect(reproduce({ ...one, dataset: 'mnist' })).rejects.toThrow(/missing data-dir \(needed: the directory holding the mnist files/);
     expect(existsSync(out)).toBe(false);
     // A grid that stopped before its first run leaves an empty file: running again needs no --resume.
     mkdirSync(out);

@@ -35,7 +35,7 @@ export function intOption(option: string, value: string | undefined, positive = 
   if (value === undefined) return undefined;
   const allowed = positive ? 'a positive integer' : 'an integer';
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n)) throw new ConfigError(option, value, allowed);
+  if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new ConfigError(option, value, allowed);
   if (positive && n < 1) throw new ConfigError(option, n, allowed);
   return n;
 }

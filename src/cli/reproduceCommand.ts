@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { DATASETS, type DatasetName } from '../experiments/config.js';
 import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
-import { mergeRecords, parseResults } from '../experiments/results.js';
+import { mergeRecords, parseResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
 import { intOption } from './args.js';
 import { Progress, bar } from './progress.js';
@@ -129,9 +129,16 @@ export async function reportCommand(args: string[]): Promise<number> {
   const target = resultsFile(out);
   if (existsSync(target) && !positionals.some((f) => resolve(f) === resolve(target))) {
     const kept = new Set(records.map((r) => r.id));
-    const lost = readResultsFile(target).records.filter((r) => !kept.has(r.id)).length;
+    let there: ResultRecord[];
+    try {
+      there = readResultsFile(target).records;
+    } catch (e) {
+      throw new ConfigError('out', out, `a directory whose results.jsonl the report may replace: ${target} cannot be read as results (${(e as Error).message}); move it or choose another --out`);
+    }
+    const lost = there.filter((r) => !kept.has(r.id)).length;
     if (lost > 0) {
-      throw new ConfigError('out', out, `a directory whose results.jsonl holds no runs beyond the files merged: ${target} holds ${lost} other runs that the report would replace; name it among the files to merge them, or choose another --out`);
+      const runs = lost === 1 ? '1 other run' : `${lost} other runs`;
+      throw new ConfigError('out', out, `a directory whose results.jsonl holds no runs beyond the files merged: ${target} holds ${runs} that the report would replace; name it among the files to merge them, or choose another --out`);
     }
   }
   const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });

@@ -34,7 +34,7 @@ export interface RunConfig {
   readonly lr: number;
   /** Fraction of feedback signs flipped (0 to 1). */
   readonly flip: number;
-  /** Magnitude law for brsf/frsf (`uniform`, `abs-normal`, `lognormal`, `const-<c>`), or null for the default. */
+  /** Magnitude law for brsf/frsf (`uniform`, `abs-normal`, `lognormal`, `const-<c>`), or null for the default (`uniform`; null also for the other methods, which have no magnitudes). */
   readonly magnitude: string | null;
   /** Epochs of training (default 10). */
   readonly epochs: number;

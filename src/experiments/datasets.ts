@@ -36,6 +36,6 @@ export function loadDataset(
 }
 
 function requireDir(name: DatasetName, dir: string | null): string {
-  if (dir === null) throw new ConfigError('data-dir', null, `the directory holding the ${name} files (--data-dir)`);
+  if (dir === null) throw new ConfigError('data-dir', undefined, `the directory holding the ${name} files (--data-dir)`);
   return dir;
 }

@@ -74,7 +74,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
 
   let previous: ResultRecord[] = [];
   let truncatedTail = false;
-  // An empty results file holds no earlier results (a grid that stopped before its first run).
+  let completeBytes = 0;
+  // An empty results file holds no earlier results (a grid that stopped before its first run
+  // ended; its checkpoints, if any, are still used).
   if (existsSync(file) && statSync(file).size > 0) {
     if (!options.resume) {
       throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
@@ -82,7 +84,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
     const parsed = parseResults(readFileSync(file, 'utf8'), file);
     previous = parsed.records;
     truncatedTail = parsed.truncatedTail;
-    if (truncatedTail) truncateSync(file, parsed.completeBytes); // the line a killed process was writing
+    completeBytes = parsed.completeBytes;
   }
   const done = new Set(previous.map((r) => r.id));
   const todo = runs.filter((r) => !done.has(r.id));
@@ -91,6 +93,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const datasets = new Map(todo.map((r) => [`${r.config.dataset}\0${r.config.dataDir ?? ''}`, r.config]));
   for (const c of datasets.values()) loadDataset(c.dataset, c.dataDir);
   mkdirSync(options.out, { recursive: true });
+  if (truncatedTail) truncateSync(file, completeBytes); // the line a killed process was writing
   options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
   const checkpointDir = join(options.out, 'checkpoints');

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors.js';
 import { DATASETS, type DatasetName } from '../experiments/config.js';
 import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
-import { mergeRecords, parseResults, type ResultRecord } from '../experiments/results.js';
+import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
 import { intOption } from './args.js';
 import { Progress, bar } from './progress.js';
@@ -146,7 +146,7 @@ export async function reportCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function readResultsFile(file: string): ReturnType<typeof parseResults> {
+function readResultsFile(file: string): ParsedResults {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

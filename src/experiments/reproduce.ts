@@ -4,7 +4,7 @@ import { runPool, type WorkerMessage } from '../cli/pool.js';
 import { ConfigError } from '../errors.js';
 import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
-import { parseResults, toRecord, type ResultRecord } from './results.js';
+import { parseResults, toRecord, type ParsedResults, type ResultRecord } from './results.js';
 
 /** Options of {@link reproduce}. */
 export interface ReproduceOptions extends GridOptions {
@@ -72,20 +72,17 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const runs = options.shard ? shardOf(grid, options.shard) : grid;
   const file = resultsFile(options.out, options.shard);
 
-  let previous: ResultRecord[] = [];
-  let truncatedTail = false;
-  let completeBytes = 0;
   // An empty results file holds no earlier results (a grid that stopped before its first run
   // ended; its checkpoints, if any, are still used).
+  let earlier: ParsedResults | null = null;
   if (existsSync(file) && statSync(file).size > 0) {
     if (!options.resume) {
       throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
     }
-    const parsed = parseResults(readFileSync(file, 'utf8'), file);
-    previous = parsed.records;
-    truncatedTail = parsed.truncatedTail;
-    completeBytes = parsed.completeBytes;
+    earlier = parseResults(readFileSync(file, 'utf8'), file);
   }
+  const previous = earlier?.records ?? [];
+  const truncatedTail = earlier?.truncatedTail ?? false;
   const done = new Set(previous.map((r) => r.id));
   const todo = runs.filter((r) => !done.has(r.id));
   // Read every dataset the runs need once here, so that a missing or damaged file stops the grid
@@ -93,7 +90,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const datasets = new Map(todo.map((r) => [`${r.config.dataset}\0${r.config.dataDir ?? ''}`, r.config]));
   for (const c of datasets.values()) loadDataset(c.dataset, c.dataDir);
   mkdirSync(options.out, { recursive: true });
-  if (truncatedTail) truncateSync(file, completeBytes); // the line a killed process was writing
+  if (earlier?.truncatedTail) truncateSync(file, earlier.completeBytes); // the line a killed process was writing
   options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
   const checkpointDir = join(options.out, 'checkpoints');

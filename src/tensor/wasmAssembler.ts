@@ -1,6 +1,7 @@
 /**
  * A tiny WebAssembly assembler: just what the run-time generated kernels need (the matrix kernel
- * in `wasmGemm.ts`, the element-wise kernels in `wasmVector.ts`). Every function returns the
+ * in `wasmGemm.ts`, the element-wise kernels in `wasmVector.ts`, the xor128 generator in
+ * `wasmXor128.ts`). Every function returns the
  * bytes of one encoding as a plain array, to be concatenated.
  */
 
@@ -104,6 +105,15 @@ export function oneFunctionModule(exported: string, params: number, body: number
 
 /** A kernel module's exports, with views of its own memory. */
 export type Kernels<K extends string> = Record<K, (...args: number[]) => void> & { readonly f32: Float32Array; readonly i32: Int32Array };
+
+/**
+ * A getter that compiles the module (see {@link instantiate}) on its first call, not at import,
+ * and returns the same kernels, or null, from then on.
+ */
+export function lazyKernels<K extends string>(module: () => Uint8Array<ArrayBuffer>, bytes: number, names: readonly K[]): () => Kernels<K> | null {
+  let kernels: Kernels<K> | null | undefined;
+  return () => (kernels === undefined ? (kernels = instantiate(module(), bytes, names)) : kernels);
+}
 
 /**
  * Compiles a kernel module with a memory of its own of `bytes` bytes (rounded up to 64 KiB pages)

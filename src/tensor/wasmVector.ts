@@ -32,7 +32,7 @@ import {
   addToLocal,
   i32Const as i32,
   i32x4Splat,
-  instantiate,
+  lazyKernels,
   localGet as get,
   localSet as set,
   memarg,
@@ -42,7 +42,6 @@ import {
   simd,
   uleb,
   vec,
-  type Kernels,
 } from './wasmAssembler.js';
 import { wasmXor128Available } from './wasmXor128.js';
 
@@ -50,6 +49,18 @@ import { wasmXor128Available } from './wasmXor128.js';
 const CHUNK = 1 << 16;
 /** Shorter arrays stay with the callers' TypeScript loops: the copies in and out would not pay. */
 const MIN_LENGTH = 512;
+
+/**
+ * Calls `pass(start, n, end)` for each chunk of up to CHUNK values of an array of `length`: the
+ * chunk's first index, its length and the byte end of its values in the kernel's memory, rounded
+ * up to whole vectors of 4 (up to 3 values past n are computed too, and never copied out).
+ */
+function inChunks(length: number, pass: (start: number, n: number, end: number) => void): void {
+  for (let start = 0; start < length; start += CHUNK) {
+    const n = Math.min(CHUNK, length - start);
+    pass(start, n, ((n + 3) >> 2) << 4);
+  }
+}
 
 /**
  * The code of `sign(p, end)`: for every 4 float32 values from byte p up to end (p and end multiples
@@ -89,12 +100,7 @@ export function signModuleBytes(): Uint8Array<ArrayBuffer> {
   return oneFunctionModule('sign', 2, signBody());
 }
 
-let signKernels: Kernels<'sign'> | null | undefined;
-
-function getSign(): Kernels<'sign'> | null {
-  if (signKernels === undefined) signKernels = instantiate(signModuleBytes(), CHUNK * 4, ['sign']);
-  return signKernels;
-}
+const getSign = lazyKernels(signModuleBytes, CHUNK * 4, ['sign']);
 
 /**
  * `out[i] = sign(x[i])` for float32 arrays of the same length (`out` may be `x`) on the SIMD
@@ -106,13 +112,11 @@ export function wasmSignFloat32(out: Float32Array, x: Float32Array): boolean {
   const inst = getSign();
   if (!inst) return false;
   const { f32, sign } = inst;
-  for (let start = 0; start < x.length; start += CHUNK) {
-    const n = Math.min(CHUNK, x.length - start);
+  inChunks(x.length, (start, n, end) => {
     f32.set(x.subarray(start, start + n));
-    // Up to 3 values past n are transformed too (whatever the memory held) and never copied out.
-    sign(0, ((n + 3) >> 2) << 4);
+    sign(0, end);
     out.set(f32.subarray(0, n), start);
-  }
+  });
   return true;
 }
 
@@ -151,13 +155,8 @@ export function signScaleModuleBytes(): Uint8Array<ArrayBuffer> {
   return oneFunctionModule('signScale', 5, signScaleBody());
 }
 
-let signScaleKernels: Kernels<'signScale'> | null | undefined;
-
-function getSignScale(): Kernels<'signScale'> | null {
-  // W, M and V of one chunk side by side.
-  if (signScaleKernels === undefined) signScaleKernels = instantiate(signScaleModuleBytes(), 3 * CHUNK * 4, ['signScale']);
-  return signScaleKernels;
-}
+// W, M and V of one chunk side by side.
+const getSignScale = lazyKernels(signScaleModuleBytes, 3 * CHUNK * 4, ['signScale']);
 
 /**
  * `v[i] = m[i] · s(w[i])` (or `m · s(w[i])` for a number m), s(w) = (w > 0) − (w < 0), for float32
@@ -172,14 +171,12 @@ export function wasmSignScale(v: Float32Array, w: Float32Array, m: Float32Array 
   const { f32, signScale } = inst;
   const [W, M, V] = [0, CHUNK, 2 * CHUNK]; // offsets in floats
   if (typeof m === 'number') f32.fill(m, M, M + 4);
-  for (let start = 0; start < w.length; start += CHUNK) {
-    const n = Math.min(CHUNK, w.length - start);
+  inChunks(w.length, (start, n, end) => {
     f32.set(w.subarray(start, start + n), W);
     if (typeof m !== 'number') f32.set(m.subarray(start, start + n), M);
-    // Up to 3 values past n are computed too (from whatever the memory held) and never copied out.
-    signScale(4 * W, 4 * M, 4 * V, 4 * W + (((n + 3) >> 2) << 4), typeof m === 'number' ? 0 : 16);
+    signScale(4 * W, 4 * M, 4 * V, 4 * W + end, typeof m === 'number' ? 0 : 16);
     v.set(f32.subarray(V, V + n), start);
-  }
+  });
   return true;
 }
 
@@ -215,13 +212,8 @@ export function reluModuleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-let reluKernels: Kernels<'relu' | 'reluBackward'> | null | undefined;
-
-function getRelu(): Kernels<'relu' | 'reluBackward'> | null {
-  // dy (or x) and y of one chunk.
-  if (reluKernels === undefined) reluKernels = instantiate(reluModuleBytes(), 2 * CHUNK * 4, ['relu', 'reluBackward']);
-  return reluKernels;
-}
+// dy (or x) and y of one chunk.
+const getRelu = lazyKernels(reluModuleBytes, 2 * CHUNK * 4, ['relu', 'reluBackward']);
 
 /**
  * ReLU on the SIMD kernel, for float32 arrays of one length: `out[i] = max(0, x[i])` as `ReLU`
@@ -234,9 +226,7 @@ export function wasmRelu(out: Float32Array, x: Float32Array, y: Float32Array | n
   const inst = getRelu();
   if (!inst) return false;
   const { f32, relu, reluBackward } = inst;
-  for (let start = 0; start < x.length; start += CHUNK) {
-    const n = Math.min(CHUNK, x.length - start);
-    const end = ((n + 3) >> 2) << 4; // up to 3 values past n are computed too and never copied out
+  inChunks(x.length, (start, n, end) => {
     f32.set(x.subarray(start, start + n));
     if (y) {
       f32.set(y.subarray(start, start + n), CHUNK);
@@ -245,7 +235,7 @@ export function wasmRelu(out: Float32Array, x: Float32Array, y: Float32Array | n
       relu(0, end);
     }
     out.set(f32.subarray(0, n), start);
-  }
+  });
   return true;
 }
 

@@ -22,7 +22,7 @@ import {
   f32Const,
   i32Const as i32,
   i32x4Splat,
-  instantiate,
+  lazyKernels,
   localGet as get,
   localSet as set,
   memarg,
@@ -31,7 +31,6 @@ import {
   simd,
   uleb,
   vec,
-  type Kernels,
 } from './wasmAssembler.js';
 import { jumpState } from './xor128Jump.js';
 
@@ -154,13 +153,8 @@ const MIN_LENGTH = 256;
 /** Below this many numbers, one lane: the jump-ahead's cost is not worth it. */
 const XOR_LANES_FROM = 1024;
 
-let xor128Kernels: Kernels<'xor128' | 'xor128x4'> | null | undefined;
-
-function getXor128(): Kernels<'xor128' | 'xor128x4'> | null {
-  // The lane states (64 bytes), then one chunk of numbers.
-  if (xor128Kernels === undefined) xor128Kernels = instantiate(xor128ModuleBytes(), 64 + XOR_CHUNK * 4, ['xor128', 'xor128x4']);
-  return xor128Kernels;
-}
+// The lane states (64 bytes), then one chunk of numbers.
+const getXor128 = lazyKernels(xor128ModuleBytes, 64 + XOR_CHUNK * 4, ['xor128', 'xor128x4']);
 
 /**
  * Fills `out` with the next `out.length` numbers of the xor128 stream whose state `[x, y, z, w]`

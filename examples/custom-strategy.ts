@@ -1,6 +1,6 @@
 // Writing your own feedback strategy, and checking it. Here: "sign-concordant with W's own
 // magnitudes shuffled" — V has sign(W) everywhere, and |V| is a fixed random permutation of |W|.
-import { MatrixFeedback, Rng, Dense, Tensor, gradCheck, symmetric, type FeedbackContext, type FeedbackStrategy, type Storage } from 'asymprop';
+import { MatrixFeedback, Rng, Dense, Tensor, defineStrategy, gradCheck, symmetric, type FeedbackContext, type FeedbackStrategy, type Storage } from 'asymprop';
 
 class ShuffledMagnitudes extends MatrixFeedback {
   private readonly perm: Float64Array;
@@ -22,12 +22,11 @@ class ShuffledMagnitudes extends MatrixFeedback {
 export function shuffledMagnitudes(): FeedbackStrategy {
   // The spec makes the strategy serialisable: feedbackFromSpec(spec, { 'shuffled-sf': shuffledMagnitudes })
   // rebuilds it, and the layer's feedback.state() saves its generator and the permutation.
-  const strategy: FeedbackStrategy = {
+  return defineStrategy({
     name: 'shuffled-sf',
     spec: { type: 'custom', name: 'shuffled-sf' },
-    bind: (context) => new ShuffledMagnitudes(strategy, context),
-  };
-  return strategy;
+    bind: (context, strategy) => new ShuffledMagnitudes(strategy, context),
+  });
 }
 
 export function checkCustomStrategy(): { symmetricOk: boolean; customInputOk: boolean; customParamsOk: boolean; concordance: number } {
@@ -38,7 +37,7 @@ export function checkCustomStrategy(): { symmetricOk: boolean; customInputOk: bo
   const layer = new Dense(6, 3, { rng: new Rng(2), feedback: shuffledMagnitudes() });
   const custom = gradCheck(layer, x);
   const paramsOnly = gradCheck(layer, x, { inputs: false });
-  const v = layer.feedback.matrix(layer.weight.value);
+  const v = layer.feedback.matrix(layer.weight.value)!;
   let same = 0;
   for (let i = 0; i < v.size; i++) if (Math.sign(v.data[i]!) === Math.sign(layer.weight.value.data[i]!)) same++;
   return { symmetricOk: bp.ok, customInputOk: custom.ok, customParamsOk: paramsOnly.ok, concordance: same / v.size };

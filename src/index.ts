@@ -21,20 +21,22 @@ export { Param } from './tensor/param.js';
 export { heNormal, initializerByName, uniformInit, xavierNormal, xavierUniform, type Initializer } from './tensor/init.js';
 export { decodeArray, encodeArray, type Encodable, type EncodedArray } from './tensor/encode.js';
 
-export type { Feedback, FeedbackContext, FeedbackSpec, FeedbackState, FeedbackStrategy } from './feedback/strategy.js';
+export type { BackwardSignals, Feedback, FeedbackContext, FeedbackLayerKind, FeedbackSite, FeedbackSpec, FeedbackState, FeedbackStrategy, UpdateOptions } from './feedback/strategy.js';
 export { symmetric, type SymmetricOptions } from './feedback/symmetric.js';
 export { brsf, frsf, signConcordant, usf, type SignConcordantOptions } from './feedback/signConcordant.js';
 export { feedbackAlignment, randomFeedback } from './feedback/random.js';
 export { batchManhattan } from './feedback/batchManhattan.js';
-export { MatrixFeedback, checkFlip, drawFlipMask } from './feedback/base.js';
+export { BindingState, MatrixFeedback, checkFlip, drawFlipMask } from './feedback/base.js';
+export { ALL_LAYER_KINDS, bindFeedback, defineStrategy, type StrategyDefinition } from './feedback/define.js';
 export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, type MagnitudeLaw } from './feedback/magnitude.js';
 export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type CustomFeedbackFactories, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
-export { matrixStats, type FeedbackStats } from './feedback/stats.js';
+export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
 export { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layers/layer.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
 export { Flatten } from './layers/flatten.js';
+export { FeedbackLayerBase } from './layers/feedbackLayer.js';
 export { WeightedLayer, type WeightedLayerOptions } from './layers/weighted.js';
 export { Conv2d, col2im, im2col, type Conv2dOptions } from './layers/conv2d.js';
 export { AvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './layers/pool.js';
@@ -52,12 +54,13 @@ export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } fr
 export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
 export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';
 export { trainStep, type StepResult } from './train/step.js';
+export { Batches, Trainer, type Batch, type TrainerOptions, type TrainerPosition, type TrainerStep } from './train/trainer.js';
 export { evaluate, train, type DivergenceInfo, type EpochRecord, type TrainOptions, type TrainProgress, type TrainResult } from './train/train.js';
 export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, type Checkpoint, type CheckpointArray, type CheckpointHeader, type CheckpointSource } from './train/checkpoint.js';
 
 export { mlp, type MlpOptions } from './models/mlp.js';
 export { lenet, type LenetOptions } from './models/lenet.js';
-export { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './models/common.js';
+export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
 export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';

@@ -60,7 +60,6 @@ describe('Sequential.backwardParams', () => {
       outputShape: (shape) => inner.outputShape(shape),
       forward: (x, training) => inner.forward(x, training),
       backward: (dy) => inner.backward(dy),
-      trueInputGradient: (dy) => inner.trueInputGradient(dy),
       params: () => inner.params(),
       zeroGrad: () => inner.zeroGrad(),
     };

@@ -218,7 +218,7 @@ describe('Conv2d against direct-loop references (property tests over shapes)', (
           const y = conv.forward(x, true);
           const dy = randn([...y.shape], `dy:${c.seed}`);
           const dx = conv.backward(dy);
-          const v = conv.feedback.matrix(conv.weight.value); // right after backward: the V it used
+          const v = conv.feedback.matrix(conv.weight.value)!; // right after backward: the V it used
           expect(v.shape).toEqual(conv.weight.value.shape);
           expect(dx.shape).toEqual(x.shape);
           expectClose(dx.data, convTransposeRef(dy, v, x.shape, [c.sh, c.sw], [c.ph, c.pw]), 1e-12, 'dx', 1e-12);
@@ -233,7 +233,7 @@ describe('Conv2d against direct-loop references (property tests over shapes)', (
     });
   });
 
-  it('with symmetric feedback, dx uses W itself; trueInputGradient agrees with backward', () => {
+  it('with symmetric feedback, dx uses W itself; inputGradient through W agrees with backward', () => {
     fc.assert(
       fc.property(convCase, (c) => {
         const conv = makeConv(c);
@@ -241,7 +241,7 @@ describe('Conv2d against direct-loop references (property tests over shapes)', (
         const dy = randn([...conv.forward(x, true).shape], `dy:${c.seed}`);
         const dx = conv.backward(dy);
         expectClose(dx.data, convTransposeRef(dy, conv.weight.value, x.shape, [c.sh, c.sw], [c.ph, c.pw]), 1e-12, 'dx', 1e-12);
-        expectClose(conv.trueInputGradient(dy).data, dx.data, 0, 'trueInputGradient');
+        expectClose(conv.inputGradient(dy, conv.weight.value).data, dx.data, 0, 'inputGradient through W');
       }),
       { numRuns: 40 },
     );
@@ -367,7 +367,7 @@ describe('feedback strategies on Conv2d', () => {
     const conv = new Conv2d(3, 4, [3, 2], { rng: new Rng(11), feedback: usf() });
     const zeros = [0, 7, 33, 71];
     for (const i of zeros) conv.weight.value.data[i] = 0;
-    const v = conv.feedback.matrix(conv.weight.value);
+    const v = conv.feedback.matrix(conv.weight.value)!;
     expect(v.shape).toEqual([4, 3, 3, 2]);
     expect(Array.from(v.data)).toEqual(Array.from(conv.weight.value.data, sgn));
     for (const i of zeros) expect(v.data[i]).toBe(0);
@@ -376,14 +376,14 @@ describe('feedback strategies on Conv2d', () => {
   it('brsf: V = M ∘ sign(W), M in [0, 1), constant within a step and redrawn after afterStep', () => {
     const conv = new Conv2d(4, 6, 3, { rng: new Rng(12), feedback: brsf() });
     const w = conv.weight.value.data;
-    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value).data);
-    expect(Float64Array.from(conv.feedback.matrix(conv.weight.value).data)).toEqual(v0);
+    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value)!.data);
+    expect(Float64Array.from(conv.feedback.matrix(conv.weight.value)!.data)).toEqual(v0);
     for (let i = 0; i < v0.length; i++) {
       expect(sgn(v0[i]!)).toBe(sgn(w[i]!));
       expect(Math.abs(v0[i]!)).toBeLessThan(1);
     }
-    conv.feedback.afterStep();
-    const v1 = conv.feedback.matrix(conv.weight.value).data;
+    conv.feedback.afterUpdate(conv);
+    const v1 = conv.feedback.matrix(conv.weight.value)!.data;
     let changed = 0;
     for (let i = 0; i < v1.length; i++) {
       expect(sgn(v1[i]!)).toBe(sgn(w[i]!));
@@ -396,11 +396,11 @@ describe('feedback strategies on Conv2d', () => {
     const rng = new Rng(13);
     const conv = new Conv2d(1, 2, 3, { rng, feedback: brsf() });
     const model = new Sequential([conv, new ReLU(), new Flatten(), new Dense(2 * 4 * 4, 3, { rng, feedback: brsf() })], [1, 6, 6]);
-    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value).data);
+    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value)!.data);
     const w0 = Float64Array.from(conv.weight.value.data);
     const x = randn([4, 1, 6, 6], 'bx', 'float32');
     trainStep(model, new SGD(model.params(), { lr: 1e-6 }), x, [0, 1, 2, 0]);
-    const v1 = conv.feedback.matrix(conv.weight.value).data;
+    const v1 = conv.feedback.matrix(conv.weight.value)!.data;
     let changed = 0;
     for (let i = 0; i < v1.length; i++) {
       if (sgn(conv.weight.value.data[i]!) === sgn(w0[i]!) && Math.abs(v1[i]! - v0[i]!) > 1e-6) changed++;
@@ -410,20 +410,20 @@ describe('feedback strategies on Conv2d', () => {
 
   it('frsf: V = M ∘ sign(W) with M fixed across steps', () => {
     const conv = new Conv2d(4, 6, 3, { rng: new Rng(14), feedback: frsf() });
-    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value).data);
+    const v0 = Float64Array.from(conv.feedback.matrix(conv.weight.value)!.data);
     for (let i = 0; i < v0.length; i++) expect(sgn(v0[i]!)).toBe(sgn(conv.weight.value.data[i]!));
     expect(new Set(Array.from(v0, Math.abs)).size).toBeGreaterThan(0.9 * v0.length);
-    for (let s = 0; s < 3; s++) conv.feedback.afterStep();
-    expect(Float64Array.from(conv.feedback.matrix(conv.weight.value).data)).toEqual(v0);
+    for (let s = 0; s < 3; s++) conv.feedback.afterUpdate(conv);
+    expect(Float64Array.from(conv.feedback.matrix(conv.weight.value)!.data)).toEqual(v0);
     conv.weight.value.data[5] = -2 * conv.weight.value.data[5]!; // a new sign: the same magnitude, flipped
-    expect(conv.feedback.matrix(conv.weight.value).data[5]).toBe(-v0[5]!);
+    expect(conv.feedback.matrix(conv.weight.value)!.data[5]).toBe(-v0[5]!);
   });
 
   it('fa: a fixed B independent of W, std ≈ √(2/(in·kh·kw)) (He-normal like W)', () => {
     const [cin, cout, kh, kw] = [16, 32, 5, 3];
     const conv = new Conv2d(cin, cout, [kh, kw], { rng: new Rng(15), feedback: fa() });
     const w = conv.weight.value;
-    const b = Float64Array.from(conv.feedback.matrix(w).data);
+    const b = Float64Array.from(conv.feedback.matrix(w)!.data);
     const { mean, std } = meanStd(b);
     expect(b.length).toBe(cin * cout * kh * kw);
     expect(Math.abs(mean)).toBeLessThan(3 * Math.sqrt(2 / (cin * kh * kw) / b.length) + 1e-4);
@@ -431,8 +431,8 @@ describe('feedback strategies on Conv2d', () => {
     expect(Math.abs(disagreements(b, w.data) / b.length - 0.5)).toBeLessThan(0.03); // unrelated to W's signs
     const saved = Float32Array.from(w.data);
     for (let i = 0; i < w.data.length; i += 2) w.data[i] = -w.data[i]!;
-    conv.feedback.afterStep();
-    expect(Float64Array.from(conv.feedback.matrix(w).data)).toEqual(b);
+    conv.feedback.afterUpdate(conv);
+    expect(Float64Array.from(conv.feedback.matrix(w)!.data)).toEqual(b);
     w.data.set(saved);
   });
 
@@ -446,10 +446,10 @@ describe('feedback strategies on Conv2d', () => {
       const conv = new Conv2d(3, 5, [3, 2], { rng: new Rng(16), feedback: make(flip) }); // n = 90
       const w = conv.weight.value;
       const n = w.size;
-      const first = disagreements(conv.feedback.matrix(w).data, w.data);
+      const first = disagreements(conv.feedback.matrix(w)!.data, w.data);
       expect(first, `flip ${flip}`).toBe(Math.round(flip * n));
-      conv.feedback.afterStep();
-      expect(disagreements(conv.feedback.matrix(w).data, w.data)).toBe(first);
+      conv.feedback.afterUpdate(conv);
+      expect(disagreements(conv.feedback.matrix(w)!.data, w.data)).toBe(first);
     }
   });
 
@@ -457,8 +457,8 @@ describe('feedback strategies on Conv2d', () => {
     for (const flip of [0.1, 0.5, 1]) {
       const plain = new Conv2d(3, 5, 3, { rng: new Rng(17), feedback: fa() });
       const flipped = new Conv2d(3, 5, 3, { rng: new Rng(17), feedback: fa({ flip }) });
-      const a = plain.feedback.matrix(plain.weight.value).data;
-      const b = flipped.feedback.matrix(flipped.weight.value).data;
+      const a = plain.feedback.matrix(plain.weight.value)!.data;
+      const b = flipped.feedback.matrix(flipped.weight.value)!.data;
       let count = 0;
       for (let i = 0; i < a.length; i++) {
         expect(Math.abs(b[i]!)).toBe(Math.abs(a[i]!));
@@ -500,7 +500,7 @@ describe('feedback strategies on Conv2d', () => {
       model.zeroGrad();
       model.backward(softmaxCrossEntropy(model.forward(x, true), labels).grad);
       model.params().forEach((p, k) => expectClose(p.grad.data, g[k]!, 1e-12, `raw ${p.name}`));
-      model.shapeGradients();
+      model.beforeUpdate();
       model.params().forEach((p, k) => expect(Array.from(p.grad.data), p.name).toEqual(Array.from(g[k]!, sgn)));
 
       // trainStep with SGD(momentum 0.9, weight decay 1e-4): Δw = −lr·(sign(g) + λ·w0) on the first step.

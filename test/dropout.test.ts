@@ -43,10 +43,6 @@ class FixedMaskDropout implements Layer {
     return this.inner.backward(dy);
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    return this.inner.trueInputGradient(dy);
-  }
-
   params(): Param[] {
     return [];
   }

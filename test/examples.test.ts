@@ -22,6 +22,6 @@ describe('examples run as documented', () => {
     const b = new Dense(5, 4, { rng: new Rng(2), feedback: s });
     b.weight.value.data.set(a.weight.value.data);
     b.feedback.loadState(JSON.parse(JSON.stringify(a.feedback.state())));
-    expect(b.feedback.matrix(b.weight.value).data).toEqual(a.feedback.matrix(a.weight.value).data);
+    expect(b.feedback.matrix(b.weight.value)!.data).toEqual(a.feedback.matrix(a.weight.value)!.data);
   });
 });

@@ -26,6 +26,7 @@ import {
   usf,
   xavierUniform,
   type Feedback,
+  type FeedbackSite,
   type FeedbackSpec,
   type FeedbackStrategy,
   type Initializer,
@@ -42,9 +43,12 @@ const fa = randomFeedback;
 /** sign with sign(0) = 0, the protocol's definition. */
 const sgn = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
+/** What the hooks of a binding made outside any layer get: the layer-wise rules do not read their site. */
+const NO_SITE = null as unknown as FeedbackSite;
+
 /** Binds a strategy to a weight of `shape` ([out, in]) outside any layer, with its own seeded generator. */
 function bindTo(strategy: FeedbackStrategy, shape: [number, number], seed: number | string = 1, init: Initializer = heNormal()): Feedback {
-  return strategy.bind({ shape, fanIn: shape[1], fanOut: shape[0], init, rng: new Rng(seed), layer: 'test layer' });
+  return strategy.bind({ kind: 'dense', dtype: 'float32', shape, fanIn: shape[1], fanOut: shape[0], init, rng: new Rng(seed), layer: 'test layer' });
 }
 
 /** A float32 weight with a few entries set to exactly zero. */
@@ -166,20 +170,20 @@ describe('symmetric (bp): V = W', () => {
     const fb = bindTo(symmetric(), [6, 5]);
     expect(fb.strategy.name).toBe('bp');
     expect(fb.strategy.spec).toEqual({ type: 'symmetric', flip: 0 });
-    expect(fb.matrix(w)).toBe(w);
-    fb.afterStep();
-    expect(fb.matrix(w)).toBe(w);
+    expect(fb.matrix(w)!).toBe(w);
+    fb.afterUpdate(NO_SITE);
+    expect(fb.matrix(w)!).toBe(w);
 
     const layer = new Dense(5, 6, { rng: new Rng(2) });
     expect(layer.feedback.strategy.name).toBe('bp'); // the default strategy
-    expect(layer.feedback.matrix(layer.weight.value)).toBe(layer.weight.value);
+    expect(layer.feedback.matrix(layer.weight.value)!).toBe(layer.weight.value);
   });
 
   it.each([0.1, 0.25, 0.5, 1])('with flip %s: V = W with exactly round(flip·n) signs flipped, |V| = |W|', (flip) => {
     const shape: [number, number] = [12, 25];
     const n = 300;
     const w = randn(shape, 3, 'float32');
-    const v = bindTo(symmetric({ flip }), shape).matrix(w);
+    const v = bindTo(symmetric({ flip }), shape).matrix(w)!;
     expect(v).not.toBe(w);
     let flipped = 0;
     for (let i = 0; i < n; i++) {
@@ -198,7 +202,7 @@ describe('symmetric (bp): V = W', () => {
 describe('usf: V = sign(W)', () => {
   it('is exactly sign(W), with sign(0) = 0', () => {
     const w = weightWithZeros([7, 9], 4, [0, 5, 13, 62]);
-    const v = bindTo(usf(), [7, 9]).matrix(w);
+    const v = bindTo(usf(), [7, 9]).matrix(w)!;
     expect(v.dtype).toBe(w.dtype);
     expectSameValues(v.data, Array.from(w.data, sgn), 'V');
     for (const i of [0, 5, 13, 62]) expect(v.data[i]).toBe(0);
@@ -208,13 +212,13 @@ describe('usf: V = sign(W)', () => {
   it('is recomputed from the current W', () => {
     const w = randn([5, 6], 5, 'float64');
     const fb = bindTo(usf(), [5, 6]);
-    expectSameValues(fb.matrix(w).data, Array.from(w.data, sgn), 'V before');
+    expectSameValues(fb.matrix(w)!.data, Array.from(w.data, sgn), 'V before');
     w.data[0] = -w.data[0]!;
     w.data[3] = 0;
     w.data[7] = -7.5;
     w.data[11] = 1e-30;
-    fb.afterStep();
-    const v = fb.matrix(w);
+    fb.afterUpdate(NO_SITE);
+    const v = fb.matrix(w)!;
     expectSameValues(v.data, Array.from(w.data, sgn), 'V after W changed');
     expect(v.data[3]).toBe(0);
     expect(v.data[7]).toBe(-1);
@@ -232,7 +236,7 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
 
   it('V = M ∘ sign(W) with M in [0, 1), magnitudes varying, zero where W is zero', () => {
     const w = weightWithZeros(shape, 6, zeros);
-    const v = snapshot(bindTo(brsf(), shape).matrix(w));
+    const v = snapshot(bindTo(brsf(), shape).matrix(w)!);
     const mags: number[] = [];
     for (let i = 0; i < v.length; i++) {
       if (w.data[i] === 0) {
@@ -252,14 +256,14 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
   it('M is constant within a step and redrawn after every afterStep (same signs)', () => {
     const w = weightWithZeros(shape, 7, zeros);
     const fb = bindTo(brsf(), shape);
-    const v1 = snapshot(fb.matrix(w));
-    const v2 = snapshot(fb.matrix(w));
+    const v1 = snapshot(fb.matrix(w)!);
+    const v2 = snapshot(fb.matrix(w)!);
     expectSameValues(v2, v1, 'V within one step');
 
-    fb.afterStep();
-    const v3 = snapshot(fb.matrix(w));
-    fb.afterStep();
-    const v4 = snapshot(fb.matrix(w));
+    fb.afterUpdate(NO_SITE);
+    const v3 = snapshot(fb.matrix(w)!);
+    fb.afterUpdate(NO_SITE);
+    const v4 = snapshot(fb.matrix(w)!);
     for (const [a, b, what] of [[v1, v3, 'step 0 → 1'], [v3, v4, 'step 1 → 2']] as const) {
       let changed = 0;
       for (let i = 0; i < a.length; i++) {
@@ -276,7 +280,7 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
 
     it("'abs-normal': |V| ≥ 0 with mean ≈ √(2/π)", () => {
       const fb = bindTo(brsf({ magnitude: 'abs-normal' }), big, 9);
-      const v = fb.matrix(w).data;
+      const v = fb.matrix(w)!.data;
       const mags = Float64Array.from(v, Math.abs);
       for (let i = 0; i < v.length; i++) if (sgn(v[i]!) !== sgn(w.data[i]!) && v[i] !== 0) expect.fail(`sign differs at ${i}`);
       expect(mags.every((m) => m >= 0)).toBe(true);
@@ -287,11 +291,11 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
     it("'lognormal': log|V| has mean ≈ 0 and std ≈ 2, redrawn after a step", () => {
       const fb = bindTo(brsf({ magnitude: 'lognormal' }), big, 10);
       for (let step = 0; step < 2; step++) {
-        const v = fb.matrix(w).data;
+        const v = fb.matrix(w)!.data;
         const logs = Float64Array.from(v, (x) => Math.log(Math.abs(x)));
         expect(Math.abs(mean(logs))).toBeLessThan(0.03); // standard error ≈ 0.005
         expect(Math.abs(std(logs) - 2)).toBeLessThan(0.03);
-        fb.afterStep();
+        fb.afterUpdate(NO_SITE);
       }
       expect(brsf({ magnitude: 'lognormal' }).name).toBe('brsf(lognormal)');
     });
@@ -300,8 +304,8 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
       const wz = weightWithZeros([20, 30], 11, [1, 2, 599]);
       const fb = bindTo(brsf({ magnitude: { constant: 10 } }), [20, 30]);
       for (let step = 0; step < 2; step++) {
-        expectSameValues(fb.matrix(wz).data, Array.from(wz.data, (x) => 10 * sgn(x)), `V at step ${step}`);
-        fb.afterStep();
+        expectSameValues(fb.matrix(wz)!.data, Array.from(wz.data, (x) => 10 * sgn(x)), `V at step ${step}`);
+        fb.afterUpdate(NO_SITE);
       }
     });
   });
@@ -315,9 +319,9 @@ describe('brsf: V = M ∘ sign(W), M redrawn after every step', () => {
     const w = Tensor.full([side, side], 0.5); // sign(W) = 1 everywhere, so V = M
     let max = 0;
     for (let step = 0; step < 8 && max < 1; step++) {
-      const v = fb.matrix(w).data;
+      const v = fb.matrix(w)!.data;
       for (let i = 0; i < v.length; i++) if (v[i]! > max) max = v[i]!;
-      fb.afterStep();
+      fb.afterUpdate(NO_SITE);
     }
     expect(max).toBeLessThan(1);
   });
@@ -331,24 +335,24 @@ describe('frsf: V = M ∘ sign(W), M drawn once', () => {
   it('afterStep does not change V for an unchanged W', () => {
     const w = randn([20, 30], 12, 'float32');
     const fb = bindTo(frsf(), [20, 30]);
-    const v0 = snapshot(fb.matrix(w));
+    const v0 = snapshot(fb.matrix(w)!);
     for (let i = 0; i < v0.length; i++) {
       expect(sgn(v0[i]!)).toBe(sgn(w.data[i]!));
       expect(Math.abs(v0[i]!)).toBeLessThan(1);
     }
     expect(new Set(Array.from(v0, Math.abs)).size).toBeGreaterThan(500); // random magnitudes
-    for (let s = 0; s < 3; s++) fb.afterStep();
-    expectSameValues(fb.matrix(w).data, v0, 'V after three steps');
+    for (let s = 0; s < 3; s++) fb.afterUpdate(NO_SITE);
+    expectSameValues(fb.matrix(w)!.data, v0, 'V after three steps');
   });
 
   it("V's sign follows W's sign at an entry and its magnitude stays", () => {
     const w = randn([20, 30], 13, 'float32');
     const fb = bindTo(frsf(), [20, 30]);
-    const v0 = snapshot(fb.matrix(w));
+    const v0 = snapshot(fb.matrix(w)!);
     const changed = [3, 17, 100, 599];
     for (const i of changed) w.data[i] = -0.5 * w.data[i]!; // new sign, new magnitude
-    fb.afterStep();
-    const v1 = fb.matrix(w).data;
+    fb.afterUpdate(NO_SITE);
+    const v1 = fb.matrix(w)!.data;
     for (let i = 0; i < v1.length; i++) {
       if (changed.includes(i)) {
         expect(v1[i]).toBe(-v0[i]!);
@@ -367,7 +371,7 @@ describe('frsf: V = M ∘ sign(W), M drawn once', () => {
 describe('randomFeedback (fa): V = B, fixed, independent of W', () => {
   const layer = new Dense(500, 300, { rng: new Rng(14), feedback: randomFeedback() });
   const w = layer.weight.value;
-  const b = snapshot(layer.feedback.matrix(w));
+  const b = snapshot(layer.feedback.matrix(w)!);
 
   it('B is He-normal, N(0, 2/fanIn), like W', () => {
     expect(layer.feedback.strategy.name).toBe('fa');
@@ -389,8 +393,8 @@ describe('randomFeedback (fa): V = B, fixed, independent of W', () => {
     try {
       for (let i = 0; i < w.data.length; i += 3) w.data[i] = -2 * w.data[i]! + 0.1;
       w.data[5] = 0;
-      layer.feedback.afterStep();
-      expectSameValues(layer.feedback.matrix(w).data, b, 'B after W changed');
+      layer.feedback.afterUpdate(layer);
+      expectSameValues(layer.feedback.matrix(w)!.data, b, 'B after W changed');
     } finally {
       w.data.set(copy);
     }
@@ -399,7 +403,7 @@ describe('randomFeedback (fa): V = B, fixed, independent of W', () => {
   it('B is drawn with the layer initialiser (xavier-uniform here)', () => {
     const a = Math.sqrt(6 / (40 + 30));
     const d = new Dense(40, 30, { rng: new Rng(15), init: xavierUniform(), feedback: fa() });
-    const v = d.feedback.matrix(d.weight.value).data;
+    const v = d.feedback.matrix(d.weight.value)!.data;
     for (const x of v) expect(Math.abs(x)).toBeLessThan(a);
     expect(Math.abs(std(v) - a / Math.sqrt(3))).toBeLessThan(0.1 * a);
     expect(feedbackAlignment).toBe(randomFeedback);
@@ -424,7 +428,7 @@ describe('sign-concordant V of long float32 weights (the WebAssembly SIMD kernel
     special.forEach((v, k) => (w.data[13 * k + 1] = v));
     const f = bindTo(strategy, shape, 5);
     for (let step = 0; step < 2; step++) {
-      const v = f.matrix(w).data;
+      const v = f.matrix(w)!.data;
       const { arrays } = f.state();
       const m = arrays['magnitudes'] ? decodeArray(arrays['magnitudes']) : null;
       const mask = arrays['flip'] ? decodeArray(arrays['flip']) : null;
@@ -435,7 +439,7 @@ describe('sign-concordant V of long float32 weights (the WebAssembly SIMD kernel
         if (mask) expected *= mask[i]!;
         if (!Object.is(v[i], expected)) throw new Error(`step ${step + 1}, V[${i}] = ${v[i]}, expected ${expected} (w = ${wi}, m = ${m ? m[i] : c})`);
       }
-      f.afterStep(); // brsf: new magnitudes for the second round
+      f.afterUpdate(NO_SITE); // brsf: new magnitudes for the second round
     }
   });
 });
@@ -463,31 +467,31 @@ describe('flip: a fixed random mask flips round(flip·n) feedback signs', () => 
   describe.each(factories)('%s', (_name, make) => {
     it.each([0, 0.1, 0.25, 0.5, 1])('flip %s: the fraction of disagreeing signs is exactly round(flip·n)/n, fixed across steps', (flip) => {
       const fb = bindTo(make({ flip }), shape, 17);
-      const first = disagreements(fb.matrix(w).data, w.data);
+      const first = disagreements(fb.matrix(w)!.data, w.data);
       expect(first.length / n).toBe(Math.round(flip * n) / n);
       for (let s = 0; s < 3; s++) {
-        fb.afterStep();
-        expect(disagreements(fb.matrix(w).data, w.data), `after step ${s + 1}`).toEqual(first);
+        fb.afterUpdate(NO_SITE);
+        expect(disagreements(fb.matrix(w)!.data, w.data), `after step ${s + 1}`).toEqual(first);
       }
       // The mask belongs to V's entries, not to W's values: negate W, the same entries disagree.
       const neg = new Tensor(Float32Array.from(w.data, (x) => -x), w.shape);
-      expect(disagreements(fb.matrix(neg).data, neg.data)).toEqual(first);
+      expect(disagreements(fb.matrix(neg)!.data, neg.data)).toEqual(first);
     });
 
     it('rounds flip·n to the nearest count when it is not an integer (n = 63)', () => {
       const odd = randn([7, 9], 42, 'float32');
       // 0.1·63 = 6.3 → 6, 0.25·63 = 15.75 → 16, 0.5·63 = 31.5 → 32, 0.75·63 = 47.25 → 47
       for (const [flip, count] of [[0.1, 6], [0.25, 16], [0.5, 32], [0.75, 47]] as const) {
-        expect(disagreements(bindTo(make({ flip }), [7, 9], 43).matrix(odd).data, odd.data).length, `flip ${flip}`).toBe(count);
+        expect(disagreements(bindTo(make({ flip }), [7, 9], 43).matrix(odd)!.data, odd.data).length, `flip ${flip}`).toBe(count);
       }
     });
   });
 
   it('brsf with flip: magnitudes are redrawn while the mask stays', () => {
     const fb = bindTo(brsf({ flip: 0.25 }), shape, 18);
-    const v0 = snapshot(fb.matrix(w));
-    fb.afterStep();
-    const v1 = snapshot(fb.matrix(w));
+    const v0 = snapshot(fb.matrix(w)!);
+    fb.afterUpdate(NO_SITE);
+    const v1 = snapshot(fb.matrix(w)!);
     let changed = 0;
     for (let i = 0; i < n; i++) if (v0[i] !== v1[i]) changed++;
     expect(changed).toBeGreaterThan(0.99 * n);
@@ -496,8 +500,8 @@ describe('flip: a fixed random mask flips round(flip·n) feedback signs', () => 
 
   it('fa with flip flips round(flip·n) signs of the same B', () => {
     for (const flip of [0.1, 0.5, 1]) {
-      const plain = bindTo(fa(), shape, 19).matrix(w).data;
-      const flipped = bindTo(fa({ flip }), shape, 19).matrix(w).data;
+      const plain = bindTo(fa(), shape, 19).matrix(w)!.data;
+      const flipped = bindTo(fa({ flip }), shape, 19).matrix(w)!.data;
       let count = 0;
       for (let i = 0; i < n; i++) {
         expect(Math.abs(flipped[i]!)).toBe(Math.abs(plain[i]!));
@@ -529,20 +533,20 @@ describe('flip: a fixed random mask flips round(flip·n) feedback signs', () => 
 describe('batchManhattan(inner)', () => {
   it("matrix is the inner strategy's V", () => {
     const w = weightWithZeros([6, 7], 20, [2, 9]);
-    expectSameValues(bindTo(batchManhattan(usf()), [6, 7]).matrix(w).data, Array.from(w.data, sgn), 'bm+usf V');
-    expect(bindTo(batchManhattan(symmetric()), [6, 7]).matrix(w)).toBe(w);
-    expect(bindTo(batchManhattan(), [6, 7]).matrix(w)).toBe(w); // default inner: symmetric
+    expectSameValues(bindTo(batchManhattan(usf()), [6, 7]).matrix(w)!.data, Array.from(w.data, sgn), 'bm+usf V');
+    expect(bindTo(batchManhattan(symmetric()), [6, 7]).matrix(w)!).toBe(w);
+    expect(bindTo(batchManhattan(), [6, 7]).matrix(w)!).toBe(w); // default inner: symmetric
 
     // brsf inside BM: same V as brsf alone from the same generator, and redrawn the same way.
     const plain = bindTo(brsf(), [6, 7], 21);
     const bm = bindTo(batchManhattan(brsf()), [6, 7], 21);
     for (let s = 0; s < 3; s++) {
-      expectSameValues(bm.matrix(w).data, snapshot(plain.matrix(w)), `bm+brsf V at step ${s}`);
-      bm.afterStep();
-      plain.afterStep();
+      expectSameValues(bm.matrix(w)!.data, snapshot(plain.matrix(w)!), `bm+brsf V at step ${s}`);
+      bm.afterUpdate(NO_SITE);
+      plain.afterUpdate(NO_SITE);
     }
-    const a = bindTo(batchManhattan(fa()), [6, 7], 22).matrix(w).data;
-    expectSameValues(a, snapshot(bindTo(fa(), [6, 7], 22).matrix(w)), 'bm+fa V');
+    const a = bindTo(batchManhattan(fa()), [6, 7], 22).matrix(w)!.data;
+    expectSameValues(a, snapshot(bindTo(fa(), [6, 7], 22).matrix(w)!), 'bm+fa V');
   });
 
   it('shapeGradients replaces every parameter gradient (weight and bias) by its sign, sign(0) = 0', () => {
@@ -551,14 +555,14 @@ describe('batchManhattan(inner)', () => {
     const bg = [0, -0.01, 3e5];
     layer.weight.grad.data.set(wg);
     layer.bias!.grad.data.set(bg);
-    layer.feedback.shapeGradients(layer.params());
+    layer.feedback.beforeUpdate(layer, { manhattan: false });
     expectSameValues(layer.weight.grad.data, wg.map(sgn), 'weight grad');
     expectSameValues(layer.bias!.grad.data, bg.map(sgn), 'bias grad');
 
     // Without BM the gradients are left alone.
     const plain = new Dense(4, 3, { rng: new Rng(23), feedback: usf() });
     plain.weight.grad.data.set(wg);
-    plain.feedback.shapeGradients(plain.params());
+    plain.feedback.beforeUpdate(plain, { manhattan: false });
     expectSameValues(plain.weight.grad.data, Float32Array.from(wg), 'usf leaves the gradient');
   });
 
@@ -580,7 +584,7 @@ describe('batchManhattan(inner)', () => {
     expect(a.feedback.strategy).toBe(s);
     expect(b.feedback.strategy).toBe(s);
     expect(a.feedback).not.toBe(b.feedback); // each layer binds its own
-    expectSameValues(b.feedback.matrix(b.weight.value).data, Array.from(b.weight.value.data, sgn), 'V of the second layer');
+    expectSameValues(b.feedback.matrix(b.weight.value)!.data, Array.from(b.weight.value.data, sgn), 'V of the second layer');
   });
 
   describe('end to end: trainStep + SGD(momentum 0.9, weight decay 1e-4) applies the BM rule', () => {
@@ -626,7 +630,7 @@ describe('batchManhattan(inner)', () => {
 
         const result = trainStep(model, opt, x, labels);
         expect(Number.isFinite(result.loss)).toBe(true);
-        reference.afterStep(); // keep brsf's redraws in step with the model's
+        reference.afterUpdate(); // keep brsf's redraws in step with the model's
 
         const nextBuf: Float64Array[] = w0.map((wk, k) =>
           Float64Array.from(wk, (wi, i) => (buf ? mu * buf[k]![i]! : 0) + (sgn(g[k]![i]!) + lambda * wi)),
@@ -678,7 +682,7 @@ describe.each(LAYER_STRATEGIES)('Dense backward with %s', (name, make) => {
     const dy = randn([n, outF], 28);
     layer.forward(x, true);
     const dx = snapshot(layer.backward(dy));
-    const v = snapshot(layer.feedback.matrix(layer.weight.value)); // M unchanged until afterStep
+    const v = snapshot(layer.feedback.matrix(layer.weight.value)!); // M unchanged until afterStep
     expectClose(dx, matmulRef(dy.data, v, n, outF, inF), 1e-12, 'dX');
     expectClose(layer.weight.grad.data, matmulTNRef(dy.data, x.data, n, outF, inF), 1e-12, 'dW');
     const db = new Float64Array(outF);
@@ -691,10 +695,10 @@ describe.each(LAYER_STRATEGIES)('Dense backward with %s', (name, make) => {
     else expect(gap).toBeGreaterThan(1e-3); // asymmetric feedback really is used
 
     // After a step (brsf redraws), the next backward uses the new V.
-    layer.feedback.afterStep();
+    layer.feedback.afterUpdate(layer);
     layer.zeroGrad();
     const dx2 = snapshot(layer.backward(dy));
-    const v2 = snapshot(layer.feedback.matrix(layer.weight.value));
+    const v2 = snapshot(layer.feedback.matrix(layer.weight.value)!);
     expectClose(dx2, matmulRef(dy.data, v2, n, outF, inF), 1e-12, 'dX after a step');
     if (name.includes('brsf')) expect(v2).not.toEqual(v);
     else expect(v2).toEqual(v);
@@ -792,7 +796,7 @@ describe.each(RESUME_STRATEGIES)('resume with %s', (name, make, random) => {
     expect(rebuilt.name).toBe(s.name);
     expect(rebuilt.spec).toEqual(s.spec);
     const w = randn([6, 5], 29, 'float32');
-    expectSameValues(bindTo(rebuilt, [6, 5], 30).matrix(w).data, snapshot(bindTo(s, [6, 5], 30).matrix(w)), 'V');
+    expectSameValues(bindTo(rebuilt, [6, 5], 30).matrix(w)!.data, snapshot(bindTo(s, [6, 5], 30).matrix(w)!), 'V');
   });
 });
 
@@ -860,7 +864,7 @@ describe('per-layer feedback', () => {
     expect(after[2]!.layer.feedback).toBe(before[2]);
     // The new strategy is live: layer 1 now sends B, independent of W.
     const l1 = after[0]!.layer;
-    const v = snapshot(l1.feedback.matrix(l1.weight.value));
+    const v = snapshot(l1.feedback.matrix(l1.weight.value)!);
     expect(v).not.toEqual(Float64Array.from(l1.weight.value.data, sgn));
     const { x, labels } = batch(37, 10, 8, 3);
     expect(Number.isFinite(trainStep(model, new SGD(model.params(), SGD_OPTIONS), x, labels).loss)).toBe(true);
@@ -876,8 +880,8 @@ describe('per-layer feedback', () => {
     const layers = denseLayers(model);
     expect(layers.map(({ index, layer }) => [index, layer.feedback.strategy.name])).toEqual([['1', 'usf'], ['3', 'bp']]);
     const [first, last] = [layers[0]!.layer, layers[1]!.layer];
-    expectSameValues(first.feedback.matrix(first.weight.value).data, Array.from(first.weight.value.data, sgn), 'V of layer 1');
-    expect(last.feedback.matrix(last.weight.value)).toBe(last.weight.value);
+    expectSameValues(first.feedback.matrix(first.weight.value)!.data, Array.from(first.weight.value.data, sgn), 'V of layer 1');
+    expect(last.feedback.matrix(last.weight.value)!).toBe(last.weight.value);
   });
 });
 
@@ -986,7 +990,7 @@ describe('feedbackByName', () => {
 
     // The law is live: const-10 gives |V| = 10.
     const w = randn([4, 5], 41, 'float32');
-    expectSameValues(bindTo(feedbackByName('brsf', { magnitude: 'const-10' }), [4, 5]).matrix(w).data, Array.from(w.data, (x) => 10 * sgn(x)), 'V');
+    expectSameValues(bindTo(feedbackByName('brsf', { magnitude: 'const-10' }), [4, 5]).matrix(w)!.data, Array.from(w.data, (x) => 10 * sgn(x)), 'V');
   });
 
   it('unknown names throw a ConfigError naming the option and the value', () => {

@@ -83,7 +83,7 @@ describe('layers on the float32 fast paths agree with direct float64 loops', () 
         layer.bias!.value.data.set(randn([layer.bias!.value.size], `${name} b`, 'float32').data);
         const x = randn(shape, name, 'float32');
         const y = layer.forward(x, true);
-        const v = layer.feedback.matrix(layer.weight.value).data.slice(); // V for this step
+        const v = layer.feedback.matrix(layer.weight.value)!.data.slice(); // V for this step
         const dyOf = (s: number[]) => randn(s, `${name} dy`, 'float32');
         const ref = layer instanceof Conv2d ? convReference(layer, x, dyOf, v) : denseReference(layer, x, dyOf, v);
         expect(worst(y.data, ref.y)).toBeLessThan(1e-4);
@@ -107,7 +107,7 @@ describe('Conv2d work arrays reused across steps and batch sizes', () => {
       const x = randn([n, 3, 9, 9], `x${step}`, 'float32');
       layer.zeroGrad();
       const y = layer.forward(x, true);
-      const v = layer.feedback.matrix(layer.weight.value).data.slice();
+      const v = layer.feedback.matrix(layer.weight.value)!.data.slice();
       const ref = convReference(layer, x, (s) => randn(s, `dy${step}`, 'float32'), v);
       expect(worst(y.data, ref.y), `step ${step} forward`).toBeLessThan(1e-4);
       const dx = layer.backward(ref.dyT);

@@ -97,7 +97,7 @@ describe('Sequential', () => {
     const { grad } = softmaxCrossEntropy(model.forward(x, true), [0, 2]);
     const dx = model.backward(grad);
     let g = grad;
-    for (let i = model.layers.length - 1; i >= 0; i--) g = model.layers[i]!.trueInputGradient(g);
+    for (let i = model.layers.length - 1; i >= 0; i--) g = model.layers[i]!.backward(g);
     dx.data.forEach((v, i) => expect(v).toBeCloseTo(g.data[i]!, 6));
   });
 });

@@ -228,7 +228,7 @@ describe('PyTorch fixtures (float64)', () => {
           expect(b.shape).toEqual([...layer.weight.value.shape]);
           for (const v of b.data) expect(Math.fround(v)).toBe(v);
           layer.feedback.loadState({ ...layer.feedback.state(), arrays: { b: encodeArray(Float32Array.from(b.data)) } });
-          expect(Array.from(layer.feedback.matrix(layer.weight.value).data)).toEqual(b.data);
+          expect(Array.from(layer.feedback.matrix(layer.weight.value)!.data)).toEqual(b.data);
         }
       }
 

@@ -121,7 +121,8 @@ export function gradCheck(layer: Layer, input: Tensor, options: GradCheckOptions
     const dx = layer.backward(r);
     const targets: { argument: string; value: Tensor; analytic: Tensor }[] = [];
     if (inputs) targets.push({ argument: 'input', value: x, analytic: dx.clone('float64') });
-    if (params) for (const p of layer.params()) targets.push({ argument: p.name, value: p.value, analytic: p.grad.clone('float64') });
+    // A learning rule's own parameters (Kolen-Pollack's B) get the rule's update, not a loss gradient.
+    if (params) for (const p of layer.params().filter((q) => !q.feedback)) targets.push({ argument: p.name, value: p.value, analytic: p.grad.clone('float64') });
 
     const mismatches: GradMismatch[] = [];
     let checked = 0, maxError = 0;

@@ -3,7 +3,7 @@ import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, sameShape, type Storage } from '../tensor/tensor.js';
-import type { Feedback, FeedbackContext, FeedbackState, FeedbackStrategy } from './strategy.js';
+import type { BackwardSignals, Feedback, FeedbackContext, FeedbackSite, FeedbackState, FeedbackStrategy, UpdateOptions } from './strategy.js';
 
 /** Throws a {@link ConfigError} unless `flip` is a fraction in [0, 1]. */
 export function checkFlip(flip: unknown): number {
@@ -33,14 +33,57 @@ export function drawFlipMask(n: number, flip: number, rng: Rng): Int8Array {
 }
 
 /**
- * What every matrix-producing strategy shares: the V buffer, the optional flip mask, and saving
- * and restoring the generator and the drawn arrays. A subclass says only how V is filled from W
- * (`fillMatrix`) and which arrays it draws (`arrays`).
+ * Saving and restoring a binding's generator and the arrays it drew, checked against the spec and
+ * the sizes it expects: what every built-in binding's `state` and `loadState` share.
+ */
+export class BindingState {
+  constructor(
+    private readonly strategy: FeedbackStrategy,
+    private readonly rng: Rng,
+    private readonly layer: string,
+  ) {}
+
+  /** The state: the spec, the generator, and `arrays` encoded. */
+  save(arrays: Readonly<Record<string, Float32Array | Float64Array | Int8Array>>): FeedbackState {
+    const encoded: Record<string, EncodedArray> = {};
+    for (const [k, a] of Object.entries(arrays)) encoded[k] = encodeArray(a);
+    return { spec: this.strategy.spec, rng: this.rng.state(), arrays: encoded };
+  }
+
+  /**
+   * Checks `state` (its spec, generator and every array in `sizes`, by length) and only then
+   * restores the generator; returns the decoded arrays for the binding to copy in.
+   */
+  load(state: FeedbackState, sizes: Readonly<Record<string, number>>): Record<string, Float32Array | Float64Array | Int8Array> {
+    const where = `${this.layer} feedback state`;
+    if (JSON.stringify(state?.spec) !== JSON.stringify(this.strategy.spec)) {
+      throw new DataFormatError(where, `strategy ${JSON.stringify(state?.spec)} does not match ${JSON.stringify(this.strategy.spec)}`);
+    }
+    if (!state.rng) throw new DataFormatError(where, 'missing generator state');
+    if (typeof state.arrays !== 'object' || state.arrays === null) throw new DataFormatError(where, '"arrays" must be an object of encoded arrays');
+    const decoded: Record<string, Float32Array | Float64Array | Int8Array> = {};
+    for (const [key, size] of Object.entries(sizes)) {
+      const enc = state.arrays[key];
+      if (!enc) throw new DataFormatError(where, `missing array "${key}"`);
+      const a = decodeArray(enc, `${where}.${key}`);
+      if (a.length !== size) throw new DataFormatError(where, `array "${key}" has ${a.length} values, expected ${size}`);
+      decoded[key] = a;
+    }
+    this.rng.setState(state.rng);
+    return decoded;
+  }
+}
+
+/**
+ * What every layer-wise rule shares: the error goes down through a matrix V of W's shape,
+ * `site.inputGradient(dy, V)`, with V refilled from the current W on every backward pass; the
+ * optional flip mask; saving and restoring the generator and the drawn arrays. A subclass says
+ * only how V is filled from W (`fillMatrix`) and which arrays it draws (`arrays`).
  */
 export abstract class MatrixFeedback implements Feedback {
   /**
    * The binding's own generator (`context.rng`), saved and restored with its state. Subclasses
-   * draw from it in their constructor (and in {@link Feedback.afterStep}), always in the same order.
+   * draw from it in their constructor (and in {@link Feedback.afterUpdate}), always in the same order.
    */
   protected readonly rng: Rng;
   /** The shape of W, and so of V and of every array the strategy draws (`context.shape`). */
@@ -49,6 +92,7 @@ export abstract class MatrixFeedback implements Feedback {
   protected flipMask: Int8Array | null = null;
   /** V, allocated on the first {@link MatrixFeedback.matrix} call and refilled on every call after. */
   private v: Tensor | null = null;
+  private readonly saved: BindingState;
 
   /**
    * @param strategy the strategy this binding comes from; its `spec` is saved with the state.
@@ -60,6 +104,7 @@ export abstract class MatrixFeedback implements Feedback {
   ) {
     this.rng = context.rng;
     this.shape = context.shape;
+    this.saved = new BindingState(strategy, context.rng, context.layer);
   }
 
   /** Draws the flip mask; subclasses call it after drawing their own arrays, so draws keep one order. */
@@ -82,6 +127,11 @@ export abstract class MatrixFeedback implements Feedback {
     return {};
   }
 
+  /** The error sent down: `dY V`, through the layer's own input gradient. */
+  backward(site: FeedbackSite, dy: Tensor, _signals: BackwardSignals | undefined): Tensor {
+    return site.inputGradient(dy, this.matrix(site.weight.value));
+  }
+
   matrix(weight: Tensor): Tensor {
     if (!sameShape(weight.shape, this.shape)) {
       throw new ConfigError(`${this.context.layer} feedback weight shape`, formatShape(weight.shape), formatShape(this.shape));
@@ -94,34 +144,23 @@ export abstract class MatrixFeedback implements Feedback {
     return this.v;
   }
 
-  shapeGradients(_params: readonly Param[]): void {}
+  params(): Param[] {
+    return [];
+  }
 
-  afterStep(): void {}
+  beforeUpdate(_site: FeedbackSite, _options: UpdateOptions): void {}
+
+  afterUpdate(_site: FeedbackSite): void {}
 
   state(): FeedbackState {
-    const arrays: Record<string, EncodedArray> = {};
-    for (const [k, a] of Object.entries(this.arrays())) arrays[k] = encodeArray(a);
-    if (this.flipMask) arrays['flip'] = encodeArray(this.flipMask);
-    return { spec: this.strategy.spec, rng: this.rng.state(), arrays };
+    return this.saved.save({ ...this.arrays(), ...(this.flipMask ? { flip: this.flipMask } : {}) });
   }
 
   loadState(state: FeedbackState): void {
-    const where = `${this.context.layer} feedback state`;
-    if (JSON.stringify(state?.spec) !== JSON.stringify(this.strategy.spec)) {
-      throw new DataFormatError(where, `strategy ${JSON.stringify(state?.spec)} does not match ${JSON.stringify(this.strategy.spec)}`);
-    }
-    if (!state.rng) throw new DataFormatError(where, 'missing generator state');
-    if (typeof state.arrays !== 'object' || state.arrays === null) throw new DataFormatError(where, '"arrays" must be an object of encoded arrays');
     const own = this.arrays();
-    const decoded: Record<string, Float32Array | Float64Array | Int8Array> = {};
-    for (const key of [...Object.keys(own), ...(this.flipMask ? ['flip'] : [])]) {
-      const enc = state.arrays[key];
-      if (!enc) throw new DataFormatError(where, `missing array "${key}"`);
-      const a = decodeArray(enc, `${where}.${key}`);
-      if (a.length !== this.size) throw new DataFormatError(where, `array "${key}" has ${a.length} values, expected ${this.size}`);
-      decoded[key] = a;
-    }
-    this.rng.setState(state.rng);
+    const sizes: Record<string, number> = {};
+    for (const key of [...Object.keys(own), ...(this.flipMask ? ['flip'] : [])]) sizes[key] = this.size;
+    const decoded = this.saved.load(state, sizes);
     for (const [k, a] of Object.entries(own)) a.set(decoded[k]!);
     if (this.flipMask) this.flipMask.set(decoded['flip']!);
   }

@@ -2,7 +2,8 @@ import { DataFormatError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import { signInto } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Feedback, FeedbackState, FeedbackStrategy } from './strategy.js';
+import { defineStrategy } from './define.js';
+import type { BackwardSignals, Feedback, FeedbackSite, FeedbackState, FeedbackStrategy, UpdateOptions } from './strategy.js';
 import { symmetric } from './symmetric.js';
 
 /**
@@ -12,7 +13,11 @@ import { symmetric } from './symmetric.js';
  * loss, i.e. after the batch has been summed; weight decay and momentum then apply as usual
  * (`buf ← μ·buf + (sign(g) + λ·w)`).
  *
- * @param inner the strategy whose feedback matrix V the backward pass uses (default symmetric).
+ * The inner rule's own work before the update runs after the sign and is told so
+ * (`manhattan: true`): Kolen-Pollack gives its B the signed update of W, the weight mirror
+ * signs its mirror signal. A BatchNorm beside BM layers gets the exact backward with BM.
+ *
+ * @param inner the strategy whose backward pass is used (default symmetric).
  *
  * @example
  * ```ts
@@ -22,16 +27,18 @@ import { symmetric } from './symmetric.js';
  * const model = mlp({ rng: new Rng(1), feedback: strategy });
  * // BM gradients are ±1 per entry, so the protocol's learning rates for BM are small (1e-3, 1e-4).
  * const optimizer = new SGD(model.params(), { lr: 1e-4, momentum: 0.9, weightDecay: 1e-4 });
- * console.log(strategy.name, optimizer.lr); // bm+usf 0.0001
+ * console.log(strategy.name, strategy.batchNorm.name, optimizer.lr); // bm+usf bm+bp 0.0001
  * ```
  */
 export function batchManhattan(inner: FeedbackStrategy = symmetric()): FeedbackStrategy {
-  const strategy: FeedbackStrategy = {
+  return defineStrategy({
     name: `bm+${inner.name}`,
     spec: { type: 'batch-manhattan', inner: inner.spec },
-    bind: (context) => new BatchManhattanFeedback(strategy, inner.bind(context)),
-  };
-  return strategy;
+    appliesTo: inner.appliesTo,
+    readsOutputError: inner.readsOutputError,
+    batchNorm: () => batchManhattan(inner.batchNorm),
+    bind: (context, strategy) => new BatchManhattanFeedback(strategy, inner.bind(context)),
+  });
 }
 
 class BatchManhattanFeedback implements Feedback {
@@ -40,17 +47,26 @@ class BatchManhattanFeedback implements Feedback {
     private readonly inner: Feedback,
   ) {}
 
-  matrix(weight: Tensor): Tensor {
+  backward(site: FeedbackSite, dy: Tensor, signals: BackwardSignals | undefined): Tensor {
+    return this.inner.backward(site, dy, signals);
+  }
+
+  matrix(weight: Tensor): Tensor | null {
     return this.inner.matrix(weight);
   }
 
-  shapeGradients(params: readonly Param[]): void {
-    this.inner.shapeGradients(params);
-    for (const p of params) signInto(p.grad.data, p.grad.data);
+  params(): Param[] {
+    return this.inner.params();
   }
 
-  afterStep(): void {
-    this.inner.afterStep();
+  /** g ← sign(g) for the layer's own parameters, then the inner rule's work, told that BM is on. */
+  beforeUpdate(site: FeedbackSite, _options: UpdateOptions): void {
+    for (const p of site.params()) if (!p.feedback) signInto(p.grad.data, p.grad.data);
+    this.inner.beforeUpdate(site, { manhattan: true });
+  }
+
+  afterUpdate(site: FeedbackSite): void {
+    this.inner.afterUpdate(site);
   }
 
   state(): FeedbackState {
@@ -63,13 +79,4 @@ class BatchManhattanFeedback implements Feedback {
     }
     this.inner.loadState(state.inner);
   }
-}
-
-/**
- * The feedback of a BatchNorm beside weighted layers that use `weighted`: the exact BN backward
- * (symmetric), with the Batch Manhattan update when the weighted layers have it, because the
- * protocol applies BM to every parameter while keeping BN's backward exact.
- */
-export function defaultBatchNormFeedback(weighted: FeedbackStrategy): FeedbackStrategy {
-  return weighted.spec.type === 'batch-manhattan' ? batchManhattan(symmetric()) : symmetric();
 }

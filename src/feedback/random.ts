@@ -1,5 +1,6 @@
 import { allocate, type Storage } from '../tensor/tensor.js';
 import { MatrixFeedback, checkFlip } from './base.js';
+import { defineStrategy } from './define.js';
 import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
 
 /**
@@ -21,12 +22,11 @@ import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
  */
 export function randomFeedback(options: { flip?: number } = {}): FeedbackStrategy {
   const flip = checkFlip(options.flip ?? 0);
-  const strategy: FeedbackStrategy = {
+  return defineStrategy({
     name: flip > 0 ? `fa(flip=${flip})` : 'fa',
     spec: { type: 'random', flip },
-    bind: (context) => new RandomFeedback(strategy, context, flip),
-  };
-  return strategy;
+    bind: (context, strategy) => new RandomFeedback(strategy, context, flip),
+  });
 }
 
 /** Alias of {@link randomFeedback}. */

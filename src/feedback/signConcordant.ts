@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import { allocate, type Storage } from '../tensor/tensor.js';
 import { wasmSignScale } from '../tensor/wasmVector.js';
 import { MatrixFeedback, checkFlip } from './base.js';
+import { defineStrategy } from './define.js';
 import { checkMagnitudeLaw, drawMagnitudes, magnitudeName, type MagnitudeLaw } from './magnitude.js';
 import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
 
@@ -38,12 +39,11 @@ export function signConcordant(options: SignConcordantOptions = {}): FeedbackStr
   const redraw = options.redraw ?? 'fixed';
   if (redraw !== 'fixed' && redraw !== 'batch') throw new ConfigError('redraw', redraw, "'fixed', 'batch'");
   const flip = checkFlip(options.flip ?? 0);
-  const strategy: FeedbackStrategy = {
+  return defineStrategy({
     name: nameOf(magnitude, redraw, flip),
     spec: { type: 'sign-concordant', magnitude, redraw, flip },
-    bind: (context) => new SignConcordantFeedback(strategy, context, magnitude, redraw, flip),
-  };
-  return strategy;
+    bind: (context, strategy) => new SignConcordantFeedback(strategy, context, magnitude, redraw, flip),
+  });
 }
 
 /**
@@ -57,7 +57,7 @@ export function signConcordant(options: SignConcordantOptions = {}): FeedbackStr
  *
  * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: usf() });
  * const w = layer.weight.value.data;
- * const v = layer.feedback.matrix(layer.weight.value).data; // the V that backward sends the error through
+ * const v = layer.feedback.matrix(layer.weight.value)!.data; // the V that backward sends the error through
  * console.log(v.every((vi, i) => vi === Math.sign(w[i]!)));  // true: V = sign(W)
  * console.log(usf({ flip: 0.25 }).name);                     // usf(flip=0.25)
  * ```
@@ -79,9 +79,9 @@ export function usf(options: { flip?: number } = {}): FeedbackStrategy {
  *
  * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: brsf() });
  * const w = layer.weight.value;
- * const before = Float32Array.from(layer.feedback.matrix(w).data); // a copy: V's buffer is reused
- * layer.feedback.afterStep();                                      // what training does after each step
- * const after = layer.feedback.matrix(w).data;
+ * const before = Float32Array.from(layer.feedback.matrix(w)!.data); // a copy: V's buffer is reused
+ * layer.feedback.afterUpdate(layer);                               // what training does after each step
+ * const after = layer.feedback.matrix(w)!.data;
  * console.log(after.every((v, i) => Math.sign(v) === Math.sign(w.data[i]!))); // true: still W's signs
  * console.log(after.some((v, i) => v !== before[i]));                         // true: new magnitudes
  * console.log(brsf({ magnitude: 'lognormal' }).name);                         // brsf(lognormal)
@@ -104,9 +104,9 @@ export function brsf(options: { magnitude?: MagnitudeLaw; flip?: number } = {}):
  *
  * const layer = new Dense(4, 3, { rng: new Rng(0), feedback: frsf() });
  * const w = layer.weight.value;
- * const before = Float32Array.from(layer.feedback.matrix(w).data); // a copy: V's buffer is reused
- * layer.feedback.afterStep();                                      // what training does after each step
- * const after = layer.feedback.matrix(w).data;
+ * const before = Float32Array.from(layer.feedback.matrix(w)!.data); // a copy: V's buffer is reused
+ * layer.feedback.afterUpdate(layer);                               // what training does after each step
+ * const after = layer.feedback.matrix(w)!.data;
  * console.log(after.every((v, i) => v === before[i] && Math.abs(v) < 1)); // true: the same M, in [0, 1)
  * console.log(frsf({ magnitude: 'abs-normal', flip: 0.5 }).name);         // frsf(abs-normal)(flip=0.5)
  * ```
@@ -166,7 +166,7 @@ class SignConcordantFeedback extends MatrixFeedback {
   }
 
   /** brSF draws fresh magnitudes for the next mini-batch. */
-  override afterStep(): void {
+  override afterUpdate(): void {
     if (this.redraw === 'batch' && this.m) drawMagnitudes(this.law, this.m, this.rng);
   }
 

@@ -2,35 +2,63 @@ import type { EncodedArray } from '../tensor/encode.js';
 import type { Initializer } from '../tensor/init.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng, RngState } from '../tensor/rng.js';
-import type { Shape, Tensor } from '../tensor/tensor.js';
+import type { DType, Shape, Tensor } from '../tensor/tensor.js';
 import type { MagnitudeLaw } from './magnitude.js';
 
 /**
- * How a weighted layer sends its error backward, and how its gradient reaches the optimizer.
+ * How a layer sends its error backward, and what else a learning rule does in a training step.
  *
- * Forward, a dense layer computes `y = W x + b`. Backward, true backprop sends `dx = Wᵀ dy`. A
- * feedback strategy replaces W there by a feedback matrix V of the same shape (`dx = Vᵀ dy`); the
- * layer's own gradients stay the true ones (`dW = dy xᵀ`, `db = Σ dy`). A strategy may also reshape
- * those gradients before the optimizer sees them (Batch Manhattan takes their sign).
+ * Forward, a dense layer computes `y = W x + b`. Backward, the layer always computes its own
+ * parameter gradients from the error `dY` that reached it (`dW = dYᵀ X`, `db = Σ dY`), and the
+ * bound feedback decides what it sends down to the layer below:
+ *
+ * - layer-wise rules send `dY V` through a matrix V of W's shape: backprop's V = W, sign-concordant
+ *   V = M ∘ sign(W), feedback alignment's fixed random B, Kolen-Pollack's and weight mirrors' learned B;
+ * - direct feedback alignment sends `e B`, the error e at the network's output through a fixed
+ *   random B of its own, whatever arrived from above.
+ *
+ * A rule can also reshape the gradients before the optimizer (Batch Manhattan takes their sign),
+ * own parameters of its own that the optimizer updates (Kolen-Pollack's and weight mirrors' B),
+ * and add work before and after the optimizer step (brSF's redraw, the weight mirror's phase).
  *
  * A `FeedbackStrategy` is a value describing the rule (serialisable as {@link FeedbackSpec}); a
  * layer calls {@link FeedbackStrategy.bind} once to get its own {@link Feedback}, which holds the
- * layer's random matrices and generator. One strategy value can therefore be shared by every layer
- * of a model, and each layer can be given another.
+ * layer's matrices, parameters and generator. One strategy value can therefore be shared by every
+ * layer of a model, and each layer can be given another.
  */
 export interface FeedbackStrategy {
-  /** Short display name: `bp`, `usf`, `brsf`, `frsf`, `fa`, `bm+usf`, … */
+  /** Short display name: `bp`, `usf`, `brsf`, `frsf`, `fa`, `dfa`, `kp`, `wm`, `bm+usf`, … */
   readonly name: string;
   /** A JSON description that {@link feedbackFromSpec} turns back into an equal strategy. */
   readonly spec: FeedbackSpec;
-  /** Creates the per-layer state for one weight. */
+  /** The kinds of layer the rule can be bound to; binding it to another kind is a `ConfigError`. */
+  readonly appliesTo: readonly FeedbackLayerKind[];
+  /**
+   * What a BatchNorm beside layers that use this rule gets when nothing is chosen for it: the
+   * exact BN backward, with the Batch Manhattan update when the rule has it (the protocol's rule).
+   * Model builders and `Sequential.setFeedback` read it here, and nowhere else decides it.
+   */
+  readonly batchNorm: FeedbackStrategy;
+  /**
+   * Whether the rule reads the error at the network's output (direct feedback): the model's top
+   * weighted layer must then be dense, since that layer's error is the `e` the rule projects.
+   */
+  readonly readsOutputError: boolean;
+  /** Creates the per-layer state for one layer. */
   bind(context: FeedbackContext): Feedback;
 }
 
-/** What a strategy learns about the weight it is bound to. */
+/** The kinds of layer a feedback rule can be bound to: dense, convolutional, and BatchNorm's γ. */
+export type FeedbackLayerKind = 'dense' | 'conv' | 'batchnorm';
+
+/** What a strategy learns about the layer it is bound to. */
 export interface FeedbackContext {
-  /** Shape of W (and of V). */
+  /** The kind of layer. */
+  readonly kind: FeedbackLayerKind;
+  /** Shape of W (and of a matrix V that stands in for it). */
   readonly shape: Shape;
+  /** The storage type of W (a learned B gets the same). */
+  readonly dtype: DType;
   /** Inputs per output unit (W's fan-in), for drawing B like W. */
   readonly fanIn: number;
   /** Outputs per input unit (W's fan-out). */
@@ -44,23 +72,73 @@ export interface FeedbackContext {
 }
 
 /**
- * A strategy bound to one layer's weight: the per-layer object a {@link FeedbackStrategy} creates
- * in {@link FeedbackStrategy.bind}. It owns whatever the rule draws for that layer (random
- * magnitudes, a random matrix B, a flip mask) and the generator it draws them from.
+ * What a binding sees of its layer in the backward pass and around the optimizer step: W, the
+ * layer's parameters, and the one operation every rule needs from a layer: the input gradient
+ * through a given matrix. Dense, Conv2d and BatchNorm implement it.
+ */
+export interface FeedbackSite {
+  /** The kind of layer. */
+  readonly feedbackKind: FeedbackLayerKind;
+  /** W: the forward weight a feedback matrix stands in for (BatchNorm's γ). */
+  readonly weight: Param;
+  /** The layer's name, for messages. */
+  describe(): string;
+  /** The layer's parameters (its own, then its feedback's). */
+  params(): Param[];
+  /**
+   * The error the layer would send to its input through the matrix `v` (W's shape) for the error
+   * `dy` at its output, from the last forward pass's cache: `dY V` for a dense layer. With `v = W`
+   * it is backprop's input gradient. Accumulates nothing.
+   */
+  inputGradient(dy: Tensor, v: Tensor): Tensor;
+  /** The per-sample shape of the last forward pass's input (what the layer sends an error to). */
+  lastInputShape(): Shape;
+}
+
+/** What the container hands every layer in the backward pass besides the error from above. */
+export interface BackwardSignals {
+  /** e: the error at the network's output (the top weighted layer's error), this step's. */
+  readonly outputError: Tensor | null;
+}
+
+/** How the training step calls {@link Feedback.beforeUpdate}. */
+export interface UpdateOptions {
+  /** True when a Batch Manhattan wrapper has just replaced the layer's gradients by their signs. */
+  readonly manhattan: boolean;
+}
+
+/**
+ * A strategy bound to one layer: the per-layer object a {@link FeedbackStrategy} creates in
+ * {@link FeedbackStrategy.bind}. It owns whatever the rule draws or learns for that layer (random
+ * magnitudes, a random matrix B, a learned B, a flip mask) and the generator it draws from. Each
+ * method is called at one point of a training step (`trainStep`).
  */
 export interface Feedback {
   /** The strategy this binding came from. */
   readonly strategy: FeedbackStrategy;
   /**
-   * The matrix V that carries the error to the layer's input, computed from the current W (the
-   * backward pass calls this once per step). Symmetric feedback returns `weight` itself.
+   * The error the layer sends to its input, given the error `dy` that reached its output (the
+   * layer has already accumulated its own parameter gradients from it). Layer-wise rules return
+   * `site.inputGradient(dy, V)`; direct feedback returns `e B` from `signals.outputError`.
    */
-  matrix(weight: Tensor): Tensor;
-  /** Reshapes the layer's accumulated parameter gradients in place before the optimizer step. */
-  shapeGradients(params: readonly Param[]): void;
-  /** Called after every optimizer step: batchwise-random feedback redraws its magnitudes here. */
-  afterStep(): void;
-  /** Everything needed to resume: the generator and the drawn matrices and masks. */
+  backward(site: FeedbackSite, dy: Tensor, signals: BackwardSignals | undefined): Tensor;
+  /**
+   * The matrix V that stands in for W in the backward pass (W's shape), computed from the
+   * current W; symmetric feedback returns `weight` itself. Null for a rule that sends no error
+   * through a matrix of W's shape (direct feedback). The statistics compare it with W.
+   */
+  matrix(weight: Tensor): Tensor | null;
+  /** Parameters the rule learns (Kolen-Pollack's and weight mirrors' B, named `b`); empty for a fixed rule. */
+  params(): Param[];
+  /**
+   * After the whole backward pass, before the optimizer step: Batch Manhattan replaces the
+   * layer's gradients by their signs, Kolen-Pollack gives B W's update, the weight mirror runs
+   * its mirror phase.
+   */
+  beforeUpdate(site: FeedbackSite, options: UpdateOptions): void;
+  /** After the optimizer step: batchwise-random feedback redraws its magnitudes here. */
+  afterUpdate(site: FeedbackSite): void;
+  /** Everything needed to resume besides the learned parameters: the generator, the drawn matrices and masks. */
   state(): FeedbackState;
   /** Restores {@link Feedback.state} (from a binding of the same strategy and weight shape). */
   loadState(state: FeedbackState): void;
@@ -104,16 +182,38 @@ export type FeedbackSpec =
       readonly flip: number;
     }
   | {
-      /** {@link batchManhattan}: the inner strategy's V, with every parameter gradient replaced by its sign. */
+      /** {@link directFeedback} (direct feedback alignment): the error sent down is e B. */
+      readonly type: 'direct';
+    }
+  | {
+      /** {@link kolenPollack}: V = B, B learned with W's own update, both decayed. */
+      readonly type: 'kolen-pollack';
+      /** The decay λ added to both W's and B's gradients (`g + λ·W`, `g + λ·B`). */
+      readonly decay: number;
+    }
+  | {
+      /** {@link weightMirror}: V = B, B learned in a mirror phase from noise sent through W. */
+      readonly type: 'weight-mirror';
+      /** η: the mirror rate, the scale of the mirror signal in B's gradient. */
+      readonly mirrorRate: number;
+      /** λ: the decay of B in its gradient. */
+      readonly decay: number;
+      /** σ: the standard deviation of the noise sent through W. */
+      readonly noise: number;
+      /** Mirror batches per training step (each as many noise samples as the training batch). */
+      readonly mirrorBatches: number;
+    }
+  | {
+      /** {@link batchManhattan}: the inner strategy's backward, with every parameter gradient replaced by its sign. */
       readonly type: 'batch-manhattan';
-      /** The spec of the strategy whose V is used. */
+      /** The spec of the strategy whose backward is used. */
       readonly inner: FeedbackSpec;
     }
-  /** A user-defined strategy: `feedbackFromSpec` rebuilds it through the factory registered under `name`. */
+  /** A user-defined strategy: `feedbackFromSpec` rebuilds it through the method registered under `name`. */
   | {
       /** A strategy defined outside the library. */
       readonly type: 'custom';
-      /** The key of its factory in the registry passed to {@link feedbackFromSpec}. */
+      /** The name it is registered under (see {@link registerMethod}), or the key of its factory in the map passed to {@link feedbackFromSpec}. */
       readonly name: string;
       /** Passed to that factory (default `{}`); must be JSON-safe. */
       readonly options?: Readonly<Record<string, unknown>>;
@@ -125,7 +225,7 @@ export interface FeedbackState {
   readonly spec: FeedbackSpec;
   /** The binding's generator, or null for a wrapper that draws nothing itself (Batch Manhattan). */
   readonly rng: RngState | null;
-  /** The arrays the binding drew (magnitudes, B, the flip mask as `flip`), by name. */
+  /** The arrays the binding drew (magnitudes, B, the flip mask as `flip`), by name. Learned parameters are saved as parameters, not here. */
   readonly arrays: Readonly<Record<string, EncodedArray>>;
   /** The wrapped strategy's state, for a wrapper such as Batch Manhattan. */
   readonly inner?: FeedbackState;

@@ -1,5 +1,6 @@
 import type { Tensor, Storage } from '../tensor/tensor.js';
 import { MatrixFeedback, checkFlip } from './base.js';
+import { defineStrategy } from './define.js';
 import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
 
 /** Options of {@link symmetric}. */
@@ -25,12 +26,11 @@ export interface SymmetricOptions {
  */
 export function symmetric(options: SymmetricOptions = {}): FeedbackStrategy {
   const flip = checkFlip(options.flip ?? 0);
-  const strategy: FeedbackStrategy = {
+  return defineStrategy({
     name: flip > 0 ? `bp(flip=${flip})` : 'bp',
     spec: { type: 'symmetric', flip },
-    bind: (context) => new SymmetricFeedback(strategy, context, flip),
-  };
-  return strategy;
+    bind: (context, strategy) => new SymmetricFeedback(strategy, context, flip),
+  });
 }
 
 class SymmetricFeedback extends MatrixFeedback {

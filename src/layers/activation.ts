@@ -50,10 +50,6 @@ abstract class Activation implements Layer {
     return dx;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    return this.workspace.fresh(() => this.backward(dy));
-  }
-
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
   reuseBuffers(on: boolean): void {
     this.workspace.reuse = on;

@@ -1,4 +1,5 @@
-import { ShapeError, StateError } from '../errors.js';
+import { ShapeError, StateError, formatShape } from '../errors.js';
+import type { BackwardSignals } from '../feedback/strategy.js';
 import { gemmProduct, type StridedMatrix } from '../tensor/matmul.js';
 import { Tensor, allocate, type Shape, type Storage } from '../tensor/tensor.js';
 import { checkPositiveInt } from './checks.js';
@@ -55,7 +56,7 @@ export class Conv2d extends WeightedLayer {
   /** Backward cache: input shape, geometry and the patch matrix of the last forward pass. */
   private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
-  private work: { patches: Storage | null; dyt: Storage | null } = { patches: null, dyt: null };
+  private work: { patches: Storage | null; dyt: Storage | null; dytOf: Tensor | null } = { patches: null, dyt: null, dytOf: null };
 
   /**
    * @param kernel the kernel's size, `k` or `[kh, kw]`.
@@ -65,6 +66,10 @@ export class Conv2d extends WeightedLayer {
    * @throws {@link ConfigError} when a channel count, the kernel or the stride is not a positive
    * integer, the padding is not a non-negative integer, or `rng` is missing.
    */
+  get feedbackKind(): 'conv' {
+    return 'conv';
+  }
+
   constructor(
     /** Input channels per sample (W's second axis). */
     readonly inChannels: number,
@@ -115,54 +120,63 @@ export class Conv2d extends WeightedLayer {
     const y = this.workspace.tensor('y', [n, this.outChannels, g.oh, g.ow], x.dtype, false); // every value is written
     positionsToChannels(yt, n, this.outChannels, g.oh * g.ow, y.data, this.bias?.value.data ?? null); // Y (+ b)
     this.cache = { n, g, patches, inputShape: x.shape };
+    this.work.dytOf = null;
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
-    const { n, g, inputShape } = this.requireCache();
-    const dyt = this.parameterGradients(dy); //                                               dW, db; dYᵗ
-
-    // The error sent down goes through the feedback matrix V.
-    const v = this.feedback.matrix(this.weight.value); //                                      V (= W for backprop)
-    const dx = this.inputGradient(dyt, v.data, n, g, inputShape, dy); //                       dX = col2im(dYᵗ V)
-
-    if (this.instrument) this.measure(v, dx, () => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
-    return dx;
+  /**
+   * The parameter gradients, always the true ones; then the error sent down, which the feedback
+   * decides: `col2im(dYᵗ V)` through {@link Conv2d.inputGradient} for every layer-wise rule.
+   */
+  backward(dy: Tensor, signals?: BackwardSignals): Tensor {
+    this.backwardParams(dy); //                                                                dW, db
+    return this.feedback.backward(this, dy, signals); //                                       dX = col2im(dYᵗ V) (or e B)
   }
 
   /** The parameter gradients alone (the first half of `backward`), for a first layer. */
   backwardParams(dy: Tensor): void {
-    this.parameterGradients(dy);
-  }
-
-  /** Parameter gradients: always the true ones, accumulated. Returns dYᵗ for the input gradient. */
-  private parameterGradients(dy: Tensor): Storage {
     const { n, g, patches } = this.requireCache();
     this.checkGradShape(dy, n, g);
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
-    const dyt = (this.work.dyt = reuse(this.work.dyt, dy.dtype, rows * this.outChannels));
-    channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt); //                 dYᵗ
+    const dyt = this.positions(dy, n, g); //                                                  dYᵗ
     const dwt = gemmProduct(true, false, k, this.outChannels, rows, patches, dyt); //        (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
     addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                       dW += dYᵗᵀ P
     if (this.bias) sumPlanesInto(dy.data, n, this.outChannels, g.oh * g.ow, this.bias.grad.data); // db += Σ dY
-    return dyt;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
+  /**
+   * The error sent to the input through a matrix V of W's shape (viewed `[out, in·kh·kw]`):
+   * `dP = dYᵗ V`, then `dX = col2im(dP)`, the transposed convolution with V in place of W.
+   */
+  inputGradient(dy: Tensor, v: Tensor): Tensor {
     const { n, g, inputShape } = this.requireCache();
     this.checkGradShape(dy, n, g);
-    const dyt = channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, allocate(dy.dtype, dy.size));
-    return this.workspace.fresh(() => this.inputGradient(dyt, this.weight.value.data, n, g, inputShape, dy));
-  }
-
-  private inputGradient(dyt: Storage, v: Storage, n: number, g: Geometry2d, inputShape: Shape, dy: Tensor): Tensor {
+    if (v.size !== this.weight.value.size) throw new ShapeError(`${this.describe()}.inputGradient feedback matrix`, formatShape(this.weight.value.shape), v.shape);
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
-    const dp = gemmProduct(false, false, rows, k, this.outChannels, dyt, v); // dP = dYᵗ V
-    const dx = this.workspace.tensor('dx', inputShape, dy.dtype, true); // col2im adds into it
-    col2im(dp.data, n, g, dx.data, dp.offset, dp.ld); //                       dX = col2im(dP)
+    const dyt = this.positions(dy, n, g);
+    const dp = gemmProduct(false, false, rows, k, this.outChannels, dyt, v.data); // dP = dYᵗ V
+    const dx = this.workspace.tensor('dx', inputShape, dy.dtype, true); //            col2im adds into it
+    col2im(dp.data, n, g, dx.data, dp.offset, dp.ld); //                              dX = col2im(dP)
     return dx;
+  }
+
+  lastInputShape(): Shape {
+    return this.requireCache().inputShape.slice(1);
+  }
+
+  /**
+   * dYᵗ, `dy` with positions as rows (`[N·oh·ow, out]`), in a work array kept across steps. The
+   * parameter gradients and the input gradient of one backward pass both need it for the same
+   * `dy`, so the second call reuses the first one's (dYᵗ is a pure rearrangement of `dy`'s values).
+   */
+  private positions(dy: Tensor, n: number, g: Geometry2d): Storage {
+    if (this.work.dytOf === dy && this.work.dyt) return this.work.dyt;
+    const dyt = (this.work.dyt = reuse(this.work.dyt, dy.dtype, n * g.oh * g.ow * this.outChannels));
+    channelsToPositions(dy.data, n, this.outChannels, g.oh * g.ow, dyt);
+    this.work.dytOf = dy;
+    return dyt;
   }
 
   private checkGradShape(dy: Tensor, n: number, g: Geometry2d): void {

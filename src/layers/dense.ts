@@ -1,4 +1,5 @@
 import { ShapeError, StateError } from '../errors.js';
+import type { BackwardSignals } from '../feedback/strategy.js';
 import { matmul } from '../tensor/matmul.js';
 import { addRowVector, sumRowsInto } from '../tensor/ops.js';
 import { assertShape, type Shape, type Tensor } from '../tensor/tensor.js';
@@ -20,7 +21,9 @@ export type DenseOptions = WeightedLayerOptions;
  * dX  = dY V           the error sent down: V = W is backprop, any other V is asymmetric feedback
  * ```
  *
- * The feedback strategy enters in exactly one line of `backward`: where V is obtained. The guide
+ * The parameter gradients are `backwardParams`; the error sent down is decided by the bound
+ * feedback, which for every layer-wise rule calls `inputGradient(dY, V)`, the one line where V
+ * enters (direct feedback sends `e B` instead, the output error through a matrix of its own). The guide
  * [Where the feedback matrix enters](../../docs/dense-backward.md) walks through it.
  *
  * @example
@@ -44,6 +47,10 @@ export class Dense extends WeightedLayer {
    * (default {@link symmetric}), `init` (default He-normal), `bias` (default true), `dtype`.
    * @throws {@link ConfigError} when a size is not a positive integer or `rng` is missing.
    */
+  get feedbackKind(): 'dense' {
+    return 'dense';
+  }
+
   constructor(
     /** Input features per sample (W's columns). */
     readonly inFeatures: number,
@@ -77,16 +84,15 @@ export class Dense extends WeightedLayer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
-    this.backwardParams(dy);
-
-    // The error sent down to the input goes through the feedback matrix V.
-    const v = this.feedback.matrix(this.weight.value); //                       V (= W for backprop)
-    const dx = this.workspace.tensor('dx', [dy.shape[0]!, this.inFeatures], dy.dtype, false);
-    matmul(dy, v, { out: dx }); //                                              dX = dY V
-
-    if (this.instrument) this.measure(v, dx, () => matmul(dy, this.weight.value));
-    return dx;
+  /**
+   * The layer's two jobs in the backward pass: its own parameter gradients, always the true ones
+   * for the error that arrived; and the error it sends down, which its feedback decides: `dY V`
+   * through {@link Dense.inputGradient} for every layer-wise rule (V = W for backprop), `e B` for
+   * direct feedback.
+   */
+  backward(dy: Tensor, signals?: BackwardSignals): Tensor {
+    this.backwardParams(dy); //                                    dW += dYᵀ X,  db += Σ dY
+    return this.feedback.backward(this, dy, signals); //           the error sent down: dX = dY V (or e B)
   }
 
   /** The parameter gradients: always the true ones, accumulated (the first half of `backward`). */
@@ -97,9 +103,21 @@ export class Dense extends WeightedLayer {
     if (this.bias) sumRowsInto(dy, this.bias.grad); //                          db += Σ dY
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
+  /**
+   * The error sent to the input through a matrix V of W's shape: `dX = dY V`. This is where the
+   * feedback matrix enters: backprop passes V = W, uSF V = sign(W), feedback alignment a fixed
+   * random B, Kolen-Pollack a learned one.
+   */
+  inputGradient(dy: Tensor, v: Tensor): Tensor {
     this.requireCache();
-    return matmul(dy, this.weight.value); // dX = dY W
+    assertShape(`${this.describe()}.inputGradient`, dy, [-1, this.outFeatures]);
+    const dx = this.workspace.tensor('dx', [dy.shape[0]!, this.inFeatures], dy.dtype, false);
+    matmul(dy, v, { out: dx }); //                                               dX = dY V
+    return dx;
+  }
+
+  lastInputShape(): Shape {
+    return this.requireCache().x.shape.slice(1);
   }
 
   private requireCache(): { x: Tensor } {

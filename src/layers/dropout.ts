@@ -56,10 +56,6 @@ export class Dropout implements Layer {
     return dx;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    return this.backward(dy);
-  }
-
   params(): Param[] {
     return [];
   }

@@ -26,10 +26,6 @@ export class Flatten implements Layer {
     return dy.reshape(this.cache.shape);
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    return this.backward(dy);
-  }
-
   params(): Param[] {
     return [];
   }

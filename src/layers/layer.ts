@@ -1,5 +1,4 @@
-import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
-import type { FeedbackStats } from '../feedback/stats.js';
+import type { BackwardSignals, Feedback, FeedbackSite, FeedbackStrategy } from '../feedback/strategy.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
@@ -33,19 +32,19 @@ export interface Layer {
   outputShape(inputShape: Shape): number[];
   /** Output for a batch. `training` selects train-mode behaviour (batch statistics, dropout). */
   forward(x: Tensor, training: boolean): Tensor;
-  /** Accumulates parameter gradients and returns the input gradient the layer's feedback sends down. */
-  backward(dy: Tensor): Tensor;
+  /**
+   * Accumulates parameter gradients and returns the error sent to the input (for a feedback
+   * layer, the one its feedback sends down). `signals` carries what the container knows beyond
+   * the error from above (the network's output error, for direct feedback); layers without
+   * feedback ignore it.
+   */
+  backward(dy: Tensor, signals?: BackwardSignals): Tensor;
   /**
    * Accumulates the parameter gradients only, as `backward` does, without computing the input
    * gradient: for the first layer of a model, whose input is the data. Optional; layers without
    * it are run through `backward`.
    */
   backwardParams?(dy: Tensor): void;
-  /**
-   * The input gradient true backprop would send down for `dy` (V = W everywhere), from the same
-   * cache, accumulating nothing. Used to measure how far asymmetric feedback strays.
-   */
-  trueInputGradient(dy: Tensor): Tensor;
   /** The layer's parameters, with names relative to the layer (`weight`, `bias`). */
   params(): Param[];
   /** Sets every parameter gradient to zero. */
@@ -59,8 +58,7 @@ export interface Layer {
    * Optional. With `on`, the next forward and backward passes may write their outputs into the
    * arrays they handed out the last time (instead of allocating), so those earlier results are
    * overwritten; with `false`, every pass returns fresh arrays again. It is on only inside a training
-   * step and an evaluation (see {@link Sequential.reuseBuffers}). `trueInputGradient` never
-   * returns one of the reused arrays.
+   * step and an evaluation (see {@link Sequential.reuseBuffers}).
    */
   reuseBuffers?(on: boolean): void;
 }
@@ -73,21 +71,22 @@ export interface LayerBuffers {
   readonly rngs?: Readonly<Record<string, Rng>>;
 }
 
-/** A layer whose backward pass runs through a feedback strategy (dense, conv, batch norm). */
-export interface FeedbackLayer extends Layer {
+/**
+ * A layer whose backward pass runs through a feedback strategy (dense, conv, batch norm). Its
+ * `backward` accumulates its own parameter gradients (`backwardParams`) and hands the error on to
+ * its bound {@link Feedback}, which decides what goes down, usually through
+ * {@link FeedbackSite.inputGradient} with a matrix V standing in for W.
+ */
+export interface FeedbackLayer extends Layer, FeedbackSite {
   /** The bound strategy (per-layer state included). */
   readonly feedback: Feedback;
   /** Replaces the layer's strategy; `rng` seeds the new strategy's draws. */
   setFeedback(strategy: FeedbackStrategy, rng: Rng): void;
-  /** When true, backward also records {@link FeedbackStats} (costs one extra matrix product). */
-  instrument: boolean;
-  /** The statistics of the last instrumented backward pass, or null. */
-  readonly stats: FeedbackStats | null;
-  /** Sets the `errorAngle` of the last stats (the container that saw true backprop's error does this). */
-  recordErrorAngle(angle: number): void;
+  /** Accumulates the parameter gradients for the error `dy` at the output, sending nothing down. */
+  backwardParams(dy: Tensor): void;
 }
 
 /** Whether a layer takes a feedback strategy. */
 export function isFeedbackLayer(layer: Layer): layer is FeedbackLayer {
-  return typeof (layer as Partial<FeedbackLayer>).setFeedback === 'function';
+  return typeof (layer as Partial<FeedbackLayer>).setFeedback === 'function' && typeof (layer as Partial<FeedbackLayer>).inputGradient === 'function';
 }

@@ -100,10 +100,6 @@ abstract class Pool2d<C> implements Layer {
     return this.cache;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    return this.workspace.fresh(() => this.backward(dy));
-  }
-
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
   reuseBuffers(on: boolean): void {
     this.workspace.reuse = on;

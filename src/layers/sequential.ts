@@ -1,19 +1,25 @@
 import { ConfigError, DataFormatError, ShapeError } from '../errors.js';
-import type { FeedbackStats } from '../feedback/stats.js';
-import type { FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
-import { allFinite, angleDegrees } from '../tensor/ops.js';
+import { measureFeedback, type FeedbackStats } from '../feedback/stats.js';
+import type { BackwardSignals, FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
+import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
-import { defaultBatchNormFeedback } from '../feedback/batchManhattan.js';
-import { WeightedLayer } from './weighted.js';
 import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layer.js';
 
+/** One layer of a model's chain, nested containers flattened: its dotted index and the layer. */
+interface Link {
+  /** `"3"`, or `"2.1"` inside a nested container. */
+  readonly index: string;
+  readonly layer: Layer;
+}
+
 /**
- * Layers applied in order. Parameters are named `"<index>.<name>"` (`"0.weight"`), and the model
- * is the place where whole-network feedback concerns live: setting a strategy on every layer,
- * shaping gradients before the optimizer (Batch Manhattan), redrawing after each step (brSF), and
- * instrumentation that compares each layer's error with true backprop's.
+ * Layers applied in order. Parameters are named `"<index>.<name>"` (`"0.weight"`, and a learning
+ * rule's own `"0.feedback.b"`), and the model is the place where whole-network concerns live:
+ * setting a strategy on every layer (with BatchNorm's default stated by the strategy), the
+ * network's output error that direct feedback sends down, the rules' work before and after the
+ * optimizer step, and the instrumentation that compares each layer's errors with true backprop's.
  *
  * @example
  * ```ts
@@ -36,7 +42,11 @@ export class Sequential implements Layer {
   /** The layers, in the order the forward pass applies them (a copy of the list given). */
   readonly layers: readonly Layer[];
   private instrumented = false;
+  private reusing = false;
+  private chainList: readonly Link[] | null = null;
   private feedbackList: readonly { readonly index: string; readonly layer: FeedbackLayer }[] | null = null;
+  /** The statistics of the last instrumented backward pass, per feedback layer index. */
+  private stats: Record<string, FeedbackStats> = {};
 
   /**
    * Prefixes every parameter's name with its layer's index (a layer's `weight` becomes
@@ -44,8 +54,9 @@ export class Sequential implements Layer {
    *
    * @param layers the layers, in order.
    * @param inputShape the per-sample input shape; when given, every layer's shape is checked now,
-   *   so an incompatible model fails when built rather than mid-training.
-   * @throws {@link ConfigError} when one layer instance appears twice.
+   *   so an incompatible model fails when built rather than mid-training (and so does direct
+   *   feedback in a model whose top weighted layer is not dense).
+   * @throws {@link ConfigError} when one layer instance appears twice, or direct feedback has no dense top layer.
    * @throws {@link ShapeError} naming the layer when `inputShape` does not fit the layers.
    */
   constructor(layers: readonly Layer[], readonly inputShape?: Shape) {
@@ -61,7 +72,10 @@ export class Sequential implements Layer {
     this.layers.forEach((layer, i) => {
       for (const p of layer.params()) p.name = `${i}.${p.name}`;
     });
-    if (inputShape) this.outputShape(inputShape);
+    if (inputShape) {
+      this.outputShape(inputShape);
+      this.checkDirectFeedback();
+    }
   }
 
   describe(): string {
@@ -104,7 +118,24 @@ export class Sequential implements Layer {
    * a training step avoids them. Results are bit-identical either way.
    */
   reuseBuffers(on: boolean): void {
+    this.reusing = on;
     for (const layer of this.layers) layer.reuseBuffers?.(on);
+  }
+
+  /**
+   * Every layer in forward order, nested containers flattened, with its dotted index: the chain
+   * the backward pass walks. Found once: the layer list is fixed at construction.
+   */
+  chain(): readonly Link[] {
+    if (!this.chainList) {
+      const out: Link[] = [];
+      this.layers.forEach((layer, i) => {
+        if (layer instanceof Sequential) for (const l of layer.chain()) out.push({ index: `${i}.${l.index}`, layer: l.layer });
+        else out.push({ index: String(i), layer });
+      });
+      this.chainList = out;
+    }
+    return this.chainList;
   }
 
   /**
@@ -116,34 +147,80 @@ export class Sequential implements Layer {
    * include the first layer's error.
    */
   backwardParams(dy: Tensor): void {
-    const first = this.layers.findIndex((layer) => layer.params().length > 0);
-    const layer = this.layers[first];
-    if (this.instrumented || !layer?.backwardParams) {
-      this.backward(dy);
-      return;
-    }
-    let g = dy;
-    for (let i = this.layers.length - 1; i > first; i--) g = this.layers[i]!.backward(g);
-    layer.backwardParams(g);
+    this.backwardChain(dy, undefined, false);
   }
 
   /**
-   * Backward through every layer in reverse. When instrumented, also carries true backprop's error
-   * alongside and records, for each feedback layer, the angle between the two errors it sends down.
+   * Backward through every layer in reverse, each layer's feedback deciding what it sends down.
+   * The error arriving at the top weighted layer is the network's output error e, handed to every
+   * layer below in `signals` (direct feedback sends it down through its own matrix). When
+   * instrumented, also runs true backprop's backward beforehand and records, for each feedback
+   * layer, how the errors it received and sent compare with backprop's ({@link feedbackStats}).
    */
-  backward(dy: Tensor): Tensor {
+  backward(dy: Tensor, signals?: BackwardSignals): Tensor {
+    return this.backwardChain(dy, signals, true)!;
+  }
+
+  private backwardChain(dy: Tensor, outer: BackwardSignals | undefined, toInput: boolean): Tensor | null {
+    if (!outer) this.checkDirectFeedback();
+    if (this.instrumented) return this.instrumentedBackward(dy, outer);
+    const chain = this.chain();
+    const first = toInput ? -1 : this.firstTrainedLink();
+    let signals = outer;
     let g = dy;
-    let gTrue = this.instrumented ? dy : null;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      const layer = this.layers[i]!;
-      const next = layer.backward(g);
-      if (gTrue) {
-        gTrue = layer.trueInputGradient(gTrue);
-        if (isFeedbackLayer(layer)) layer.recordErrorAngle(angleDegrees(next, gTrue));
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const layer = chain[i]!.layer;
+      signals = withOutputError(signals, layer, g);
+      if (i === first) {
+        layer.backwardParams!(g);
+        return null;
       }
-      g = next;
+      g = layer.backward(g, signals);
     }
     return g;
+  }
+
+  /** The chain position of the first layer with parameters, when it can compute them alone; else −1 (a full backward). */
+  private firstTrainedLink(): number {
+    const chain = this.chain();
+    const first = chain.findIndex(({ layer }) => layer.params().length > 0);
+    return first >= 0 && chain[first]!.layer.backwardParams ? first : -1;
+  }
+
+  /**
+   * The instrumented backward, the one place where every rule's errors are measured: first true
+   * backprop's errors through the whole chain (W at every feedback layer, no gradient
+   * accumulated), then the step's own backward, then the statistics of each feedback layer from
+   * what it received and sent in both. Every array is fresh here, so both passes' errors coexist.
+   */
+  private instrumentedBackward(dy: Tensor, outer: BackwardSignals | undefined): Tensor {
+    const chain = this.chain();
+    const reusing = this.reusing;
+    if (reusing) this.reuseBuffers(false);
+    try {
+      const trueIn: Tensor[] = [], trueOut: Tensor[] = [];
+      let g = dy;
+      for (let i = chain.length - 1; i >= 0; i--) {
+        trueIn[i] = g;
+        g = trueOut[i] = backpropError(chain[i]!.layer, g);
+      }
+      const received: Tensor[] = [], sent: Tensor[] = [];
+      let signals = outer;
+      g = dy;
+      for (let i = chain.length - 1; i >= 0; i--) {
+        const layer = chain[i]!.layer;
+        signals = withOutputError(signals, layer, g);
+        received[i] = g;
+        g = sent[i] = layer.backward(g, signals);
+      }
+      this.stats = {};
+      chain.forEach(({ index, layer }, i) => {
+        if (isFeedbackLayer(layer)) this.stats[index] = measureFeedback(layer, { received: received[i]!, sent: sent[i]!, backpropReceived: trueIn[i]!, backpropSent: trueOut[i]! });
+      });
+      return g;
+    } finally {
+      if (reusing) this.reuseBuffers(true);
+    }
   }
 
   /**
@@ -163,12 +240,7 @@ export class Sequential implements Layer {
     return null;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
-    let g = dy;
-    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i]!.trueInputGradient(g);
-    return g;
-  }
-
+  /** Every parameter, the feedback rules' own (`"3.feedback.b"`) included: what an optimizer is built on. */
   params(): Param[] {
     return this.layers.flatMap((layer) => layer.params());
   }
@@ -198,9 +270,8 @@ export class Sequential implements Layer {
   // --- feedback: whole-model concerns -------------------------------------------------------
 
   /**
-   * The layers that take a feedback strategy, with their indices (nested containers flattened).
-   * Found once: the layer list is fixed at construction, and the training step walks this list
-   * several times per batch.
+   * The layers that take a feedback strategy, with their indices (nested containers flattened),
+   * in forward order.
    */
   feedbackLayers(): readonly {
     /** The layer's index in {@link Sequential.layers} (`"3"`), dotted for nested containers (`"2.1"`). */
@@ -209,12 +280,7 @@ export class Sequential implements Layer {
     readonly layer: FeedbackLayer;
   }[] {
     if (!this.feedbackList) {
-      const out: { index: string; layer: FeedbackLayer }[] = [];
-      this.layers.forEach((layer, i) => {
-        if (isFeedbackLayer(layer)) out.push({ index: String(i), layer });
-        else if (layer instanceof Sequential) for (const f of layer.feedbackLayers()) out.push({ index: `${i}.${f.index}`, layer: f.layer });
-      });
-      this.feedbackList = out;
+      this.feedbackList = this.chain().flatMap(({ index, layer }) => (isFeedbackLayer(layer) ? [{ index, layer }] : []));
     }
     return this.feedbackList;
   }
@@ -223,42 +289,70 @@ export class Sequential implements Layer {
    * Sets a strategy, each layer getting its own generator forked from `rng` in layer order.
    *
    * Without `which`: every weighted layer (dense, conv) gets `strategy`, and every BatchNorm the
-   * exact backward, with Batch Manhattan if `strategy` has it (the protocol's rule, as the model
-   * builders do). With `which`: exactly the feedback layers it selects, BatchNorm included, get
-   * `strategy` as given.
+   * strategy's {@link FeedbackStrategy.batchNorm} (the exact backward, with Batch Manhattan if
+   * `strategy` has it), as the model builders do. With `which`: exactly the feedback layers it
+   * selects, BatchNorm included, get `strategy` as given. Nothing changes when one of them
+   * cannot take it.
+   *
+   * An optimizer holds the parameters it was built on: after giving a layer a rule with
+   * parameters of its own (Kolen-Pollack, weight mirrors), build the optimizer again on
+   * `model.params()` (a training step refuses one that misses them).
+   *
+   * @throws {@link ConfigError} when a selected layer is of a kind the strategy does not apply to,
+   * or the strategy reads the output error and the model's top weighted layer is not dense.
    */
   setFeedback(strategy: FeedbackStrategy, rng: Rng, which?: (index: string, layer: FeedbackLayer) => boolean): this {
-    for (const { index, layer } of this.feedbackLayers()) {
-      if (which) {
-        if (which(index, layer)) layer.setFeedback(strategy, rng.fork());
-      } else {
-        layer.setFeedback(layer instanceof WeightedLayer ? strategy : defaultBatchNormFeedback(strategy), rng.fork());
+    const chosen = this.feedbackLayers().flatMap(({ index, layer }) => {
+      if (which) return which(index, layer) ? [{ layer, strategy }] : [];
+      return [{ layer, strategy: layer.feedbackKind === 'batchnorm' ? strategy.batchNorm : strategy }];
+    });
+    for (const { layer, strategy: s } of chosen) {
+      if (!s?.appliesTo?.includes(layer.feedbackKind)) {
+        throw new ConfigError(`feedback of ${layer.describe()}`, s?.name ?? s, `a rule for ${layer.feedbackKind} layers${s?.appliesTo ? ` (${s.name} applies to ${s.appliesTo.join(', ')} layers)` : ''}`);
       }
     }
+    this.checkDirectFeedback(chosen.map((c) => c.strategy));
+    for (const { layer, strategy: s } of chosen) layer.setFeedback(s, rng.fork());
     return this;
   }
 
-  /** Applies each layer's strategy to its accumulated gradients (Batch Manhattan: g ← sign(g)). */
-  shapeGradients(): void {
-    for (const { layer } of this.feedbackLayers()) layer.feedback.shapeGradients(layer.params());
+  /**
+   * Refuses direct feedback in a model whose top weighted layer is not dense: the output error
+   * e that direct feedback projects is that layer's error, `[N, classes]`.
+   */
+  private checkDirectFeedback(extra: readonly FeedbackStrategy[] = []): void {
+    const layers = this.feedbackLayers();
+    const direct = [...layers.map(({ layer }) => layer.feedback.strategy), ...extra].find((s) => s.readsOutputError);
+    if (!direct) return;
+    const top = [...layers].reverse().find(({ layer }) => layer.feedbackKind !== 'batchnorm');
+    if (top && top.layer.feedbackKind !== 'dense') {
+      throw new ConfigError('feedback', direct.name, `a model whose top weighted layer is dense (${direct.name} sends the output error down, and layer ${top.index} ${top.layer.describe()} is not dense)`);
+    }
   }
 
-  /** Tells each layer's strategy that the optimizer stepped (brSF redraws its magnitudes). */
-  afterStep(): void {
-    for (const { layer } of this.feedbackLayers()) layer.feedback.afterStep();
+  /**
+   * The rules' work after the backward pass and before the optimizer step, layer by layer: Batch
+   * Manhattan's g ← sign(g), Kolen-Pollack's update of B, the weight mirror's phase.
+   */
+  beforeUpdate(): void {
+    for (const { layer } of this.feedbackLayers()) layer.feedback.beforeUpdate(layer, { manhattan: false });
+  }
+
+  /** The rules' work after the optimizer step (brSF redraws its magnitudes). */
+  afterUpdate(): void {
+    for (const { layer } of this.feedbackLayers()) layer.feedback.afterUpdate(layer);
   }
 
   /** Turns per-layer feedback statistics on or off (costs about one extra backward pass). */
   instrument(enabled = true): this {
     this.instrumented = enabled;
-    for (const { layer } of this.feedbackLayers()) layer.instrument = enabled;
     return this;
   }
 
-  /** The statistics of the last instrumented backward pass, per feedback layer index. */
+  /** The statistics of the last instrumented backward pass, per feedback layer index (null before one). */
   feedbackStats(): Record<string, FeedbackStats | null> {
     const out: Record<string, FeedbackStats | null> = {};
-    for (const { index, layer } of this.feedbackLayers()) out[index] = layer.stats;
+    for (const { index } of this.feedbackLayers()) out[index] = this.stats[index] ?? null;
     return out;
   }
 
@@ -282,5 +376,28 @@ export class Sequential implements Layer {
       if (!s) throw new DataFormatError('feedback state', `no entry for layer ${index}`);
       layer.feedback.loadState(s);
     }
+  }
+}
+
+/** The signals below `layer`: once the top weighted layer is reached, its error `g` is the output error e. */
+function withOutputError(signals: BackwardSignals | undefined, layer: Layer, g: Tensor): BackwardSignals | undefined {
+  if (signals?.outputError || !isFeedbackLayer(layer) || layer.feedbackKind === 'batchnorm') return signals;
+  return { outputError: g };
+}
+
+/**
+ * The error true backprop sends through `layer` for `g`, accumulating nothing: a feedback layer's
+ * input gradient through W itself; a parameter-free layer's backward; any other layer's backward
+ * with its gradients put back afterwards.
+ */
+function backpropError(layer: Layer, g: Tensor): Tensor {
+  if (isFeedbackLayer(layer)) return layer.inputGradient(g, layer.weight.value);
+  const params = layer.params();
+  if (params.length === 0) return layer.backward(g);
+  const saved = params.map((p) => p.grad.clone());
+  try {
+    return layer.backward(g);
+  } finally {
+    params.forEach((p, k) => p.grad.data.set(saved[k]!.data));
   }
 }

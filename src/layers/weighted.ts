@@ -1,13 +1,11 @@
-import { matrixStats, type FeedbackStats } from '../feedback/stats.js';
-import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
+import type { FeedbackContext, FeedbackLayerKind, FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 import { heNormal, type Initializer } from '../tensor/init.js';
-import { angleDegrees } from '../tensor/ops.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
 import { checkRng } from './checks.js';
-import type { FeedbackLayer } from './layer.js';
+import { FeedbackLayerBase } from './feedbackLayer.js';
 import { Workspace } from './workspace.js';
 
 /** Options shared by the weighted layers ({@link Dense}, {@link Conv2d}). */
@@ -25,20 +23,19 @@ export interface WeightedLayerOptions {
 }
 
 /**
- * What dense and convolutional layers share: a weight W and bias b, the bound feedback strategy
- * that supplies V for the backward pass, and the instrumentation comparing V with W. Each subclass
- * writes its own forward and backward, side by side, in its own file.
+ * What dense and convolutional layers share: a weight W and bias b, and the bound feedback
+ * strategy that decides what the backward pass sends down. Each subclass writes its own forward,
+ * parameter gradients and input gradient, side by side, in its own file.
  */
-export abstract class WeightedLayer implements FeedbackLayer {
+export abstract class WeightedLayer extends FeedbackLayerBase {
+  /** `dense` or `conv` (a getter in each subclass, so that it is readable while this constructor binds the feedback). */
+  abstract override get feedbackKind(): Extract<FeedbackLayerKind, 'dense' | 'conv'>;
   /** W: `[out, in]` for a dense layer, `[out, in, kh, kw]` for a convolution. Named `weight`. */
   readonly weight: Param;
   /** b, one per output unit or channel, initialised to 0; null when built with `bias: false`. Named `bias`. */
   readonly bias: Param | null;
   /** The initialiser that drew W (and that feedback alignment uses to draw B). */
   readonly init: Initializer;
-  feedback: Feedback;
-  instrument = false;
-  stats: FeedbackStats | null = null;
   /**
    * The output and input-gradient arrays, reused from step to step inside a training step.
    *
@@ -53,40 +50,27 @@ export abstract class WeightedLayer implements FeedbackLayer {
    * @param label the layer's description (subclass fields are not set yet while this runs).
    * @param weightShape W's shape (`[out, in]` or `[out, in, kh, kw]`).
    * @param fanIn inputs feeding one output unit; `fanOut`: outputs fed by one input unit.
-   * @throws {@link ConfigError} when `options.rng` is not an {@link Rng}.
+   * @throws {@link ConfigError} when `options.rng` is not an {@link Rng}, or the strategy does not apply to this kind of layer.
    */
   protected constructor(
-    label: string,
+    private readonly label: string,
     weightShape: Shape,
     private readonly fanIn: number,
     private readonly fanOut: number,
     options: WeightedLayerOptions,
   ) {
+    super();
     const rng = checkRng(label, options?.rng);
     const dtype = options.dtype ?? 'float32';
     this.init = options.init ?? heNormal();
     this.weight = new Param('weight', Tensor.zeros(weightShape, dtype));
     this.init.fill(this.weight.value.data, fanIn, fanOut, rng);
     this.bias = options.bias === false ? null : new Param('bias', Tensor.zeros([weightShape[0]!], dtype));
-    this.feedback = this.bindFeedback(options.feedback ?? symmetric(), rng.fork(), label);
+    this.feedback = this.bindFeedback(options.feedback ?? symmetric(), rng.fork());
   }
 
-  abstract describe(): string;
-  abstract outputShape(inputShape: Shape): number[];
-  abstract forward(x: Tensor, training: boolean): Tensor;
-  abstract backward(dy: Tensor): Tensor;
-  abstract trueInputGradient(dy: Tensor): Tensor;
-
-  params(): Param[] {
+  protected ownParams(): Param[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
-  }
-
-  zeroGrad(): void {
-    for (const p of this.params()) p.zeroGrad();
-  }
-
-  setFeedback(strategy: FeedbackStrategy, rng: Rng): void {
-    this.feedback = this.bindFeedback(strategy, checkRng(this.describe(), rng), this.describe());
   }
 
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
@@ -94,18 +78,11 @@ export abstract class WeightedLayer implements FeedbackLayer {
     this.workspace.reuse = on;
   }
 
-  recordErrorAngle(angle: number): void {
-    if (this.stats) this.stats = { ...this.stats, errorAngle: angle };
-  }
-
-  /** Records V-versus-W statistics; `trueDx` computes the input gradient backprop would send. */
-  protected measure(v: Tensor, dx: Tensor, trueDx: () => Tensor): void {
+  protected feedbackContext(rng: Rng): FeedbackContext {
     const w = this.weight.value;
-    const localErrorAngle = v === w ? 0 : angleDegrees(dx, this.workspace.fresh(trueDx)); // fresh: dx may be a reused array
-    this.stats = { ...matrixStats(v, w), localErrorAngle, errorAngle: NaN };
+    // While the subclass constructor runs, describe() may not work yet: the label stands in.
+    const layer = this.feedback ? this.describe() : this.label;
+    return { kind: this.feedbackKind, shape: w.shape, dtype: w.dtype, fanIn: this.fanIn, fanOut: this.fanOut, init: this.init, rng, layer };
   }
 
-  private bindFeedback(strategy: FeedbackStrategy, rng: Rng, layer: string): Feedback {
-    return strategy.bind({ shape: this.weight.value.shape, fanIn: this.fanIn, fanOut: this.fanOut, init: this.init, rng, layer });
-  }
 }

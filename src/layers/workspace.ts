@@ -39,17 +39,6 @@ export class Workspace {
     return new Tensor(data as Storage, shape);
   }
 
-  /** Runs `pass` with reuse off, so what it hands out is fresh (for a second result beside the reused one). */
-  fresh<T>(pass: () => T): T {
-    const reuse = this.reuse;
-    this.reuse = false;
-    try {
-      return pass();
-    } finally {
-      this.reuse = reuse;
-    }
-  }
-
   /** An index array for the pass to fill completely (not cleared), reused like {@link Workspace.tensor}. */
   indices(name: string, size: number): Int32Array {
     if (!this.reuse) return new Int32Array(size);

@@ -13,10 +13,8 @@ export type FeedbackChoice = FeedbackStrategy | ((weightedIndex: number) => Feed
 export function feedbackAt(choice: FeedbackChoice | undefined, index: number): FeedbackStrategy {
   if (choice === undefined) return symmetric();
   const strategy = typeof choice === 'function' ? choice(index) : choice;
-  if (typeof strategy?.bind !== 'function' || typeof strategy.spec !== 'object') {
+  if (typeof strategy?.bind !== 'function' || typeof strategy.spec !== 'object' || !Array.isArray(strategy.appliesTo)) {
     throw new ConfigError(`feedback for weighted layer ${index}`, strategy, 'a FeedbackStrategy, e.g. usf() or symmetric()');
   }
   return strategy;
 }
-
-export { defaultBatchNormFeedback } from '../feedback/batchManhattan.js';

@@ -11,7 +11,7 @@ import { BatchNorm } from '../norm/batchNorm.js';
 import type { Initializer } from '../tensor/init.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape } from '../tensor/tensor.js';
-import { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './common.js';
+import { feedbackAt, type FeedbackChoice } from './common.js';
 
 /** Options of {@link lenet}. */
 export interface LenetOptions {
@@ -25,7 +25,7 @@ export interface LenetOptions {
   bn?: boolean;
   /** Feedback for the five weighted layers (conv1, conv2, dense 120, dense 84, dense out), or a function of their index 0–4. */
   feedback?: FeedbackChoice;
-  /** Feedback of the BN layers (default: exact BN backward, with Batch Manhattan when the weighted layers use it). */
+  /** Feedback of the BN layers (default: the weighted layer's strategy's `batchNorm`: the exact BN backward, with Batch Manhattan when the weighted layers use it). */
   bnFeedback?: FeedbackStrategy;
   /** Weight initialiser of the conv and dense layers (default He-normal). */
   init?: Initializer;
@@ -72,7 +72,7 @@ export function lenet(options: LenetOptions): Sequential {
     const feedback = feedbackAt(options.feedback, weighted++);
     add(make(feedback));
     if (!relu) return;
-    if (options.bn) add(new BatchNorm(shape[0]!, { rng, feedback: options.bnFeedback ?? defaultBatchNormFeedback(feedback) }));
+    if (options.bn) add(new BatchNorm(shape[0]!, { rng, feedback: options.bnFeedback ?? feedback.batchNorm }));
     add(new ReLU());
   };
   block((feedback) => new Conv2d(shape[0]!, 6, 5, { rng, padding: 2, feedback, ...init }), true);

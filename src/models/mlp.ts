@@ -10,7 +10,7 @@ import { BatchNorm } from '../norm/batchNorm.js';
 import type { Initializer } from '../tensor/init.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape } from '../tensor/tensor.js';
-import { defaultBatchNormFeedback, feedbackAt, type FeedbackChoice } from './common.js';
+import { feedbackAt, type FeedbackChoice } from './common.js';
 
 /** Options of {@link mlp}. */
 export interface MlpOptions {
@@ -67,7 +67,7 @@ export function mlp(options: MlpOptions): Sequential {
     const feedback = feedbackAt(options.feedback, i);
     layers.push(new Dense(widths[i]!, widths[i + 1]!, { rng, feedback, ...(options.init ? { init: options.init } : {}) }));
     if (i + 2 < widths.length) {
-      if (options.bn) layers.push(new BatchNorm(widths[i + 1]!, { rng, feedback: options.bnFeedback ?? defaultBatchNormFeedback(feedback) }));
+      if (options.bn) layers.push(new BatchNorm(widths[i + 1]!, { rng, feedback: options.bnFeedback ?? feedback.batchNorm }));
       layers.push(new ReLU());
     }
   }

@@ -1,12 +1,11 @@
 import { ConfigError, ShapeError, StateError } from '../errors.js';
-import { matrixStats, type FeedbackStats } from '../feedback/stats.js';
-import type { Feedback, FeedbackStrategy } from '../feedback/strategy.js';
+import type { BackwardSignals, FeedbackContext, FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 import { checkPositiveInt, checkRng } from '../layers/checks.js';
-import type { FeedbackLayer, LayerBuffers } from '../layers/layer.js';
+import { FeedbackLayerBase } from '../layers/feedbackLayer.js';
+import type { LayerBuffers } from '../layers/layer.js';
 import { Workspace } from '../layers/workspace.js';
 import type { Initializer } from '../tensor/init.js';
-import { angleDegrees } from '../tensor/ops.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, type DType, type Shape, type Storage } from '../tensor/tensor.js';
@@ -62,9 +61,16 @@ const GAMMA_FEEDBACK_INIT: Initializer = { name: 'standard-normal', fill: (out, 
  * console.log(y.shape, bn.runningMean[0]!.toFixed(2), bn.runningVar[0]!.toFixed(2)); // [8, 16, 5, 5] 0.33 1.23
  * ```
  */
-export class BatchNorm implements FeedbackLayer {
+export class BatchNorm extends FeedbackLayerBase {
   /** γ, the per-channel scale, initialised to 1. Named `weight`, as in PyTorch. */
   readonly gamma: Param;
+  /** W for the feedback rules: γ, the scale the exact backward multiplies the error by. */
+  get weight(): Param {
+    return this.gamma;
+  }
+  get feedbackKind(): 'batchnorm' {
+    return 'batchnorm';
+  }
   /** β, the per-channel shift, initialised to 0. Named `bias`, as in PyTorch. */
   readonly beta: Param;
   /**
@@ -83,12 +89,11 @@ export class BatchNorm implements FeedbackLayer {
   readonly eps: number;
   /** The running statistics' momentum m: `running ← (1 − m)·running + m·batch` (default 0.1). */
   readonly momentum: number;
-  feedback: Feedback;
-  instrument = false;
-  stats: FeedbackStats | null = null;
   private cache: { xhat: Storage; invStd: Float64Array; shape: Shape; training: boolean } | null = null;
   /** The output, x̂ and input-gradient arrays, reused from step to step inside a training step. */
   private readonly workspace = new Workspace();
+  /** The channel sums of the last backward pass, for the dy they were summed from. */
+  private sums: { dy: Tensor; cache: NonNullable<BatchNorm['cache']>; sumDy: Float64Array; sumDyXhat: Float64Array } | null = null;
 
   /**
    * @param options `rng` (required) seeds the feedback's generator; `eps` (default 1e-5),
@@ -101,6 +106,7 @@ export class BatchNorm implements FeedbackLayer {
     readonly numFeatures: number,
     options: BatchNormOptions,
   ) {
+    super();
     checkPositiveInt(`BatchNorm numFeatures`, numFeatures);
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum ?? 0.1;
@@ -111,7 +117,7 @@ export class BatchNorm implements FeedbackLayer {
     this.beta = new Param('bias', Tensor.zeros([numFeatures], dtype));
     this.runningMean = new Float64Array(numFeatures);
     this.runningVar = new Float64Array(numFeatures).fill(1);
-    this.feedback = this.bind(options.feedback ?? symmetric(), checkRng(this.describe(), options?.rng).fork());
+    this.feedback = this.bindFeedback(options.feedback ?? symmetric(), checkRng(this.describe(), options?.rng).fork());
   }
 
   describe(): string {
@@ -168,9 +174,18 @@ export class BatchNorm implements FeedbackLayer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  /**
+   * The parameter gradients (dβ, dγ), always the true ones; then the error sent down, which the
+   * feedback decides: through {@link BatchNorm.inputGradient} with V(γ) (= γ for the exact backward).
+   */
+  backward(dy: Tensor, signals?: BackwardSignals): Tensor {
+    this.backwardParams(dy); //                            dβ += Σ dy,  dγ += Σ dy·x̂
+    return this.feedback.backward(this, dy, signals); //   dx through V(γ)
+  }
+
+  /** The parameter gradients alone: dβ += Σ dy, dγ += Σ dy·x̂. */
+  backwardParams(dy: Tensor): void {
     const cache = this.requireCache(dy);
-    // Parameter gradients: always the true ones, accumulated.
     const { c } = this.layout(cache.shape);
     const { sumDy, sumDyXhat } = this.channelSums(dy, cache);
     const dgamma = this.gamma.grad.data, dbeta = this.beta.grad.data;
@@ -178,20 +193,23 @@ export class BatchNorm implements FeedbackLayer {
       dbeta[ch] += sumDy[ch]!; //      dβ += Σ dy
       dgamma[ch] += sumDyXhat[ch]!; // dγ += Σ dy·x̂
     }
-    // The error sent down goes through V(γ) (= γ for the exact BN backward).
-    const v = this.feedback.matrix(this.gamma.value);
-    const dx = this.inputGradient(dy, v.data, cache, sumDy, sumDyXhat);
-    if (this.instrument) {
-      const w = this.gamma.value;
-      this.stats = { ...matrixStats(v, w), localErrorAngle: v === w ? 0 : angleDegrees(dx, this.workspace.fresh(() => this.inputGradient(dy, w.data, cache, sumDy, sumDyXhat))), errorAngle: NaN };
-    }
-    return dx;
   }
 
-  trueInputGradient(dy: Tensor): Tensor {
+  /**
+   * The error sent to the input with the per-channel scale `v` in place of γ (V(γ); `v = γ` is
+   * the exact BN backward): `dx = (v·dy − mean(v·dy) − x̂·mean(v·dy·x̂)) / σ` in train mode,
+   * `dy·v/σ` in eval mode.
+   */
+  inputGradient(dy: Tensor, v: Tensor): Tensor {
     const cache = this.requireCache(dy);
+    if (v.size !== this.numFeatures) throw new ShapeError(`${this.describe()}.inputGradient feedback matrix`, `[${this.numFeatures}]`, v.shape);
     const { sumDy, sumDyXhat } = this.channelSums(dy, cache);
-    return this.workspace.fresh(() => this.inputGradient(dy, this.gamma.value.data, cache, sumDy, sumDyXhat));
+    return this.inputGradientFrom(dy, v.data, cache, sumDy, sumDyXhat);
+  }
+
+  lastInputShape(): Shape {
+    if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
+    return this.cache.shape.slice(1);
   }
 
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
@@ -201,6 +219,14 @@ export class BatchNorm implements FeedbackLayer {
 
   /** Per channel, Σ dy and Σ dy·x̂: the parameter gradients, and the two means the input gradient subtracts. */
   private channelSums(dy: Tensor, cache: NonNullable<BatchNorm['cache']>): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+    // The parameter gradients and the input gradient of one backward pass need them for the same dy.
+    if (this.sums?.dy === dy && this.sums.cache === cache) return this.sums;
+    const sums = this.computeChannelSums(dy, cache);
+    this.sums = { dy, cache, ...sums };
+    return sums;
+  }
+
+  private computeChannelSums(dy: Tensor, cache: NonNullable<BatchNorm['cache']>): { sumDy: Float64Array; sumDyXhat: Float64Array } {
     const { n, c, s } = this.layout(cache.shape);
     const g = dy.data, xhat = cache.xhat;
     const sumDy = new Float64Array(c), sumDyXhat = new Float64Array(c);
@@ -233,11 +259,11 @@ export class BatchNorm implements FeedbackLayer {
   }
 
   /**
-   * dx for gradient dy and scale v: the full BN backward in train mode,
+   * dx for gradient dy and scale v (from the channel sums): the full BN backward in train mode,
    * `dx = (v·dy − mean(v·dy) − x̂·mean(v·dy·x̂)) / σ`, and `dy·v/σ` in eval mode. The means come
    * from the channel sums the parameter gradients already needed (v is constant per channel).
    */
-  private inputGradient(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>, sumDy: Float64Array, sumDyXhat: Float64Array): Tensor {
+  private inputGradientFrom(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>, sumDy: Float64Array, sumDyXhat: Float64Array): Tensor {
     const { n, c, s } = this.layout(cache.shape);
     const m = n * s;
     const g = dy.data, xhat = cache.xhat;
@@ -254,7 +280,7 @@ export class BatchNorm implements FeedbackLayer {
     return dx;
   }
 
-  params(): Param[] {
+  protected ownParams(): Param[] {
     return [this.gamma, this.beta];
   }
 
@@ -262,21 +288,8 @@ export class BatchNorm implements FeedbackLayer {
     return { arrays: { running_mean: this.runningMean, running_var: this.runningVar } };
   }
 
-  zeroGrad(): void {
-    this.gamma.zeroGrad();
-    this.beta.zeroGrad();
-  }
-
-  setFeedback(strategy: FeedbackStrategy, rng: Rng): void {
-    this.feedback = this.bind(strategy, checkRng(this.describe(), rng));
-  }
-
-  recordErrorAngle(angle: number): void {
-    if (this.stats) this.stats = { ...this.stats, errorAngle: angle };
-  }
-
-  private bind(strategy: FeedbackStrategy, rng: Rng): Feedback {
-    return strategy.bind({ shape: [this.numFeatures], fanIn: 1, fanOut: 1, init: GAMMA_FEEDBACK_INIT, rng, layer: this.describe() });
+  protected feedbackContext(rng: Rng): FeedbackContext {
+    return { kind: 'batchnorm', shape: [this.numFeatures], dtype: this.gamma.value.dtype, fanIn: 1, fanOut: 1, init: GAMMA_FEEDBACK_INIT, rng, layer: this.describe() };
   }
 
   private layout(shape: Shape): { n: number; c: number; s: number } {

@@ -4,18 +4,30 @@ import { Tensor, type DType } from './tensor.js';
  * A trainable parameter: its value, the gradient accumulated into it by backward passes, and a
  * name. Layers name their own parameters (`"weight"`, `"bias"`); containers prefix them with the
  * layer's index (`"0.weight"`), so optimizers, checkpoints and metrics all see the same names.
+ *
+ * A learning rule's own parameter (Kolen-Pollack's and weight mirrors' feedback matrix B, named
+ * `"3.feedback.b"`) is a `Param` with `feedback: true`: the optimizer updates it like the others,
+ * checkpoints save it, but its gradient is the rule's update, not a gradient of the loss, so
+ * `gradCheck` leaves it out.
  */
 export class Param {
-  /** Gradient of the loss with respect to `value`, accumulated (`+=`) by backward passes. */
+  /** Gradient of the loss with respect to `value` (or a rule's update, for a feedback parameter), accumulated (`+=`) by backward passes. */
   grad: Tensor;
+  /** Whether the parameter belongs to a feedback rule (its gradient is not the loss's). */
+  readonly feedback: boolean;
 
   constructor(
     /** Dotted name, e.g. `"weight"` inside a layer, `"0.weight"` inside a `Sequential`. */
     public name: string,
     /** The current value. Layers read it on every call, so {@link Param.cast} can replace it. */
     public value: Tensor,
+    options: {
+      /** True for a feedback rule's own parameter (default false). */
+      feedback?: boolean;
+    } = {},
   ) {
     this.grad = Tensor.zeros(value.shape, value.dtype);
+    this.feedback = options.feedback ?? false;
   }
 
   /** Sets the accumulated gradient to zero (done once per step, before the backward pass). */

@@ -6,9 +6,8 @@ import { softmaxCrossEntropy } from '../layers/loss.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { allFinite } from '../tensor/ops.js';
-import type { Rng, RngState } from '../tensor/rng.js';
-import { Tensor, sizeOf } from '../tensor/tensor.js';
-import { trainStep } from './step.js';
+import type { Rng } from '../tensor/rng.js';
+import { Batches, Trainer, type TrainerPosition } from './trainer.js';
 
 /** One epoch's record. */
 export interface EpochRecord {
@@ -58,19 +57,7 @@ export interface TrainResult {
  * Where a training run stands, mid-epoch included: everything besides the model and optimizer
  * that a resumed run needs to continue exactly as if it had never stopped.
  */
-export interface TrainProgress {
-  /** The epoch in progress (1-based); `epochs + 1` when training has finished. */
-  readonly epoch: number;
-  /** Steps of that epoch already taken. */
-  readonly step: number;
-  /** The data-order generator as it was when this epoch began (before its shuffle). */
-  readonly epochStartRng: RngState;
-  /** The epoch's running sums so far: the training loss summed over samples… */
-  readonly lossSum: number;
-  /** …the correctly classified samples… */
-  readonly correct: number;
-  /** …and the samples seen. */
-  readonly seen: number;
+export interface TrainProgress extends TrainerPosition {
   /** The records of the finished epochs. */
   readonly history: readonly EpochRecord[];
 }
@@ -142,65 +129,33 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
     throw new ConfigError('checkpointEvery', checkpointEvery, 'a positive integer number of steps');
   }
   const { train: trainSet, test } = data;
-  if (trainSet.size === 0) throw new ConfigError('training set size', 0, 'at least one sample');
-
-  const sampleSize = sizeOf(trainSet.sampleShape);
-  const xFull = Tensor.zeros([batchSize, ...trainSet.sampleShape]);
-  const yFull = new Int32Array(batchSize);
-  const order = new Uint32Array(trainSet.size);
-  const steps = Math.ceil(trainSet.size / batchSize);
+  const trainer = new Trainer(model, trainSet, { optimizer, rng, batchSize, ...(schedule ? { schedule } : {}) });
+  const steps = trainer.stepsPerEpoch;
   const history: EpochRecord[] = [...(resume?.history ?? [])];
+  if (resume) trainer.restore(resume);
+  const progress = (): TrainProgress => ({ ...trainer.position(), history: [...history] });
   let diverged: DivergenceInfo | null = null;
-  const startEpoch = resume?.epoch ?? 1;
-  if (resume) {
-    if (!Number.isInteger(resume.epoch) || resume.epoch < 1 || !Number.isInteger(resume.step) || resume.step < 0 || resume.step >= steps) {
-      throw new ConfigError('resume progress', { epoch: resume.epoch, step: resume.step }, `an epoch ≥ 1 and a step in [0, ${steps})`);
-    }
-    rng.setState(resume.epochStartRng);
-  }
-  const checkpoint = (progress: TrainProgress) => onCheckpoint?.(progress);
+  let t0 = now();
 
-  for (let epoch = startEpoch; epoch <= epochs && !diverged; epoch++) {
-    const t0 = now();
-    if (schedule) optimizer.lr = schedule.at(epoch - 1);
-    const epochStartRng = rng.state();
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    rng.shuffle(order);
-    const continuing = resume && epoch === startEpoch;
-    let lossSum = continuing ? resume.lossSum : 0;
-    let correct = continuing ? resume.correct : 0;
-    let seen = continuing ? resume.seen : 0;
-    for (let s = continuing ? resume.step : 0; s < steps; s++) {
-      const start = s * batchSize;
-      const count = Math.min(batchSize, trainSet.size - start);
-      const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...trainSet.sampleShape]);
-      const y = count === batchSize ? yFull : yFull.subarray(0, count);
-      trainSet.fillBatch(order, start, count, x.data, y);
-      const last = s === steps - 1;
-      if (options.instrument !== undefined) model.instrument(instrument && last); // else: as the caller left it
-      const r = trainStep(model, optimizer, x, y);
-      const detail = !Number.isFinite(r.loss) ? `loss is ${r.loss}` : firstNonFiniteParam(model);
-      if (detail) {
-        const layer = model.locateNonFinite(x);
-        diverged = { epoch, step: s + 1, detail, layer };
-        if (onDivergence === 'throw') throw new DivergenceError(epoch, s + 1, layer ? `${detail}; first non-finite: ${layer}` : detail);
-        break;
-      }
-      lossSum += r.loss * count;
-      correct += r.correct;
-      seen += count;
-      options.onBatch?.(epoch, s + 1, steps, r.loss);
-      if (checkpointEvery && ((epoch - 1) * steps + s + 1) % checkpointEvery === 0 && s + 1 < steps) {
-        checkpoint({ epoch, step: s + 1, epochStartRng, lossSum, correct, seen, history: [...history] });
-      }
+  while (trainer.epoch <= epochs) {
+    if (options.instrument !== undefined) model.instrument(instrument && trainer.stepOfEpoch === steps - 1); // else: as the caller left it
+    const r = trainer.step();
+    const detail = !Number.isFinite(r.loss) ? `loss is ${r.loss}` : firstNonFiniteParam(model);
+    if (detail) {
+      const layer = model.locateNonFinite(r.batch.x);
+      diverged = { epoch: r.epoch, step: r.step, detail, layer };
+      if (onDivergence === 'throw') throw new DivergenceError(r.epoch, r.step, layer ? `${detail}; first non-finite: ${layer}` : detail);
+      break;
     }
-    if (diverged) break;
+    options.onBatch?.(r.epoch, r.step, steps, r.loss);
+    if (checkpointEvery && ((r.epoch - 1) * steps + r.step) % checkpointEvery === 0 && !r.epochEnd) onCheckpoint?.(progress());
+    if (!r.epochEnd) continue;
     const evaluation = test ? evaluate(model, test, Math.max(batchSize, 500)) : { loss: NaN, accuracy: NaN };
     const record: EpochRecord = {
-      epoch,
+      epoch: r.epoch,
       lr: optimizer.lr,
-      trainLoss: lossSum / seen,
-      trainAccuracy: correct / seen,
+      trainLoss: r.epochEnd.lossSum / r.epochEnd.seen,
+      trainAccuracy: r.epochEnd.correct / r.epochEnd.seen,
       testLoss: evaluation.loss,
       testAccuracy: evaluation.accuracy,
       feedback: instrument ? model.feedbackStats() : null,
@@ -208,7 +163,8 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
     };
     history.push(record);
     options.onEpoch?.(record);
-    if (checkpointEvery) checkpoint({ epoch: epoch + 1, step: 0, epochStartRng: rng.state(), lossSum: 0, correct: 0, seen: 0, history: [...history] });
+    if (checkpointEvery) onCheckpoint?.(progress());
+    t0 = now();
   }
   if (options.instrument !== undefined) model.instrument(false);
   const last = history[history.length - 1];
@@ -236,20 +192,11 @@ export function evaluate(
   /** Fraction of samples classified correctly, 0 to 1 (NaN for an empty dataset). */
   accuracy: number;
 } {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
-  const sampleSize = sizeOf(data.sampleShape);
-  const xFull = Tensor.zeros([batchSize, ...data.sampleShape]);
-  const yFull = new Int32Array(batchSize);
-  const order = new Uint32Array(data.size);
-  for (let i = 0; i < order.length; i++) order[i] = i;
+  const batches = new Batches(data, batchSize);
   let lossSum = 0, correct = 0;
   model.reuseBuffers(true); // each batch's activations go into the previous batch's arrays: none is kept
   try {
-    for (let start = 0; start < data.size; start += batchSize) {
-      const count = Math.min(batchSize, data.size - start);
-      const x = count === batchSize ? xFull : new Tensor(xFull.data.subarray(0, count * sampleSize), [count, ...data.sampleShape]);
-      const y = count === batchSize ? yFull : yFull.subarray(0, count);
-      data.fillBatch(order, start, count, x.data, y);
+    for (const { x, y, count } of batches) {
       const r = softmaxCrossEntropy(model.forward(x, false), y);
       lossSum += r.loss * count;
       correct += r.correct ?? 0;

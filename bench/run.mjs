@@ -13,7 +13,7 @@
  *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
  *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, pytorch
  *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c
- *   --strategies a,b     feedback strategies of the overhead table (default all ten)
+ *   --strategies a,b     feedback strategies of the overhead table (default every registered method, without and with BM)
  *   --reps N             repetitions (default 3; 1 with --quick)
  *   --no-overhead        skip the per-strategy overhead table
  *   --no-soak            skip the long (subnormal) runs
@@ -34,7 +34,9 @@ import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataF
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'pytorch'];
-export const STRATEGY_NAMES = ['bp', 'usf', 'brsf', 'frsf', 'fa', 'bm+bp', 'bm+usf', 'bm+brsf', 'bm+frsf', 'bm+fa'];
+// Every registered method, without and with Batch Manhattan (the registry is the one list of methods).
+const { methods } = await import('../dist/index.js');
+export const STRATEGY_NAMES = [...methods().map((m) => m.name), ...methods().map((m) => `bm+${m.name}`)];
 const OVERHEAD_WORKLOADS = ['mlp', 'cnn'];
 const CONV = new Set(['cnn', 'cnn_c']);
 

@@ -26,10 +26,14 @@ export { symmetric, type SymmetricOptions } from './feedback/symmetric.js';
 export { brsf, frsf, signConcordant, usf, type SignConcordantOptions } from './feedback/signConcordant.js';
 export { feedbackAlignment, randomFeedback } from './feedback/random.js';
 export { batchManhattan } from './feedback/batchManhattan.js';
-export { BindingState, MatrixFeedback, checkFlip, drawFlipMask } from './feedback/base.js';
+export { BindingState, LearnedFeedback, MatrixFeedback, checkFlip, checkRate, drawFlipMask } from './feedback/base.js';
 export { ALL_LAYER_KINDS, bindFeedback, defineStrategy, type StrategyDefinition } from './feedback/define.js';
 export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, type MagnitudeLaw } from './feedback/magnitude.js';
-export { FEEDBACK_NAMES, feedbackByName, feedbackFromSpec, type CustomFeedbackFactories, type FeedbackByNameOptions, type FeedbackName } from './feedback/spec.js';
+export { directFeedback } from './feedback/direct.js';
+export { KOLEN_POLLACK_DEFAULTS, kolenPollack, type KolenPollackOptions } from './feedback/kolenPollack.js';
+export { WEIGHT_MIRROR_DEFAULTS, weightMirror, type WeightMirrorOptions } from './feedback/weightMirror.js';
+export { feedbackFromSpec, type CustomFeedbackFactories } from './feedback/spec.js';
+export { feedbackByName, methodByName, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
 export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
 export { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layers/layer.js';
@@ -43,7 +47,7 @@ export { AvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './l
 export { Dropout } from './layers/dropout.js';
 export { geometry2d, outputSize, pair, type Geometry2d, type Size2, type WindowOptions } from './layers/geometry.js';
 export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './norm/batchNorm.js';
-export { Sequential } from './layers/sequential.js';
+export { Sequential, type Link } from './layers/sequential.js';
 export { checkLabels, meanSquaredError, softmaxCrossEntropy, type Labels, type LossResult } from './layers/loss.js';
 
 export type { Optimizer, OptimizerState } from './optim/optimizer.js';

@@ -57,7 +57,9 @@ describe('npm run bench -- --quick --json', () => {
     expect(report.meta.details.map((d) => d.info.threads)).toEqual([1, 2]);
 
     const strategies = report.strategyOverhead.map((s) => s.strategy).sort();
-    expect(strategies).toEqual(['bm+bp', 'bm+brsf', 'bm+fa', 'bm+frsf', 'bm+usf', 'bp', 'brsf', 'fa', 'frsf', 'usf']);
+    // Every registered method, without and with Batch Manhattan: the new rules included.
+    const names = ['bp', 'usf', 'brsf', 'frsf', 'fa', 'dfa', 'kp', 'wm'];
+    expect(strategies).toEqual([...names, ...names.map((n) => `bm+${n}`)].sort());
     for (const s of report.strategyOverhead) {
       expect(s.workload).toBe('mlp');
       expect(positive(s.ratioToSymmetric), `${s.strategy}: ${s.ratioToSymmetric}`).toBe(true);

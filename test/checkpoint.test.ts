@@ -66,7 +66,7 @@ const BATCH = 8; // 8 steps per epoch
 
 function run(seed: number, strategy: FeedbackStrategy, opts: { stopAfterCheckpoint?: number; from?: Uint8Array } = {}) {
   const model = build(seed, strategy);
-  const lr = strategy.spec.type === 'batch-manhattan' ? 1e-3 : 0.05;
+  const lr = strategy.name.startsWith('bm+') ? 1e-3 : 0.05;
   const optimizer = new SGD(model.params(), { lr, momentum: 0.9, weightDecay: 1e-4 });
   const dataRng = new Rng(seed + 100);
   let progress: TrainProgress | undefined;
@@ -98,7 +98,8 @@ function run(seed: number, strategy: FeedbackStrategy, opts: { stopAfterCheckpoi
   }
 }
 
-const STRATEGIES = ['bp', 'usf', 'brsf', 'frsf', 'fa'].flatMap((name) => [false, true].map((bm) => feedbackByName(name, { bm })));
+// Every registered method (the learned rules kp and wm resume their B and, for wm, its noise generator; dfa its lazily drawn B).
+const STRATEGIES = ['bp', 'usf', 'brsf', 'frsf', 'fa', 'dfa', 'kp', 'wm'].flatMap((name) => [false, true].map((bm) => feedbackByName(name, { bm })));
 STRATEGIES.push(feedbackByName('brsf', { flip: 0.25, magnitude: 'lognormal' }));
 
 describe('a run resumed from a checkpoint ends bit-identical to the uninterrupted run', () => {

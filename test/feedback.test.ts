@@ -3,7 +3,7 @@ import {
   ConfigError,
   DataFormatError,
   Dense,
-  FEEDBACK_NAMES,
+  methods,
   ReLU,
   Rng,
   SGD,
@@ -959,7 +959,7 @@ describe('feedbackByName', () => {
     random: { name: 'fa', spec: { type: 'random', flip: 0 } },
   };
 
-  it.each([...FEEDBACK_NAMES])('%s, alone, with bm and with flip', (name) => {
+  it.each(methods('protocol').flatMap((m) => [m.name, ...m.aliases]))('%s, alone, with bm and with flip', (name) => {
     const e = EXPECTED[name];
     expect(e, `no expectation for ${name}`).toBeDefined();
     const s = feedbackByName(name);

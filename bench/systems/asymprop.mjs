@@ -6,8 +6,8 @@ const lib = await import('../../dist/index.js');
 const { BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Rng, SGD, Sequential, Tensor, decodeArray, feedbackByName, trainStep } = lib;
 
 /**
- * A strategy from its benchmark name: `bp`, `usf`, `brsf`, `frsf`, `fa`, or any of them with a
- * `bm+` prefix (Batch Manhattan on top).
+ * A strategy from its benchmark name: a registered method (`bp`, `usf`, `brsf`, `frsf`, `fa`,
+ * `dfa`, `kp`, `wm`), or any of them with a `bm+` prefix (Batch Manhattan on top).
  */
 export function strategy(name) {
   const bm = name.startsWith('bm+');
@@ -20,7 +20,7 @@ export async function create(name, { strategy: strategyName = 'bp', threads = 1,
   const w = workload(name);
   const rng = new Rng(1);
   const feedback = strategy(strategyName);
-  const bnFeedback = feedback.spec.type === 'batch-manhattan' ? strategy('bm+bp') : strategy('bp');
+  const bnFeedback = feedback.batchNorm; // what a BatchNorm beside the rule gets (the exact backward, with BM when the rule has it)
   const layers = [];
   for (const l of shapes(name)) {
     if (l.type === 'flatten') layers.push(new Flatten());

@@ -346,8 +346,9 @@ export class Panel {
       row.flip.value = String(layer.flip);
       row.magnitude.value = layer.magnitude;
       row.magnitude.disabled = !usesMagnitudes(layer.method);
+      row.flip.disabled = !METHODS[layer.method]!.flip;
       row.v.textContent = describe(layer);
-      row.v.title = METHODS[layer.method].hint;
+      row.v.title = METHODS[layer.method]!.hint;
     });
     const same = <K extends keyof LayerFeedback>(key: K) => layers.every((l) => l[key] === layers[0]![key]);
     const all = this.rows.all;
@@ -355,7 +356,7 @@ export class Panel {
     all.flip.value = same('flip') ? String(layers[0]!.flip) : '';
     all.magnitude.value = same('magnitude') ? layers[0]!.magnitude : 'mixed';
     all.magnitude.disabled = !layers.some((l) => usesMagnitudes(l.method));
-    all.v.textContent = same('method') ? METHODS[layers[0]!.method].hint : 'each layer as set below';
+    all.v.textContent = same('method') ? METHODS[layers[0]!.method]!.hint : 'each layer as set below';
     this.controls.bn.checked = this.settings.bn;
     this.controls.bm.checked = this.settings.bm;
     this.controls.lr.value = String(this.settings.lr);
@@ -363,14 +364,14 @@ export class Panel {
 }
 
 function usesMagnitudes(method: Method): boolean {
-  return method === 'brsf' || method === 'frsf';
+  return METHODS[method]?.magnitude ?? false;
 }
 
 /** The backward pass of one layer in a line, e.g. `V = M∘sign(W), M fixed; 10% of signs flipped`. */
 function describe(layer: LayerFeedback): string {
-  let text = METHODS[layer.method].v;
+  let text = METHODS[layer.method]!.v;
   if (usesMagnitudes(layer.method)) text += ` (${MAGNITUDES[layer.magnitude]})`;
-  if (layer.flip > 0) text += `; ${Math.round(layer.flip * 100)}% of signs flipped`;
+  if (layer.flip > 0 && METHODS[layer.method]!.flip) text += `; ${Math.round(layer.flip * 100)}% of signs flipped`;
   return text;
 }
 

@@ -7,8 +7,10 @@
 /** The two problems the page trains on. */
 export type DatasetName = 'spirals' | 'mnist';
 
-/** The feedback methods of the paper, by their protocol names (see `feedbackByName`). */
-export type Method = 'bp' | 'usf' | 'brsf' | 'frsf' | 'fa';
+import { methods } from 'asymprop';
+
+/** A feedback method by its registered name (see `methods()` and `feedbackByName`). */
+export type Method = string;
 
 /** The random-magnitude laws of brSF and frSF. */
 export type Magnitude = 'uniform' | 'abs-normal' | 'lognormal';
@@ -89,14 +91,13 @@ export function layerNames(dataset: DatasetName): string[] {
   return widths.slice(1).map((out, i) => `dense ${i + 1} (${widths[i]}→${out}${i === widths.length - 2 ? ', output' : ''})`);
 }
 
-/** What each method does to the backward pass, in one line (shown beside the controls). */
-export const METHODS: Readonly<Record<Method, { readonly label: string; readonly v: string; readonly hint: string }>> = {
-  bp: { label: 'symmetric (bp)', v: 'V = W', hint: 'the error goes back through W itself: true backprop, the control' },
-  usf: { label: 'uSF', v: 'V = sign(W)', hint: "W's signs, every magnitude 1" },
-  brsf: { label: 'brSF', v: 'V = M∘sign(W), M redrawn each step', hint: "W's signs, random magnitudes M drawn anew after every step" },
-  frsf: { label: 'frSF', v: 'V = M∘sign(W), M fixed', hint: "W's signs, random magnitudes M drawn once" },
-  fa: { label: 'random (FA)', v: 'V = B, B random and fixed', hint: 'a fixed random matrix B, unrelated to W' },
-};
+/**
+ * Every registered method (the library's registry: the paper's five, then dfa, kp and wm), with
+ * what it does to the backward pass in one line, in the guides' notation (shown beside the controls).
+ */
+export const METHODS: Readonly<Record<Method, { readonly label: string; readonly v: string; readonly hint: string; readonly flip: boolean; readonly magnitude: boolean }>> = Object.fromEntries(
+  methods().map((m) => [m.name, { label: m.name === m.label ? m.label : `${m.label} (${m.name})`, v: m.formula, hint: m.description, flip: m.flip, magnitude: m.magnitude }]),
+);
 
 /** The magnitude laws, as the select shows them. */
 export const MAGNITUDES: Readonly<Record<Magnitude, string>> = {

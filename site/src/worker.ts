@@ -4,8 +4,8 @@
  * Everything here goes through asymprop's public API.
  */
 import {
-  ArrayDataset, BatchNorm, ImageDataset, Rng, SGD, Tensor, WeightedLayer, batchManhattan, evaluate, feedbackByName, gemmThreads, mlp, ops,
-  symmetric, trainStep, useGemmThreads, type Dataset, type FeedbackSpec, type FeedbackStrategy, type Sequential,
+  ArrayDataset, BatchNorm, ImageDataset, Rng, SGD, Tensor, WeightedLayer, evaluate, feedbackByName, methodByName, gemmThreads, mlp, ops,
+  trainStep, useGemmThreads, type Dataset, type FeedbackSpec, type FeedbackStrategy, type Sequential,
 } from 'asymprop';
 import { decodeDigits } from './digitsFile.js';
 import { shownDigits, type BoundaryGrid, type FromWorker, type LayerReport, type ToWorker, type WorkerReport } from './messages.js';
@@ -14,8 +14,8 @@ import { SPIRALS_EXTENT, spiralSplit } from './spirals.js';
 
 /** The strategy of one dense layer, e.g. `bm+brsf(lognormal)`, through the library's protocol names. */
 function strategyFor(layer: LayerFeedback, bm: boolean): FeedbackStrategy {
-  const magnitude = layer.method === 'brsf' || layer.method === 'frsf' ? layer.magnitude : undefined;
-  return feedbackByName(layer.method, { bm, flip: layer.flip, magnitude });
+  const method = methodByName(layer.method);
+  return feedbackByName(method.name, { bm, flip: method.flip ? layer.flip : 0, magnitude: method.magnitude ? layer.magnitude : undefined });
 }
 
 const sameSpec = (a: FeedbackSpec, b: FeedbackSpec) => JSON.stringify(a) === JSON.stringify(b);
@@ -23,7 +23,7 @@ const sameSpec = (a: FeedbackSpec, b: FeedbackSpec) => JSON.stringify(a) === JSO
 /** One training run: the network, its optimizer, the data and where the run stands. */
 class Run {
   readonly model: Sequential;
-  readonly optimizer: SGD;
+  optimizer: SGD;
   /** The dense layers (the ones the page sets a feedback for), with their index in `model.layers`. */
   readonly dense: { readonly index: string; readonly layer: WeightedLayer }[];
   step = 0;
@@ -56,16 +56,23 @@ class Run {
 
   /**
    * Gives each dense layer its strategy. Only layers whose strategy changed are rebound (and draw
-   * new random matrices); the others keep theirs. BatchNorm layers keep the exact backward, with
-   * the Batch Manhattan update when it is on, as in the paper.
+   * new random matrices); the others keep theirs. BatchNorm layers get what the rules say a
+   * BatchNorm beside them gets (the exact backward, with the Batch Manhattan update when it is on,
+   * as in the paper). A rule that learns its feedback (kp, wm) adds parameters, so the optimizer is
+   * rebuilt when the parameters change (its momentum starts again).
    */
   applyFeedback(settings: RunSettings): void {
+    const before = this.model.params();
     this.dense.forEach(({ index, layer }, i) => {
       const strategy = strategyFor(settings.layers[i]!, settings.bm);
       if (!sameSpec(layer.feedback.strategy.spec, strategy.spec)) this.model.setFeedback(strategy, this.feedbackRng, (j) => j === index);
     });
-    const bnStrategy = settings.bm ? batchManhattan(symmetric()) : symmetric();
+    const bnStrategy = strategyFor(settings.layers[0]!, settings.bm).batchNorm;
     this.model.setFeedback(bnStrategy, this.feedbackRng, (_, layer) => layer instanceof BatchNorm && !sameSpec(layer.feedback.strategy.spec, bnStrategy.spec));
+    const after = this.model.params();
+    if (this.optimizer && (after.length !== before.length || after.some((p, i) => p !== before[i]))) {
+      this.optimizer = new SGD(after, { lr: this.optimizer.lr, momentum: 0.9, weightDecay: 1e-4 });
+    }
   }
 
   strategies(): string[] {

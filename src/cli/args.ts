@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { methodOptionFlags, methods } from '../feedback/registry.js';
 
 /** Parses a numeric command-line value, naming the option when it is not a number. */
 export function numberOption(option: string, value: string | undefined): number | undefined {
@@ -38,4 +39,37 @@ export function intOption(option: string, value: string | undefined, positive = 
   if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new ConfigError(option, value, allowed);
   if (positive && n < 1) throw new ConfigError(option, n, allowed);
   return n;
+}
+
+/** The values of a repeatable option in raw arguments (`--import a.js --import=b.js`), read before the full parse. */
+export function scanOption(args: readonly string[], flag: string): string[] {
+  const found: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === flag && args[i + 1] !== undefined) found.push(args[++i]!);
+    else if (a.startsWith(`${flag}=`)) found.push(a.slice(flag.length + 1));
+  }
+  return found;
+}
+
+/** The registered methods' option flags (`--decay`, `--mirror-rate`, …) for `parseArgs`. */
+export function methodOptionTable(): Record<string, { type: 'string' }> {
+  return Object.fromEntries(methodOptionFlags().map((o) => [o.flag, { type: 'string' as const }]));
+}
+
+/**
+ * The method options given on the command line, by option name, for `feedback`; undefined when
+ * none is given. A flag of another method is passed on under its name, so that the configuration
+ * refuses it naming the methods that take it.
+ */
+export function methodOptionsFrom(feedback: string, values: Readonly<Record<string, unknown>>): Record<string, number> | undefined {
+  const method = methods().find((m) => m.name === feedback || m.aliases.includes(feedback));
+  const given: Record<string, number> = {};
+  for (const o of methodOptionFlags()) {
+    const text = values[o.flag];
+    if (typeof text !== 'string') continue;
+    const own = method?.options.find((x) => x.flag === o.flag);
+    given[own?.name ?? o.name] = numberOption(o.flag, text)!;
+  }
+  return Object.keys(given).length > 0 ? given : undefined;
 }

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { resolveRunConfig, type Architecture, type RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
+import { methods } from '../feedback/registry.js';
 import { intOption } from './args.js';
-import { runPool } from './pool.js';
+import { runPool } from '../experiments/pool.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy, renderTable } from './table.js';
 
-/** The methods of the demo's first part, in the protocol's order. */
-export const DEMO_METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
+/** The methods of the demo's first part: the registry's `protocol` study, in its order. */
+export const DEMO_METHODS: readonly string[] = methods('protocol').map((m) => m.name);
 /** The architectures × normalisations of the second part. */
 const BN_ROWS: readonly { arch: Architecture; bn: boolean }[] = [
   { arch: 'mlp', bn: false },
@@ -15,7 +16,8 @@ const BN_ROWS: readonly { arch: Architecture; bn: boolean }[] = [
   { arch: 'lenet', bn: false },
   { arch: 'lenet', bn: true },
 ];
-const BN_METHODS = ['bp', 'usf'] as const;
+/** The methods of the second part: the registry's `demo-bn` study (bp and uSF). */
+const BN_METHODS: readonly string[] = methods('demo-bn').map((m) => m.name);
 
 /** The default length of the demo: long enough for backprop's 95%, short enough for a first try. */
 export const DEMO_EPOCHS = 5;

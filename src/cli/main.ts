@@ -6,13 +6,14 @@ import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
-import { FEEDBACK_NAMES } from '../feedback/spec.js';
-import { intOption, joinNegativeValues, numberOption } from './args.js';
+import { importModules } from '../experiments/imports.js';
+import { methods } from '../feedback/registry.js';
+import { intOption, joinNegativeValues, methodOptionsFrom, methodOptionTable, numberOption, scanOption } from './args.js';
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
 import { useThreads } from '../tensor/nodeThreads.js';
 
-const USAGE = `asymprop: neural networks with asymmetric feedback (Liao, Leibo & Poggio, AAAI 2016)
+const usage = (): string => `asymprop: neural networks with asymmetric feedback (Liao, Leibo & Poggio, AAAI 2016)
 
 Usage:
   asymprop demo  [--epochs N] [--seed S] [--workers N] [--json] [--quiet]
@@ -26,12 +27,15 @@ Usage:
         --arch ${ARCHITECTURES.join('|')} [mlp]
         --dataset ${DATASETS.join('|')} [mnist-embedded]
         --data-dir DIR    where the dataset's files are
-        --feedback ${FEEDBACK_NAMES.join('|')} [bp]
+        --feedback ${methods().map((m) => m.name).join('|')} [bp]
+${methods().map((m) => `            ${m.name.padEnd(8)}${m.description}${m.aliases.length ? ` (also ${m.aliases.join(', ')})` : ''}`).join('\n')}
         --bm              Batch Manhattan update: g <- sign(g) on every parameter
         --bn              Batch Normalization after every conv and hidden dense layer
         --lr X            [0.1 without --bm, 1e-4 with it]; divided by 10 for the last 30% of epochs
         --flip F          fraction of feedback signs flipped, 0..1 [0]
         --magnitude M     brsf/frsf magnitude law: uniform|abs-normal|lognormal|const-<c> [uniform]
+${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEnd(16)}${m.name}: ${o.description} [${o.default}]`)).join('\n')}
+        --import FILE     load a module that registers learning rules (registerMethod); repeatable
         --epochs N [10]   --seed S [1]   --batch-size N [100]
         --momentum X [0.9]   --weight-decay X [1e-4]
         --json            print one JSON object (testAccuracy, trainLoss, diverged, history, ...)
@@ -42,11 +46,15 @@ Usage:
         --quiet           no progress on stderr
         --threads N [1]   threads for the matrix products (bit-identical results for any N)
 
-  asymprop reproduce [--preset quick|protocol] [options]
-      A grid of runs of the protocol (docs/protocol.md), in parallel, each written to
-      <out>/results.jsonl the moment it ends; then <out>/report.md with tables and SVG figures.
+  asymprop reproduce [--preset quick|protocol|transport|transport-quick] [options]
+      A grid of runs of the protocol (docs/protocol.md), or the comparison of the weight-transport
+      rules (transport: ${methods('transport').map((m) => m.name).join(', ')} on mlp and lenet, without and with BN),
+      in parallel, each written to <out>/results.jsonl the moment it ends; then <out>/report.md
+      with tables and SVG figures.
         --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)
-        --seeds 1,2  --epochs N  --only main,sign,magnitude  --workers N
+        --seeds 1,2  --epochs N  --only main,sign,magnitude,transport  --workers N
+        --methods a,b,... (the main or transport part's methods instead of the preset's)
+        --import FILE (a module that registers learning rules; repeatable)
         --out DIR [results/<preset>]  --resume (continue an interrupted grid)
         --shard i/n (run one n-th of the grid; merge with asymprop report)
         --dry-run (list the runs, or with --shard the shard's runs, without running them)
@@ -81,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(USAGE);
+      process.stdout.write(usage());
       return command === undefined ? 2 : 0;
     default:
       process.stderr.write(`asymprop: unknown command ${JSON.stringify(command)} (commands: demo, train, reproduce, report, help)\n`);
@@ -115,15 +123,18 @@ const TRAIN_OPTIONS = {
 } as const;
 
 async function trainCommand(args: string[]): Promise<number> {
-  const valued = new Set(Object.entries(TRAIN_OPTIONS).filter(([, o]) => o.type === 'string').map(([k]) => `--${k}`));
+  // A user's rules first: they may add their options' flags.
+  await importModules(scanOption(args, '--import'));
+  const options = { ...TRAIN_OPTIONS, ...methodOptionTable(), import: { type: 'string', multiple: true } } as const;
+  const valued = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([k]) => `--${k}`));
   const { values } = parseArgs({
     args: joinNegativeValues(args, valued),
     strict: true,
     allowPositionals: false,
-    options: TRAIN_OPTIONS,
+    options,
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage());
     return 0;
   }
   const config = resolveRunConfig({
@@ -131,6 +142,7 @@ async function trainCommand(args: string[]): Promise<number> {
     dataset: values.dataset as DatasetName | undefined,
     dataDir: values['data-dir'],
     feedback: values.feedback,
+    feedbackOptions: methodOptionsFrom(values.feedback ?? 'bp', values as Record<string, unknown>),
     bm: values.bm,
     bn: values.bn,
     lr: numberOption('lr', values.lr),

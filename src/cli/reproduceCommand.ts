@@ -8,12 +8,15 @@ import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } 
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
-import { intOption } from './args.js';
+import { intOption, scanOption } from './args.js';
+import { importModules } from '../experiments/imports.js';
+import { methodByName } from '../feedback/registry.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy } from './table.js';
 
 /** `asymprop reproduce --preset <name>`: a grid of runs, written as they finish, then the report. */
 export async function reproduceCommand(args: string[]): Promise<number> {
+  const imports = await importModules(scanOption(args, '--import'));
   const { values } = parseArgs({
     args,
     strict: true,
@@ -25,6 +28,8 @@ export async function reproduceCommand(args: string[]): Promise<number> {
       seeds: { type: 'string' },
       epochs: { type: 'string' },
       only: { type: 'string' },
+      methods: { type: 'string' },
+      import: { type: 'string', multiple: true },
       out: { type: 'string' },
       resume: { type: 'boolean' },
       shard: { type: 'string' },
@@ -41,6 +46,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     ...(values.seeds !== undefined ? { seeds: values.seeds.split(',').map((s) => intOption('seeds', s)!) } : {}),
     ...(values.epochs !== undefined ? { epochs: intOption('epochs', values.epochs, true)! } : {}),
     ...(values.only !== undefined ? { only: values.only.split(',').map((p) => choice('only', p, PARTS) as Part) } : {}),
+    ...(values.methods !== undefined ? { methods: values.methods.split(',').map((m) => methodByName(m).name) } : {}),
   };
   const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const out = values.out ?? `results/${preset}`;
@@ -68,6 +74,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     preset,
     ...gridOptions,
     out,
+    ...(imports.length > 0 ? { imports } : {}),
     ...(shard ? { shard } : {}),
     ...(values.resume ? { resume: true } : {}),
     ...(values.workers !== undefined ? { workers: intOption('workers', values.workers, true)! } : {}),

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { FEEDBACK_NAMES, feedbackByName } from '../feedback/spec.js';
+import { feedbackByName, methodByName, methodOptions } from '../feedback/registry.js';
 import { parseMagnitudeLaw } from '../feedback/magnitude.js';
 import type { FeedbackStrategy } from '../feedback/strategy.js';
 
@@ -24,8 +24,13 @@ export interface RunConfig {
   readonly dataDir: string | null;
   /** The model. */
   readonly arch: Architecture;
-  /** Feedback method: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`). */
+  /** Feedback method, a registered name: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`), `dfa`, `kp`, `wm`, or a user's (see `methods()`). */
   readonly feedback: string;
+  /**
+   * The method's own options with their defaults filled in (`{ decay: 0.01 }` for kp), present
+   * only for a method that has options (so the 2016 methods' configurations are what they were).
+   */
+  readonly feedbackOptions?: Readonly<Record<string, number>>;
   /** Batch Manhattan on every parameter. */
   readonly bm: boolean;
   /** Batch normalisation after every conv and hidden dense layer (exact BN backward). */
@@ -103,7 +108,8 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   const c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
   if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
-  if (!(FEEDBACK_NAMES as readonly string[]).includes(c.feedback)) throw new ConfigError('feedback', c.feedback, FEEDBACK_NAMES.map((n) => `'${n}'`).join(', '));
+  const options = methodOptions(methodByName(c.feedback), c.feedbackOptions ?? {});
+  const withOptions: RunConfig = options ? { ...c, feedbackOptions: options } : withoutOptions(c);
   if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === '')) throw new ConfigError('data-dir', c.dataDir, 'a directory path');
   if (typeof c.bn !== 'boolean') throw new ConfigError('bn', c.bn, 'true or false');
   if (typeof c.lr !== 'number' || !Number.isFinite(c.lr) || c.lr <= 0) throw new ConfigError('lr', c.lr, 'a finite number > 0');
@@ -114,13 +120,18 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new ConfigError('batch-size', c.batchSize, 'a positive integer');
   if (!Number.isFinite(c.momentum) || c.momentum < 0 || c.momentum >= 1) throw new ConfigError('momentum', c.momentum, 'a number in [0, 1)');
   if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw new ConfigError('weight-decay', c.weightDecay, 'a finite number ≥ 0');
-  strategyOf(c);
-  return c;
+  strategyOf(withOptions);
+  return withOptions;
+}
+
+function withoutOptions(c: RunConfig): RunConfig {
+  const { feedbackOptions: _none, ...rest } = c;
+  return rest;
 }
 
 /** The feedback strategy a run names (see {@link feedbackByName}). */
 export function strategyOf(c: RunConfig): FeedbackStrategy {
-  return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}) });
+  return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}), ...(c.feedbackOptions ? { options: c.feedbackOptions } : {}) });
 }
 
 /** A short label: `lenet+bn bm+brsf lr=0.0001 seed=1`. */

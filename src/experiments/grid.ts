@@ -1,12 +1,15 @@
 import { ConfigError } from '../errors.js';
+import { methods } from '../feedback/registry.js';
 import { resolveRunConfig, type DatasetName, type RunConfig } from './config.js';
 
 /** The parts of the protocol's grid. */
-export const PARTS = ['main', 'sign', 'magnitude'] as const;
+export const PARTS = ['main', 'sign', 'magnitude', 'transport'] as const;
 /**
  * One of {@link PARTS}: `main` (architecture × normalisation × feedback method × learning rate),
- * `sign` (the flip sweep of frSF on the sweep architecture with BN) and `magnitude` (brSF's
- * magnitude laws on the same).
+ * `sign` (the flip sweep of frSF on the sweep architecture with BN), `magnitude` (brSF's
+ * magnitude laws on the same), and `transport` (the weight-transport rules of the `transport`
+ * study, bp, usf, brsf, frsf, fa, dfa, kp and wm, on both architectures without and with BN; its
+ * records keep the per-epoch alignment statistics).
  */
 export type Part = (typeof PARTS)[number];
 
@@ -21,10 +24,12 @@ export interface GridRun {
 }
 
 /** The named grids. */
-export const PRESETS = ['protocol', 'quick'] as const;
+export const PRESETS = ['protocol', 'quick', 'transport', 'transport-quick'] as const;
 /**
- * One of {@link PRESETS}: `protocol` (the whole grid of the protocol, 232 runs on Fashion-MNIST)
- * or `quick` (a reduced grid of 56 runs on the embedded digits).
+ * One of {@link PRESETS}: `protocol` (the whole grid of the protocol, 232 runs on Fashion-MNIST),
+ * `quick` (a reduced grid of 56 runs on the embedded digits), `transport` (the weight-transport
+ * comparison, 64 runs on Fashion-MNIST) or `transport-quick` (the same 64 configurations on the
+ * embedded digits, 3 epochs).
  */
 export type Preset = (typeof PRESETS)[number];
 
@@ -40,6 +45,8 @@ export interface GridOptions {
   epochs?: number;
   /** Keep only these parts. */
   only?: readonly Part[];
+  /** The feedback methods of the main and transport parts instead of the preset's (registered names, a user's included). */
+  methods?: readonly string[];
   /** Keep only the runs this accepts (for scripts and tests that want a handful of runs). */
   filter?: (run: GridRun) => boolean;
 }
@@ -71,8 +78,8 @@ export const NORMALISATIONS: readonly {
   { name: 'BN+BM', bn: true, bm: true },
 ];
 const ALL_NORMS: readonly NormalisationName[] = NORMALISATIONS.map((n) => n.name);
-/** The feedback methods of the protocol's main part, the columns of its tables. */
-export const METHODS = ['bp', 'usf', 'brsf', 'frsf', 'fa'] as const;
+/** The feedback methods of the protocol's main part, the columns of its tables: the registry's `protocol` study. */
+export const METHODS: readonly string[] = methods('protocol').map((m) => m.name);
 /** The sign part's fractions of flipped feedback signs (frSF, with BN, without and with BM). */
 export const FLIPS = [0, 0.1, 0.25, 0.5, 0.75, 1] as const;
 /** The magnitude part's laws of brSF's magnitudes (with BN, without and with BM). */
@@ -92,6 +99,7 @@ export function runId(c: RunConfig): string {
     c.feedback,
     `flip=${c.flip}`,
     `mag=${c.magnitude ?? 'default'}`,
+    ...(c.feedbackOptions ? [`opts=${Object.entries(c.feedbackOptions).map(([k, v]) => `${k}=${v}`).join(',')}`] : []),
     `lr=${c.lr}`,
     `epochs=${c.epochs}`,
     `batch=${c.batchSize}`,
@@ -113,6 +121,8 @@ interface PresetSpec {
   sweepArch: 'mlp' | 'lenet';
   flips: readonly number[];
   magnitudes: readonly string[];
+  /** The transport part: the registry's `transport` study on these architectures and normalisations. */
+  transport?: { archs: readonly ('mlp' | 'lenet')[]; norms: readonly NormalisationName[] };
 }
 
 const PRESET_SPECS: Record<Preset, PresetSpec> = {
@@ -144,6 +154,31 @@ const PRESET_SPECS: Record<Preset, PresetSpec> = {
     sweepArch: 'mlp',
     flips: [0, 0.25, 0.5, 0.75, 1],
     magnitudes: MAGNITUDES,
+  },
+  // The weight-transport comparison: every rule of the registry's transport study on both
+  // architectures, without and with BN (no BM: its learning rates are another axis), 2 seeds, at
+  // the one learning rate (0.01) at which every rule trains the mlp without BN.
+  transport: {
+    dataset: 'fashion-mnist',
+    epochs: 10,
+    seeds: [1, 2],
+    main: [],
+    lrs: { plain: [0.01], bm: [1e-3] },
+    sweepArch: 'lenet',
+    flips: [],
+    magnitudes: [],
+    transport: { archs: ['mlp', 'lenet'], norms: ['none', 'BN'] },
+  },
+  'transport-quick': {
+    dataset: 'mnist-embedded',
+    epochs: 3,
+    seeds: [1, 2],
+    main: [],
+    lrs: { plain: [0.01], bm: [1e-3] },
+    sweepArch: 'mlp',
+    flips: [],
+    magnitudes: [],
+    transport: { archs: ['mlp', 'lenet'], norms: ['none', 'BN'] },
   },
 };
 
@@ -198,7 +233,7 @@ export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
   if (only.includes('main')) {
     for (const { arch, methods, norms } of spec.main) {
       for (const norm of NORMALISATIONS.filter((n) => norms.includes(n.name))) {
-        for (const feedback of methods) add('main', { arch, bn: norm.bn, bm: norm.bm, feedback });
+        for (const feedback of options.methods ?? methods) add('main', { arch, bn: norm.bn, bm: norm.bm, feedback });
       }
     }
   }
@@ -207,6 +242,13 @@ export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
   }
   if (only.includes('magnitude')) {
     for (const bm of [false, true]) for (const magnitude of spec.magnitudes) add('magnitude', { arch: spec.sweepArch, bn: true, bm, feedback: 'brsf', magnitude: magnitude === 'uniform' ? null : magnitude });
+  }
+  if (only.includes('transport') && spec.transport) {
+    for (const arch of spec.transport.archs) {
+      for (const norm of NORMALISATIONS.filter((n) => spec.transport!.norms.includes(n.name))) {
+        for (const feedback of options.methods ?? methods('transport').map((m) => m.name)) add('transport', { arch, bn: norm.bn, bm: norm.bm, feedback });
+      }
+    }
   }
   const all = [...runs].map(([id, { parts, config }]) => ({ id, parts, config }));
   return options.filter ? all.filter(options.filter) : all;

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { runPool, type WorkerMessage } from '../cli/pool.js';
+import { runPool, type WorkerMessage } from './pool.js';
 import { ConfigError } from '../errors.js';
 import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
@@ -28,6 +28,8 @@ export interface ReproduceOptions extends GridOptions {
    * so that a resumed grid also continues the runs that were cut off midway.
    */
   readonly checkpointEvery?: number;
+  /** Module URLs every worker imports first (`--import`: modules that register a user's methods). */
+  readonly imports?: readonly string[];
   /** Progress events: every worker message, with the grid run it concerns. */
   readonly onMessage?: (message: WorkerMessage, run: GridRun) => void;
   /** Called once the runs to do are known. */
@@ -105,6 +107,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
       {
         ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(checkpoints ? { checkpoints, checkpointEvery: options.checkpointEvery! } : {}),
+        ...(options.imports ? { imports: options.imports } : {}),
         onMessage: (m) => {
           const run = todo[m.id]!;
           if (m.type === 'done') {

@@ -1,4 +1,5 @@
 import { DataFormatError } from '../errors.js';
+import type { FeedbackStats } from '../feedback/stats.js';
 import type { RunConfig } from './config.js';
 import type { Part } from './grid.js';
 import type { RunResult } from './run.js';
@@ -52,6 +53,8 @@ export interface ResultRecord {
     testLoss: number;
     /** Test accuracy after it, 0 to 1. */
     testAccuracy: number;
+    /** Per feedback layer, its statistics on the epoch's last batch (NaN as null); only in the `transport` part's records. */
+    feedback?: Record<string, Record<string, number | null> | null>;
   }[];
   /** Wall time of the run in seconds. */
   readonly seconds: number;
@@ -61,7 +64,8 @@ export interface ResultRecord {
 
 /**
  * Turns a run's result into its results-file record: non-finite numbers become null (JSON has no
- * NaN), and the history keeps only the per-epoch numbers (no feedback statistics).
+ * NaN), and the history keeps only the per-epoch numbers, with the per-layer feedback statistics
+ * only in the `transport` part's records.
  */
 export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date()): ResultRecord {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
@@ -75,7 +79,11 @@ export function toRecord(id: string, parts: readonly Part[], result: RunResult, 
     trainLoss: finite(result.trainLoss),
     diverged: result.diverged,
     divergedAt: result.divergedAt,
-    history: result.history.map(({ epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy }) => ({ epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy })),
+    history: result.history.map(({ epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy, feedback }) => ({
+      epoch, lr, trainLoss, trainAccuracy, testLoss, testAccuracy,
+      // The transport part's records keep the alignment of each layer, epoch by epoch.
+      ...(parts.includes('transport') && feedback ? { feedback: finiteStats(feedback) } : {}),
+    })),
     seconds: result.seconds,
     finishedAt: finishedAt.toISOString(),
   };
@@ -151,4 +159,11 @@ export function mergeRecords(lists: readonly (readonly ResultRecord[])[]): {
     }
   }
   return { records: [...seen.values()], duplicates };
+}
+
+/** Feedback statistics with NaN (no matrix of W's shape, for direct feedback) as null, JSON-safe. */
+function finiteStats(stats: Readonly<Record<string, FeedbackStats | null>>): Record<string, Record<string, number | null> | null> {
+  const out: Record<string, Record<string, number | null> | null> = {};
+  for (const [layer, s] of Object.entries(stats)) out[layer] = s ? Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Number.isFinite(v) ? v : null])) : null;
+  return out;
 }

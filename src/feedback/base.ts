@@ -1,6 +1,6 @@
 import { ConfigError, DataFormatError, formatShape } from '../errors.js';
 import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
-import type { Param } from '../tensor/param.js';
+import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, sameShape, type Storage } from '../tensor/tensor.js';
 import type { BackwardSignals, Feedback, FeedbackContext, FeedbackSite, FeedbackState, FeedbackStrategy, UpdateOptions } from './strategy.js';
@@ -164,4 +164,73 @@ export abstract class MatrixFeedback implements Feedback {
     for (const [k, a] of Object.entries(own)) a.set(decoded[k]!);
     if (this.flipMask) this.flipMask.set(decoded['flip']!);
   }
+}
+
+/**
+ * What every rule with a learned feedback matrix shares (Kolen-Pollack, weight mirrors): V = B, a
+ * parameter of W's shape and dtype named `b` (the layer names it `"<layer>.feedback.b"`), drawn
+ * at the start like feedback alignment's B (with the layer's initialiser, from the binding's
+ * generator), which the optimizer then updates with the gradient the rule writes into `b.grad` in
+ * {@link Feedback.beforeUpdate}. A checkpoint saves B as a parameter and the generator here.
+ */
+export abstract class LearnedFeedback implements Feedback {
+  /** B: the learned feedback matrix, in W's layout. */
+  protected readonly b: Param;
+  private readonly saved: BindingState;
+
+  constructor(
+    readonly strategy: FeedbackStrategy,
+    /** What the layer told the strategy about its weight. */
+    protected readonly context: FeedbackContext,
+  ) {
+    const value = Tensor.zeros(context.shape, context.dtype);
+    if (context.dtype === 'float32') {
+      context.init.fill(value.data, context.fanIn, context.fanOut, context.rng);
+    } else {
+      // Drawn in float32 and widened, as feedback alignment's B: the same start for either dtype.
+      const b = new Float32Array(value.size);
+      context.init.fill(b, context.fanIn, context.fanOut, context.rng);
+      value.data.set(b);
+    }
+    this.b = new Param('b', value, { feedback: true });
+    this.saved = new BindingState(strategy, context.rng, context.layer);
+  }
+
+  /** The error sent down: `dY B`, through the layer's own input gradient. */
+  backward(site: FeedbackSite, dy: Tensor, _signals: BackwardSignals | undefined): Tensor {
+    return site.inputGradient(dy, this.matrix(site.weight.value));
+  }
+
+  /** V = B, the learned matrix as it stands. */
+  matrix(weight: Tensor): Tensor {
+    if (!sameShape(weight.shape, this.context.shape)) {
+      throw new ConfigError(`${this.context.layer} feedback weight shape`, formatShape(weight.shape), formatShape(this.context.shape));
+    }
+    return this.b.value;
+  }
+
+  params(): Param[] {
+    return [this.b];
+  }
+
+  /** The rule's update of B, written into `b.grad` (and its work on W's gradient, if any). */
+  abstract beforeUpdate(site: FeedbackSite, options: UpdateOptions): void;
+
+  afterUpdate(_site: FeedbackSite): void {}
+
+  state(): FeedbackState {
+    return this.saved.save({});
+  }
+
+  loadState(state: FeedbackState): void {
+    this.saved.load(state, {});
+  }
+}
+
+/** Throws a {@link ConfigError} naming `option` unless `value` is a finite number ≥ 0 (> 0 with `positive`). */
+export function checkRate(option: string, value: unknown, positive = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+    throw new ConfigError(option, value, positive ? 'a finite number > 0' : 'a finite number ≥ 0');
+  }
+  return value;
 }

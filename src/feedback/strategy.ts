@@ -91,7 +91,7 @@ export interface FeedbackSite {
    * it is backprop's input gradient. Accumulates nothing.
    */
   inputGradient(dy: Tensor, v: Tensor): Tensor;
-  /** The per-sample shape of the last forward pass's input (what the layer sends an error to). */
+  /** The shape of the last forward pass's input, batch first (what the layer sends an error to). */
   lastInputShape(): Shape;
 }
 

@@ -58,6 +58,11 @@ export class Conv2d extends WeightedLayer {
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
   private work: { patches: Storage | null; dyt: Storage | null; dytOf: Tensor | null } = { patches: null, dyt: null, dytOf: null };
 
+  /** The kind of layer, for the rules that apply only to some (`conv`). */
+  get feedbackKind(): 'conv' {
+    return 'conv';
+  }
+
   /**
    * @param kernel the kernel's size, `k` or `[kh, kw]`.
    * @param options `rng` (required) draws W and seeds the feedback's generator; `stride` (default
@@ -66,10 +71,6 @@ export class Conv2d extends WeightedLayer {
    * @throws {@link ConfigError} when a channel count, the kernel or the stride is not a positive
    * integer, the padding is not a non-negative integer, or `rng` is missing.
    */
-  get feedbackKind(): 'conv' {
-    return 'conv';
-  }
-
   constructor(
     /** Input channels per sample (W's second axis). */
     readonly inChannels: number,
@@ -163,7 +164,7 @@ export class Conv2d extends WeightedLayer {
   }
 
   lastInputShape(): Shape {
-    return this.requireCache().inputShape.slice(1);
+    return this.requireCache().inputShape;
   }
 
   /**

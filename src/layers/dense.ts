@@ -42,15 +42,16 @@ export class Dense extends WeightedLayer {
   /** Backward cache: the input of the last forward pass. */
   private cache: { x: Tensor } | null = null;
 
+  /** The kind of layer, for the rules that apply only to some (`dense`). */
+  get feedbackKind(): 'dense' {
+    return 'dense';
+  }
+
   /**
    * @param options `rng` (required) draws W and seeds the feedback's generator; `feedback`
    * (default {@link symmetric}), `init` (default He-normal), `bias` (default true), `dtype`.
    * @throws {@link ConfigError} when a size is not a positive integer or `rng` is missing.
    */
-  get feedbackKind(): 'dense' {
-    return 'dense';
-  }
-
   constructor(
     /** Input features per sample (W's columns). */
     readonly inFeatures: number,
@@ -117,7 +118,7 @@ export class Dense extends WeightedLayer {
   }
 
   lastInputShape(): Shape {
-    return this.requireCache().x.shape.slice(1);
+    return this.requireCache().x.shape;
   }
 
   private requireCache(): { x: Tensor } {

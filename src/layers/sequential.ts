@@ -8,9 +8,10 @@ import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/ten
 import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layer.js';
 
 /** One layer of a model's chain, nested containers flattened: its dotted index and the layer. */
-interface Link {
+export interface Link {
   /** `"3"`, or `"2.1"` inside a nested container. */
   readonly index: string;
+  /** The layer itself. */
   readonly layer: Layer;
 }
 

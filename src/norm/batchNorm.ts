@@ -209,7 +209,7 @@ export class BatchNorm extends FeedbackLayerBase {
 
   lastInputShape(): Shape {
     if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
-    return this.cache.shape.slice(1);
+    return this.cache.shape;
   }
 
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
@@ -284,6 +284,7 @@ export class BatchNorm extends FeedbackLayerBase {
     return [this.gamma, this.beta];
   }
 
+  /** The running mean and variance (state that is not a parameter, saved in checkpoints). */
   buffers(): LayerBuffers {
     return { arrays: { running_mean: this.runningMean, running_var: this.runningVar } };
   }

@@ -26,7 +26,7 @@ export interface Batch {
  * ```ts
  * import { ArrayDataset, Batches, Rng } from 'asymprop';
  *
- * const data = new ArrayDataset({ name: 'five', features: Float32Array.of(0, 1, 2, 3, 4), labels: Int32Array.of(0, 1, 0, 1, 0), sampleShape: [1], numClasses: 2 });
+ * const data = new ArrayDataset('five', Float32Array.of(0, 1, 2, 3, 4), Int32Array.of(0, 1, 0, 1, 0), [1], 2);
  * const batches = new Batches(data, 2);
  * console.log(batches.steps, [...batches].map((b) => Array.from(b.x.data))); // 3 [ [ 0, 1 ], [ 2, 3 ], [ 4 ] ]
  * batches.reorder(new Rng(1)); // a shuffled pass
@@ -76,6 +76,7 @@ export class Batches {
     return { x, y, count };
   }
 
+  /** The batches of one pass, in the current order. */
   *[Symbol.iterator](): IterableIterator<Batch> {
     for (let s = 0; s < this.steps; s++) yield this.batch(s);
   }
@@ -156,12 +157,13 @@ export interface TrainerOptions {
  * let last = trainer.step();
  * while (!last.epochEnd) last = trainer.step();
  * console.log(last.epoch, last.step, last.steps, trainer.epoch); // 1 80 80 2
- * console.log(last.epochEnd.correct / last.epochEnd.seen > 0.7); // true: one epoch of training accuracy
+ * console.log(last.epochEnd!.correct / last.epochEnd!.seen > 0.7); // true: one epoch of training accuracy
  * ```
  */
 export class Trainer {
   /** The mini-batches of the training set. */
   readonly batches: Batches;
+  /** The optimizer every step updates the model with. */
   readonly optimizer: Optimizer;
   private readonly rng: Rng;
   private readonly schedule: LrSchedule | undefined;

@@ -3,6 +3,7 @@
  * schedule), a table per part of the grid with every cell's runs and best learning rate, and the
  * findings judged from them.
  */
+import { methods } from '../../feedback/registry.js';
 import { ARCHITECTURES } from '../config.js';
 import { MAGNITUDES, METHODS, normalisationOf } from '../grid.js';
 import { mergeRecords, type ResultRecord } from '../results.js';
@@ -125,9 +126,9 @@ export interface ResultsAnalysis {
   readonly duplicates: readonly string[];
 }
 
-/** The protocol's method name of a feedback name (`symmetric` is bp, `random` is fa). */
+/** The registered method name of a feedback name (its aliases: `symmetric` is bp, `random` is fa). */
 function methodOf(feedback: string): string {
-  return feedback === 'symmetric' ? 'bp' : feedback === 'random' ? 'fa' : feedback;
+  return methods().find((m) => m.aliases.includes(feedback))?.name ?? feedback;
 }
 
 /** The best learning rate of a cell: fewest diverged seeds first, then highest mean, then the larger rate. */
@@ -317,7 +318,7 @@ function buildSetting(label: string, slug: string, records: readonly ResultRecor
   };
   const sign = sweepTables('sign', (r) => r.config.magnitude === null);
   const magnitude = sweepTables('magnitude', (r) => r.config.flip === 0);
-  const unplaced = records.filter((r) => !placed.has(r)).length;
+  const unplaced = records.filter((r) => !placed.has(r) && !r.parts.includes('transport')).length; // the transport part has its own section
   const findings = judgeFindings(main, sign, magnitude);
   return { label, slug, records, seeds, main, sign, magnitude, unplaced, findings };
 }

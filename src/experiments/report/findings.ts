@@ -2,6 +2,7 @@
  * The verdicts on the paper's four findings, computed from the tables by fixed, documented rules
  * ({@link FINDING_THRESHOLDS}), and the text that explains the rules.
  */
+import { methods } from '../../feedback/registry.js';
 import type { Score, Table } from './analysis.js';
 import { NORM_ORDER, cellKey, mean, pct, scoreOf } from './util.js';
 
@@ -45,8 +46,10 @@ export interface Finding {
   readonly sentence: string;
 }
 
-const CONCORDANT = ['brsf', 'frsf'] as const;
-const SIGN_CONCORDANT = ['usf', 'brsf', 'frsf'] as const;
+/** The protocol's asymmetric sign-concordant methods (usf, brsf, frsf), from the registry. */
+const SIGN_CONCORDANT: readonly string[] = methods('protocol').filter((m) => m.signConcordant && m.name !== 'bp').map((m) => m.name);
+/** Those of them with random magnitudes (brsf, frsf): the ones finding 3 is about. */
+const CONCORDANT: readonly string[] = methods('protocol').filter((m) => m.signConcordant && m.magnitude).map((m) => m.name);
 const CLAIMS: Record<Finding['number'], string> = {
   1: 'The magnitudes of the feedback weights do not matter',
   2: 'The signs of the feedback weights do matter',

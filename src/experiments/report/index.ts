@@ -12,6 +12,7 @@ import { analyseResults } from './analysis.js';
 import { curvesFigure, magnitudeFigure, mainFigure, signFigure, toSvg, type Figure } from './figures.js';
 import { howJudged } from './findings.js';
 import { figureMarkdown, findingMarkdown, headerLines, oneLine, tableMarkdown, type ReportOptions } from './markdown.js';
+import { transportSection } from './transport.js';
 
 export { analyseResults, type Cell, type LrResult, type ResultsAnalysis, type SeedRun, type Setting, type Table } from './analysis.js';
 export { FINDING_THRESHOLDS, spearman, type Finding, type Verdict } from './findings.js';
@@ -54,16 +55,20 @@ export async function renderReport(records: readonly ResultRecord[], options: Re
     return figureMarkdown(f, ++figureNo);
   };
 
-  lines.push('## Findings', '');
-  if (a.settings.length === 0) lines.push('No results: nothing to judge.', '');
-  for (const s of a.settings) {
-    if (multi) lines.push(`### ${s.label}`, '');
-    for (const f of s.findings) lines.push(findingMarkdown(f));
-    lines.push('');
+  const protocolRecords = a.records.filter((r) => r.parts.some((p) => p !== 'transport'));
+  const transport = transportSection(a.records);
+  if (protocolRecords.length > 0 || !transport) {
+    lines.push('## Findings', '');
+    if (a.settings.length === 0) lines.push('No results: nothing to judge.', '');
+    for (const s of a.settings) {
+      if (multi) lines.push(`### ${s.label}`, '');
+      for (const f of s.findings) lines.push(findingMarkdown(f));
+      lines.push('');
+    }
+    lines.push(howJudged());
   }
-  lines.push(howJudged());
 
-  for (const s of a.settings) {
+  for (const s of protocolRecords.length > 0 || !transport ? a.settings : []) {
     const suffix = multi ? `-${s.slug}` : '';
     const h = multi ? '###' : '##';
     if (multi) lines.push(`## ${s.label}`, '');
@@ -85,6 +90,11 @@ export async function renderReport(records: readonly ResultRecord[], options: Re
     const curves = curvesFigure(s, `main-curves${suffix}.svg`);
     if (curves) lines.push(`${h} Learning curves`, '', ...addFigure(curves));
     if (s.main.length + s.sign.length + s.magnitude.length === 0) lines.push('No run of these results belongs to a part of the grid.', '');
+  }
+
+  if (transport) {
+    lines.push(...transport.lines);
+    for (const f of transport.figures) lines.push(...addFigure(f));
   }
 
   lines.push('## Protocol deviations', '');

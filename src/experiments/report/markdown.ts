@@ -91,7 +91,7 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
   const lines = [`# ${oneLine(options.title ?? DEFAULT_TITLE)}`, ''];
   if (options.command !== undefined) lines.push('Command:', '', '```sh', options.command, '```', '');
   const diverged = rs.filter((r) => r.diverged).length;
-  const partCounts = (['main', 'sign', 'magnitude'] as const).map((p) => `${p} ${rs.filter((r) => r.parts.includes(p)).length}`);
+  const partCounts = (['main', 'sign', 'magnitude', 'transport'] as const).filter((p) => p !== 'transport' || rs.some((r) => r.parts.includes(p))).map((p) => `${p} ${rs.filter((r) => r.parts.includes(p)).length}`);
   const missingCells = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingCells.length, 0), 0);
   const expectedCells = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.rows.length * t.cols.length, 0), 0);
   const missingRuns = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingRuns, 0), 0);
@@ -104,7 +104,7 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
     `- Seeds: ${list(unique(rs.map((r) => r.config.seed)).sort((x, y) => x - y))}`,
     `- Runs: ${rs.length} (per part: ${partCounts.join(', ')}; a run shared by two parts counts in both), of which ${diverged} diverged`,
     `- Run time summed over runs: ${formatDuration(rs.reduce((t, r) => t + (Number.isFinite(r.seconds) ? r.seconds : 0), 0))}`,
-    `- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`,
+    ...(expectedCells === 0 ? [] : [`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`]),
   );
   const unplaced = a.settings.reduce((n, s) => n + s.unplaced, 0);
   if (unplaced > 0) lines.push(`- Runs in no table (outside the grid's parts): ${unplaced}`);

@@ -1,7 +1,7 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../data/dataset.js';
-import { loadDataset } from '../experiments/datasets.js';
-import { runExperiment } from '../experiments/run.js';
+import { loadDataset } from './datasets.js';
+import { runExperiment } from './run.js';
 import { existsSync } from 'node:fs';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import type { WorkerMessage, WorkerTask } from './pool.js';
@@ -12,7 +12,17 @@ const port = parentPort!;
 const cache = new Map<string, { train: Dataset; test: Dataset }>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
-port.on('message', ({ id, config, checkpoint }: WorkerTask) => {
+// The modules of `--import` (a user's registered methods), loaded before the first run.
+const ready = Promise.all(((workerData as { imports?: string[] } | null)?.imports ?? []).map((url) => import(url)));
+
+port.on('message', (task: WorkerTask) => {
+  ready.then(
+    () => run(task),
+    (e: Error) => post({ type: 'error', id: task.id, message: `importing a module of --import failed: ${e.message}`, name: 'ConfigError' }),
+  );
+});
+
+function run({ id, config, checkpoint }: WorkerTask): void {
   try {
     const key = `${config.dataset}:${config.dataDir ?? ''}`;
     let data = cache.get(key);
@@ -34,4 +44,4 @@ port.on('message', ({ id, config, checkpoint }: WorkerTask) => {
     const err = e as Error;
     post({ type: 'error', id, message: err.message, name: err.name });
   }
-});
+}

@@ -64,6 +64,8 @@ export interface PoolOptions {
   checkpoints?: readonly (string | null)[];
   /** Steps between checkpoints (default: only after every epoch). */
   checkpointEvery?: number;
+  /** Module URLs every worker imports before its first run (`--import`: a user's registered methods). */
+  imports?: readonly string[];
 }
 
 /** What the pool sends a worker for one run. */
@@ -86,7 +88,7 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
 
   const runWorker = () =>
     new Promise<void>((resolve, reject) => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url));
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { imports: options.imports ?? [] } });
       const feed = () => {
         if (next >= configs.length || failure) {
           void worker.terminate().then(() => resolve());

@@ -1,0 +1,163 @@
+/**
+ * The weight-transport part of a report: accuracy per rule, architecture and normalisation; the
+ * alignment of each layer's feedback over training (the angle between B and W, and between the
+ * error a layer receives and backprop's); a sentence per rule, written from the numbers.
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import { methods } from '../../feedback/registry.js';
+import type { ResultRecord } from '../results.js';
+import type { Figure } from './figures.js';
+import { mean, ordered, pct, unique } from './util.js';
+
+/** A row of the transport tables: an architecture with or without BN (`mlp`, `mlp+BN`, …). */
+const settingOf = (r: ResultRecord): string => `${r.config.arch}${r.config.bn ? '+BN' : ''}`;
+const SETTING_ORDER = ['mlp', 'mlp+BN', 'lenet', 'lenet+BN'];
+
+/** What the report shows of the transport part. */
+export interface TransportSection {
+  readonly lines: string[];
+  readonly figures: Figure[];
+}
+
+type Stat = Record<string, number | null> | null;
+
+/**
+ * The dense and conv layers of a setting, by their index in the model: BatchNorm layers keep the
+ * exact backward under every rule, so their B–W angle is 0 (to rounding) where a weighted layer's is
+ * not (feedback alignment's random B stays near 90°).
+ */
+function weightedLayers(rs: readonly ResultRecord[]): string[] {
+  const probe = rs.find((r) => r.config.feedback === 'fa' && r.history.length > 0) ?? rs.find((r) => r.config.feedback !== 'bp' && r.history.length > 0);
+  const last = probe?.history[probe.history.length - 1]?.feedback;
+  if (!last) return [];
+  return Object.entries(last as Record<string, Stat>)
+    .filter(([, s]) => s !== null && (s['angleVW'] === null || (s['angleVW'] as number) > 0.5))
+    .map(([k]) => k)
+    .sort((a, b) => Number(a) - Number(b));
+}
+
+/** Mean over the seeds of one statistic of one layer at each epoch. */
+function statSeries(rs: readonly ResultRecord[], layer: string, key: string): (number | null)[] {
+  const epochs = Math.max(0, ...rs.map((r) => r.history.length));
+  return Array.from({ length: epochs }, (_, e) => {
+    const xs = rs.map((r) => (r.history[e]?.feedback as Record<string, Stat> | undefined)?.[layer]?.[key]).filter((v): v is number => typeof v === 'number');
+    return xs.length ? mean(xs) : null;
+  });
+}
+
+const fmtAngle = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${x.toFixed(0)}°`);
+
+/** Renders the transport part of `records` (those whose parts include `transport`). */
+export function transportSection(records: readonly ResultRecord[], heading = '##'): TransportSection | null {
+  const rs = records.filter((r) => r.parts.includes('transport'));
+  if (rs.length === 0) return null;
+  const registered = methods();
+  const cols = ordered(methods('transport').map((m) => m.name), rs.map((r) => r.config.feedback), false);
+  const label = (name: string) => registered.find((m) => m.name === name)?.label ?? name;
+  const settings = ordered(SETTING_ORDER, rs.map(settingOf), false);
+  const runsOf = (setting: string, method: string) => rs.filter((r) => settingOf(r) === setting && r.config.feedback === method);
+  const accuracy = (setting: string, method: string): { mean: number | null; diverged: number; runs: number } => {
+    const cell = runsOf(setting, method);
+    const ok = cell.filter((r) => !r.diverged && r.testAccuracy !== null).map((r) => r.testAccuracy as number);
+    return { mean: ok.length ? 100 * mean(ok) : null, diverged: cell.filter((r) => r.diverged).length, runs: cell.length };
+  };
+
+  const lines: string[] = [`${heading} The weight-transport rules`, ''];
+  const lrs = unique(rs.map((r) => r.config.lr)).sort((a, b) => a - b);
+  lines.push(`Every rule of the registry's transport study, at learning rate ${lrs.join(', ')} (SGD with momentum ${unique(rs.map((r) => r.config.momentum)).join(', ')}, the protocol's schedule), ${unique(rs.map((r) => r.config.seed)).length} seed(s) per cell.`, '');
+  for (const m of cols) {
+    const method = registered.find((x) => x.name === m);
+    if (method) lines.push(`- **${method.label}** (\`${m}\`): ${method.description}; \`${method.formula}\`.`);
+  }
+  lines.push('', `${heading}# Test accuracy`, '', 'Mean test accuracy (%) over seeds after the last epoch (✕: every run diverged; (n✕): n of the runs diverged):', '');
+  lines.push(`| model | ${cols.map(label).join(' | ')} |`, `|${' --- |'.repeat(cols.length + 1)}`);
+  for (const s of settings) {
+    lines.push(`| ${s} | ${cols.map((c) => {
+      const a = accuracy(s, c);
+      if (a.runs === 0) return '';
+      if (a.mean === null) return '✕';
+      return `${pct(a.mean)}${a.diverged ? ` (${a.diverged}✕)` : ''}`;
+    }).join(' | ')} |`);
+  }
+  lines.push('');
+
+  // Alignment: per setting, per rule, per weighted layer, the first and last epoch's angles.
+  lines.push(`${heading}# Alignment of the feedback`, '');
+  lines.push("Per weighted layer (dense and conv, bottom to top), the angle between the feedback matrix and W (B–W; none for DFA, which has no matrix of W's shape) and between the error the layer receives and the one backprop would deliver to it (received), each on the last batch of the first → last epoch, averaged over seeds. The top layer always receives the true error.", '');
+  const figures: Figure[] = [];
+  const figureRows: Record<string, string | number>[] = [];
+  for (const s of settings) {
+    const inSetting = rs.filter((r) => settingOf(r) === s);
+    const layers = weightedLayers(inSetting);
+    if (layers.length === 0) continue;
+    lines.push(`**${s}** (layers ${layers.join(', ')})`, '');
+    lines.push(`| rule | ${layers.map((l, i) => `layer ${l} B–W${i === layers.length - 1 ? ' (top)' : ''}`).join(' | ')} | ${layers.slice(0, -1).map((l) => `layer ${l} received`).join(' | ')} |`);
+    lines.push(`|${' --- |'.repeat(2 * layers.length)}`);
+    for (const c of cols.filter((x) => x !== 'bp')) {
+      const cell = runsOf(s, c).filter((r) => !r.diverged);
+      if (cell.length === 0) continue;
+      const cellsVW = layers.map((l) => {
+        const series = statSeries(cell, l, 'angleVW');
+        return `${fmtAngle(series[0])} → ${fmtAngle(series[series.length - 1])}`;
+      });
+      const cellsRecv = layers.slice(0, -1).map((l) => {
+        const series = statSeries(cell, l, 'receivedErrorAngle');
+        return `${fmtAngle(series[0])} → ${fmtAngle(series[series.length - 1])}`;
+      });
+      lines.push(`| ${label(c)} | ${[...cellsVW, ...cellsRecv].join(' | ')} |`);
+      layers.forEach((l, i) => {
+        for (const [key, measure] of [['angleVW', 'angle between B and W'], ['receivedErrorAngle', 'angle to backprop’s error']] as const) {
+          statSeries(cell, l, key).forEach((v, e) => {
+            if (v !== null) figureRows.push({ setting: s, layer: `layer ${i + 1} of ${layers.length}`, method: label(c), measure, epoch: e + 1, angle: v });
+          });
+        }
+      });
+    }
+    lines.push('');
+  }
+  if (figureRows.length > 0) {
+    const spec: TopLevelSpec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      data: { values: figureRows },
+      facet: { row: { field: 'setting', sort: settings, title: null }, column: { field: 'layer', title: null } },
+      spec: {
+        width: 150,
+        height: 110,
+        layer: [{
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+            y: { field: 'angle', type: 'quantitative', title: 'angle (°)', scale: { domain: [0, 100] } },
+            color: { field: 'method', type: 'nominal', sort: cols.map(label), scale: { scheme: 'tableau10' }, title: 'rule' },
+            strokeDash: { field: 'measure', type: 'nominal', title: null },
+          },
+        }],
+      },
+      config: { font: 'sans-serif' },
+    };
+    figures.push({ name: 'transport-alignment.svg', caption: 'Alignment over training, per weighted layer (bottom to top): the angle between each rule’s feedback matrix and W (solid), and between the error each layer receives and backprop’s (dashed), mean over seeds', spec });
+  }
+
+  lines.push(`${heading}# What the numbers show`, '');
+  const bpAcc = (s: string) => accuracy(s, 'bp').mean;
+  for (const c of cols.filter((x) => x !== 'bp')) {
+    const parts: string[] = [];
+    const gaps = settings.map((s) => ({ s, a: accuracy(s, c), b: bpAcc(s) })).filter((x) => x.a.runs > 0);
+    const accText = gaps.map(({ s, a, b }) => (a.mean === null ? `${s} diverged` : `${s} ${pct(a.mean)}%${b !== null ? ` (${a.mean - b >= 0 ? '+' : '−'}${pct(Math.abs(a.mean - b))} against bp)` : ''}`));
+    parts.push(`test accuracy ${accText.join(', ')}`);
+    const aligned: string[] = [];
+    for (const s of settings) {
+      const cell = runsOf(s, c).filter((r) => !r.diverged);
+      const layers = weightedLayers(rs.filter((r) => settingOf(r) === s)).slice(0, -1);
+      if (cell.length === 0 || layers.length === 0) continue;
+      const recv = layers.map((l) => statSeries(cell, l, 'receivedErrorAngle')).map((x) => x[x.length - 1]).filter((v): v is number => v !== null && v !== undefined);
+      const vw = layers.map((l) => statSeries(cell, l, 'angleVW')).map((x) => [x[0], x[x.length - 1]] as const).filter(([a, b]) => typeof a === 'number' && typeof b === 'number') as [number, number][];
+      const vwText = vw.length ? `, B–W ${fmtAngle(mean(vw.map(([a]) => a)))} → ${fmtAngle(mean(vw.map(([, b]) => b)))}` : '';
+      if (recv.length) aligned.push(`${s}: received error ${fmtAngle(mean(recv))} from backprop's${vwText}`);
+    }
+    if (aligned.length) parts.push(`below the top layer, on average over layers at the last epoch, ${aligned.join('; ')}`);
+    lines.push(`- **${label(c)}**: ${parts.join('; ')}.`);
+  }
+  lines.push('');
+  return { lines, figures };
+}

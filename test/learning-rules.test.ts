@@ -272,6 +272,14 @@ describe('the registry', () => {
     expect(() => registerMethod(method)).toThrow(/not yet registered/);
     expect(() => feedbackFromSpec({ type: 'custom', name: 'missing' })).toThrow(/registerMethod/);
   });
+
+  it('refuses a malformed registration (as a module of --import may hand it) and a flag the command line uses', () => {
+    const base = { name: 'test-bad', aliases: [], label: 'bad', formula: 'dX = dY W', description: 'x', flip: false, magnitude: false, signConcordant: false, options: [], studies: [], build: () => symmetric() };
+    expect(() => registerMethod({ ...base, studies: undefined } as never)).toThrow(/method test-bad studies/);
+    expect(() => registerMethod({ ...base, label: 3 } as never)).toThrow(/method test-bad label/);
+    expect(() => registerMethod({ ...base, options: [{ name: 'q', flag: 'quiet', description: 'q', default: 1, min: 0 }] })).toThrow(/option flag/);
+    expect(methods().some((m) => m.name === 'test-bad')).toBe(false);
+  });
 });
 
 describe('the command line', () => {
@@ -298,6 +306,9 @@ describe('the command line', () => {
     r = cli('train', '--feedback', 'hebb');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/invalid feedback: "hebb" \(allowed: 'bp'.*'dfa'.*'kp'.*'wm'/);
+    r = cli('train', '--feedback', 'kp', '--mirror-rate', '0.5');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/invalid mirror-rate: 0\.5 \(allowed: only with feedback 'wm' \(feedback is 'kp'\)\)/);
     r = cli('train', '--import', '/nonexistent/rule.mjs');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/invalid import/);

@@ -59,8 +59,8 @@ export function methodOptionTable(): Record<string, { type: 'string' }> {
 
 /**
  * The method options given on the command line, by option name, for `feedback`; undefined when
- * none is given. A flag of another method is passed on under its name, so that the configuration
- * refuses it naming the methods that take it.
+ * none is given. A flag of another method is refused, naming the methods that take it (an
+ * unknown method is left for the configuration to refuse).
  */
 export function methodOptionsFrom(feedback: string, values: Readonly<Record<string, unknown>>): Record<string, number> | undefined {
   const method = methods().find((m) => m.name === feedback || m.aliases.includes(feedback));
@@ -69,7 +69,9 @@ export function methodOptionsFrom(feedback: string, values: Readonly<Record<stri
     const text = values[o.flag];
     if (typeof text !== 'string') continue;
     const own = method?.options.find((x) => x.flag === o.flag);
-    given[own?.name ?? o.name] = numberOption(o.flag, text)!;
+    const value = numberOption(o.flag, text)!;
+    if (!own && method) throw new ConfigError(o.flag, value, `only with feedback ${o.methods.map((m) => `'${m}'`).join(' or ')} (feedback is '${method.name}')`);
+    given[own?.name ?? o.name] = value;
   }
   return Object.keys(given).length > 0 ? given : undefined;
 }

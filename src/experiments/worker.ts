@@ -13,7 +13,11 @@ const cache = new Map<string, { train: Dataset; test: Dataset }>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 
 // The modules of `--import` (a user's registered methods), loaded before the first run.
-const ready = Promise.all(((workerData as { imports?: string[] } | null)?.imports ?? []).map((url) => import(url)));
+// One after another, as the main thread loaded them (a module may use a method an earlier one registered).
+const ready = (async () => {
+  for (const url of (workerData as { imports?: string[] } | null)?.imports ?? []) await import(url);
+})();
+ready.catch(() => {}); // reported with the first task below, not as an unhandled rejection
 
 port.on('message', (task: WorkerTask) => {
   ready.then(

@@ -171,13 +171,26 @@ export function methodByName(name: string): Method {
  * @throws {@link ConfigError} when the name or an alias is taken, or an option is malformed.
  */
 export function registerMethod(method: Method): Method {
+  // A module loaded with --import is not type-checked: every field is checked here.
+  if (typeof method !== 'object' || method === null) throw new ConfigError('method', method, 'an object { name, aliases, label, formula, description, flip, magnitude, signConcordant, options, studies, build }');
+  for (const key of ['aliases', 'options', 'studies'] as const) {
+    if (!Array.isArray(method[key])) throw new ConfigError(`method ${String(method.name)} ${key}`, method[key], 'an array');
+  }
+  for (const key of ['label', 'formula', 'description'] as const) {
+    if (typeof method[key] !== 'string') throw new ConfigError(`method ${String(method.name)} ${key}`, method[key], 'a string');
+  }
+  for (const key of ['flip', 'magnitude', 'signConcordant'] as const) {
+    if (typeof method[key] !== 'boolean') throw new ConfigError(`method ${String(method.name)} ${key}`, method[key], 'true or false');
+  }
+  if (!method.studies.every((s) => typeof s === 'string')) throw new ConfigError(`method ${method.name} studies`, method.studies, 'an array of strings');
   for (const n of [method.name, ...method.aliases]) {
     if (typeof n !== 'string' || !/^[a-z][a-z0-9-]*$/.test(n)) throw new ConfigError('method name', n, 'lower-case letters, digits and dashes, starting with a letter');
     if (registry.some((m) => m.name === n || m.aliases.includes(n))) throw new ConfigError('method name', n, `a name not yet registered (taken: ${methodNames()})`);
   }
   if (typeof method.build !== 'function') throw new ConfigError(`method ${method.name} build`, method.build, 'a function (settings) => FeedbackStrategy');
   for (const o of method.options) {
-    if (!/^[a-z][a-z0-9-]*$/.test(o.flag) || RESERVED_FLAGS.includes(o.flag)) throw new ConfigError(`method ${method.name} option flag`, o.flag, `a lower-case flag not used by the command line (${RESERVED_FLAGS.join(', ')})`);
+    if (typeof o?.name !== 'string' || typeof o.description !== 'string' || typeof o.min !== 'number') throw new ConfigError(`method ${method.name} option`, o, 'an object { name, flag, description, default, min }');
+    if (typeof o.flag !== 'string' || !/^[a-z][a-z0-9-]*$/.test(o.flag) || RESERVED_FLAGS.includes(o.flag)) throw new ConfigError(`method ${method.name} option flag`, o.flag, `a lower-case flag not used by the command line (${RESERVED_FLAGS.join(', ')})`);
     checkOption(o, o.default);
   }
   registry.push(method);
@@ -185,7 +198,7 @@ export function registerMethod(method: Method): Method {
 }
 
 /** Flags of `asymprop train` that a method option cannot take. */
-const RESERVED_FLAGS = ['arch', 'feedback', 'bm', 'bn', 'flip', 'magnitude', 'lr', 'epochs', 'seed', 'batch-size', 'momentum', 'weight-decay', 'dataset', 'data-dir', 'json', 'checkpoint', 'checkpoint-every', 'resume', 'threads', 'import'];
+const RESERVED_FLAGS = ['arch', 'feedback', 'bm', 'bn', 'flip', 'magnitude', 'lr', 'epochs', 'seed', 'batch-size', 'momentum', 'weight-decay', 'dataset', 'data-dir', 'json', 'quiet', 'checkpoint', 'checkpoint-every', 'resume', 'on-divergence', 'threads', 'import', 'help'];
 
 /** A command-line flag of one or more methods' options. */
 export interface OptionFlag {

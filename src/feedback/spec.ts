@@ -1,6 +1,8 @@
 import { ConfigError } from '../errors.js';
 import { batchManhattan } from './batchManhattan.js';
+import { checkFlip } from './base.js';
 import { directFeedback } from './direct.js';
+import { checkMagnitudeLaw } from './magnitude.js';
 import { kolenPollack } from './kolenPollack.js';
 import { randomFeedback } from './random.js';
 import { methodByName, methodOptions, methods } from './registry.js';
@@ -49,8 +51,14 @@ export function feedbackFromSpec(spec: FeedbackSpec, custom: CustomFeedbackFacto
         const names = [...Object.keys(custom), ...methods().map((m) => m.name)];
         throw new ConfigError('custom feedback strategy', spec.name, `a registered name (${names.join(', ')}); register it with registerMethod, or load its module with --import`);
       }
+      // A registered method's spec holds its options, and its flip and magnitude law when it takes them.
       const method = methodByName(spec.name);
-      return method.build({ flip: 0, magnitude: null, options: methodOptions(method, spec.options ?? {}) ?? {} });
+      const { flip, magnitude, ...options } = (spec.options ?? {}) as Record<string, unknown>;
+      return method.build({
+        flip: method.flip && flip !== undefined ? checkFlip(flip) : 0,
+        magnitude: method.magnitude && magnitude !== undefined && magnitude !== null ? checkMagnitudeLaw(magnitude) : null,
+        options: methodOptions(method, options) ?? {},
+      });
     }
     default: throw new ConfigError('feedback spec type', (spec as { type?: unknown })?.type, "'symmetric', 'sign-concordant', 'random', 'direct', 'kolen-pollack', 'weight-mirror', 'batch-manhattan', 'custom'");
   }

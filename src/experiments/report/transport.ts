@@ -28,12 +28,13 @@ type Stat = Record<string, number | null> | null;
  */
 function weightedLayers(rs: readonly ResultRecord[]): string[] {
   const probe = rs.find((r) => r.config.feedback === 'fa' && r.history.length > 0) ?? rs.find((r) => r.config.feedback !== 'bp' && r.history.length > 0);
-  const last = probe?.history[probe.history.length - 1]?.feedback;
-  if (!last) return [];
-  return Object.entries(last as Record<string, Stat>)
-    .filter(([, s]) => s !== null && (s['angleVW'] === null || (s['angleVW'] as number) > 0.5))
-    .map(([k]) => k)
-    .sort((a, b) => Number(a) - Number(b));
+  if (!probe) return [];
+  // A layer is weighted if its angle was ever away from 0 (a learned B may reach 0 by the end) or undefined (DFA).
+  const layers = new Set<string>();
+  for (const h of probe.history) {
+    for (const [k, s] of Object.entries((h.feedback ?? {}) as Record<string, Stat>)) if (s && (s['angleVW'] === null || (s['angleVW'] as number) > 0.5)) layers.add(k);
+  }
+  return [...layers].sort((a, b) => Number(a) - Number(b));
 }
 
 /** Mean over the seeds of one statistic of one layer at each epoch. */

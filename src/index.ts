@@ -36,14 +36,15 @@ export { feedbackFromSpec, type CustomFeedbackFactories } from './feedback/spec.
 export { feedbackByName, methodByName, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
 export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
-export { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layers/layer.js';
+export { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward } from './layers/layer.js';
+export { Residual, type NamedLayers, type ResidualOptions } from './layers/residual.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
 export { Flatten } from './layers/flatten.js';
 export { FeedbackLayerBase } from './layers/feedbackLayer.js';
 export { WeightedLayer, type WeightedLayerOptions } from './layers/weighted.js';
 export { Conv2d, col2im, im2col, type Conv2dOptions } from './layers/conv2d.js';
-export { AvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './layers/pool.js';
+export { AvgPool2d, GlobalAvgPool2d, MaxPool2d, type AvgPoolOptions, type PoolOptions } from './layers/pool.js';
 export { Dropout } from './layers/dropout.js';
 export { geometry2d, outputSize, pair, type Geometry2d, type Size2, type WindowOptions } from './layers/geometry.js';
 export { BatchNorm, BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './norm/batchNorm.js';
@@ -64,6 +65,7 @@ export { CHECKPOINT_MAGIC, CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoin
 
 export { mlp, type MlpOptions } from './models/mlp.js';
 export { lenet, type LenetOptions } from './models/lenet.js';
+export { isResnetDepth, resnet, type ResnetOptions } from './models/resnet.js';
 export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
 export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';

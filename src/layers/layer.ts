@@ -90,3 +90,30 @@ export interface FeedbackLayer extends Layer, FeedbackSite {
 export function isFeedbackLayer(layer: Layer): layer is FeedbackLayer {
   return typeof (layer as Partial<FeedbackLayer>).setFeedback === 'function' && typeof (layer as Partial<FeedbackLayer>).inputGradient === 'function';
 }
+
+/**
+ * A leaf's backward as a container's walk calls it: the error `dy` arriving at `layer`'s output
+ * in, the error sent to its input out. The model decides what it does (the step's own backward,
+ * true backprop's for instrumentation, with the network's output error in the signals).
+ */
+export type LeafBackward = (layer: Layer, dy: Tensor) => Tensor;
+
+/**
+ * A layer made of named sublayers that is more than a chain ({@link Residual}): the model walks
+ * into it to name parameters, find feedback layers and run each leaf's backward itself, so every
+ * rule, the output error and the instrumentation reach the layers inside.
+ */
+export interface ContainerLayer extends Layer {
+  /** The direct sublayers in forward order, each with the name its parameters carry (`conv1`, `shortcut.conv`). */
+  children(): readonly { readonly name: string; readonly layer: Layer }[];
+  /**
+   * The container's backward with every leaf's (non-container's) backward done by `leaf`: the
+   * graph's own work (a shortcut's sum) stays here. `backward(dy)` is this with the leaves' own.
+   */
+  backwardThrough(dy: Tensor, leaf: LeafBackward): Tensor;
+}
+
+/** Whether a layer is a {@link ContainerLayer}. */
+export function isContainer(layer: Layer): layer is ContainerLayer {
+  return typeof (layer as Partial<ContainerLayer>).children === 'function' && typeof (layer as Partial<ContainerLayer>).backwardThrough === 'function';
+}

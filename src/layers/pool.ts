@@ -302,3 +302,70 @@ export class AvgPool2d extends Pool2d<Record<never, never>> {
     }
   }
 }
+
+/**
+ * Global average pooling: `[N, C, H, W]` → `[N, C]`, each channel's mean over its H·W positions,
+ * the head of a residual network. Backward gives every position of a plane `dY[n, c] / (H·W)`.
+ *
+ * @example
+ * ```ts
+ * import { GlobalAvgPool2d, Tensor } from 'asymprop';
+ *
+ * const pool = new GlobalAvgPool2d();
+ * console.log(pool.forward(Tensor.from([[[[1, 2], [3, 6]]]]), false).toArray()); // [ [ 3 ] ]
+ * ```
+ */
+export class GlobalAvgPool2d implements Layer {
+  private cache: { shape: Shape } | null = null;
+  private readonly workspace = new Workspace();
+
+  describe(): string {
+    return 'GlobalAvgPool2d';
+  }
+
+  /** @throws {@link ShapeError} unless the per-sample input is `[C, H, W]`. */
+  outputShape(inputShape: Shape): number[] {
+    if (inputShape.length !== 3) throw new ShapeError(this.describe(), 'per-sample input [C, H, W]', inputShape);
+    return [inputShape[0]!];
+  }
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    if (x.rank !== 4) throw new ShapeError(`${this.describe()}.forward`, '[N, C, H, W]', x.shape);
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const p = h * w;
+    const y = this.workspace.tensor('y', [n, c], x.dtype, false);
+    const xd = x.data, yd = y.data;
+    for (let plane = 0; plane < n * c; plane++) {
+      let s = 0;
+      for (let i = plane * p, end = i + p; i < end; i++) s += xd[i]!;
+      yd[plane] = s / p; // Y[n, c] = mean over positions of X[n, c, ·, ·]
+    }
+    this.cache = { shape: x.shape };
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
+    const { shape } = this.cache;
+    const [n, c, h, w] = shape as [number, number, number, number];
+    if (dy.rank !== 2 || dy.shape[0] !== n || dy.shape[1] !== c) throw new ShapeError(`${this.describe()}.backward`, `[${n}, ${c}]`, dy.shape);
+    const p = h * w;
+    const dx = this.workspace.tensor('dx', shape, dy.dtype, false);
+    const dd = dy.data, xd = dx.data;
+    for (let plane = 0; plane < n * c; plane++) {
+      const g = dd[plane]! / p; // dX[n, c, ·, ·] = dY[n, c] / (H·W)
+      xd.fill(g, plane * p, (plane + 1) * p);
+    }
+    return dx;
+  }
+
+  reuseBuffers(on: boolean): void {
+    this.workspace.reuse = on;
+  }
+
+  params(): Param[] {
+    return [];
+  }
+
+  zeroGrad(): void {}
+}

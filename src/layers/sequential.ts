@@ -5,7 +5,7 @@ import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
-import { isFeedbackLayer, type FeedbackLayer, type Layer, type LayerBuffers } from './layer.js';
+import { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward } from './layer.js';
 
 /** One layer of a model's chain, nested containers flattened: its dotted index and the layer. */
 export interface Link {
@@ -39,7 +39,7 @@ export interface Link {
  * console.log(model.feedbackStats()['0']?.signConcordance); // 1: uSF keeps W's signs
  * ```
  */
-export class Sequential implements Layer {
+export class Sequential implements ContainerLayer {
   /** The layers, in the order the forward pass applies them (a copy of the list given). */
   readonly layers: readonly Layer[];
   private instrumented = false;
@@ -123,9 +123,24 @@ export class Sequential implements Layer {
     for (const layer of this.layers) layer.reuseBuffers?.(on);
   }
 
+  /** The layers with their indices as names (`"0"`, `"1"`, …): what parameter names are prefixed with. */
+  children(): readonly { readonly name: string; readonly layer: Layer }[] {
+    return this.layers.map((layer, i) => ({ name: String(i), layer }));
+  }
+
+  /** The backward pass with every leaf's backward done by `leaf` (see {@link ContainerLayer.backwardThrough}). */
+  backwardThrough(dy: Tensor, leaf: LeafBackward): Tensor {
+    const chain = this.chain();
+    let g = dy;
+    for (let i = chain.length - 1; i >= 0; i--) g = walkInto(chain[i]!.layer, g, leaf);
+    return g;
+  }
+
   /**
-   * Every layer in forward order, nested containers flattened, with its dotted index: the chain
-   * the backward pass walks. Found once: the layer list is fixed at construction.
+   * Every layer in forward order, nested Sequentials flattened, with its dotted index: the chain
+   * the backward pass walks. A container that is not a chain (a {@link Residual} block) is one
+   * link, walked into by {@link ContainerLayer.backwardThrough}. Found once: the layer list is
+   * fixed at construction.
    */
   chain(): readonly Link[] {
     if (!this.chainList) {
@@ -168,15 +183,19 @@ export class Sequential implements Layer {
     const chain = this.chain();
     const first = toInput ? -1 : this.firstTrainedLink();
     let signals = outer;
+    const leaf: LeafBackward = (layer, g) => {
+      signals = withOutputError(signals, layer, g);
+      return layer.backward(g, signals);
+    };
     let g = dy;
     for (let i = chain.length - 1; i >= 0; i--) {
       const layer = chain[i]!.layer;
-      signals = withOutputError(signals, layer, g);
       if (i === first) {
+        signals = withOutputError(signals, layer, g);
         layer.backwardParams!(g);
         return null;
       }
-      g = layer.backward(g, signals);
+      g = walkInto(layer, g, leaf);
     }
     return g;
   }
@@ -185,7 +204,7 @@ export class Sequential implements Layer {
   private firstTrainedLink(): number {
     const chain = this.chain();
     const first = chain.findIndex(({ layer }) => layer.params().length > 0);
-    return first >= 0 && chain[first]!.layer.backwardParams ? first : -1;
+    return first >= 0 && !isContainer(chain[first]!.layer) && chain[first]!.layer.backwardParams ? first : -1;
   }
 
   /**
@@ -199,25 +218,29 @@ export class Sequential implements Layer {
     const reusing = this.reusing;
     if (reusing) this.reuseBuffers(false);
     try {
-      const trueIn: Tensor[] = [], trueOut: Tensor[] = [];
-      let g = dy;
-      for (let i = chain.length - 1; i >= 0; i--) {
-        trueIn[i] = g;
-        g = trueOut[i] = backpropError(chain[i]!.layer, g);
-      }
-      const received: Tensor[] = [], sent: Tensor[] = [];
+      const truth = new Map<Layer, { received: Tensor; sent: Tensor }>();
+      const own = new Map<Layer, { received: Tensor; sent: Tensor }>();
+      const backprop: LeafBackward = (layer, g) => {
+        const sent = backpropError(layer, g);
+        truth.set(layer, { received: g, sent });
+        return sent;
+      };
       let signals = outer;
-      g = dy;
-      for (let i = chain.length - 1; i >= 0; i--) {
-        const layer = chain[i]!.layer;
+      const step: LeafBackward = (layer, g) => {
         signals = withOutputError(signals, layer, g);
-        received[i] = g;
-        g = sent[i] = layer.backward(g, signals);
-      }
+        const sent = layer.backward(g, signals);
+        own.set(layer, { received: g, sent });
+        return sent;
+      };
+      let g = dy;
+      for (let i = chain.length - 1; i >= 0; i--) g = walkInto(chain[i]!.layer, g, backprop);
+      g = dy;
+      for (let i = chain.length - 1; i >= 0; i--) g = walkInto(chain[i]!.layer, g, step);
       this.stats = {};
-      chain.forEach(({ index, layer }, i) => {
-        if (isFeedbackLayer(layer)) this.stats[index] = measureFeedback(layer, { received: received[i]!, sent: sent[i]!, backpropReceived: trueIn[i]!, backpropSent: trueOut[i]! });
-      });
+      for (const { index, layer } of this.feedbackLayers()) {
+        const t = truth.get(layer)!, o = own.get(layer)!;
+        this.stats[index] = measureFeedback(layer, { received: o.received, sent: o.sent, backpropReceived: t.received, backpropSent: t.sent });
+      }
       return g;
     } finally {
       if (reusing) this.reuseBuffers(true);
@@ -281,7 +304,7 @@ export class Sequential implements Layer {
     readonly layer: FeedbackLayer;
   }[] {
     if (!this.feedbackList) {
-      this.feedbackList = this.chain().flatMap(({ index, layer }) => (isFeedbackLayer(layer) ? [{ index, layer }] : []));
+      this.feedbackList = leaves(this, '').flatMap(({ index, layer }) => (isFeedbackLayer(layer) ? [{ index, layer }] : []));
     }
     return this.feedbackList;
   }
@@ -378,6 +401,17 @@ export class Sequential implements Layer {
       layer.feedback.loadState(s);
     }
   }
+}
+
+/** One link's backward in a walk: a container is walked into, a leaf goes to `leaf`. */
+function walkInto(layer: Layer, g: Tensor, leaf: LeafBackward): Tensor {
+  return isContainer(layer) ? layer.backwardThrough(g, leaf) : leaf(layer, g);
+}
+
+/** Every leaf (non-container) layer under `layer`, in forward order, with its dotted index. */
+function leaves(layer: Layer, prefix: string): Link[] {
+  if (!isContainer(layer)) return [{ index: prefix, layer }];
+  return layer.children().flatMap(({ name, layer: child }) => leaves(child, prefix ? `${prefix}.${name}` : name));
 }
 
 /** The signals below `layer`: once the top weighted layer is reached, its error `g` is the output error e. */

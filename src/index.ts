@@ -68,7 +68,7 @@ export { lenet, type LenetOptions } from './models/lenet.js';
 export { isResnetDepth, resnet, type ResnetOptions } from './models/resnet.js';
 export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
-export { ARCHITECTURES, DATASETS, PROTOCOL_DEFAULTS, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
+export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, PROTOCOL_DEFAULTS, archLabel, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';
 export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, gridFor, normalisationOf, parseShard, runId, shardOf, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
 export { RESULTS_FORMAT, mergeRecords, parseResults, toRecord, type ParsedResults, type ResultRecord } from './experiments/results.js';

@@ -97,7 +97,9 @@ describe('asymprop train', () => {
     [['train', '--batch-size', '0'], /invalid batch-size: 0/],
     [['train', '--magnitude', 'lognormal'], /magnitude.*only with feedback 'brsf' or 'frsf'/],
     [['train', '--feedback', 'brsf', '--magnitude', 'cauchy'], /invalid magnitude: "cauchy"/],
-    [['train', '--arch', 'resnet'], /invalid arch: "resnet"/],
+    [['train', '--arch', 'vgg'], /invalid arch: "vgg"/],
+    [['train', '--arch', 'resnet', '--depth', '9'], /invalid depth: 9 \(allowed: a resnet depth 6n\+2/],
+    [['train', '--depth', '8'], /invalid depth: 8 \(allowed: no depth: only --arch resnet/],
     [['train', '--dataset', 'imagenet'], /invalid dataset: "imagenet"/],
     [['train', '--bogus'], /Unknown option '--bogus'/],
     [['frobnicate'], /unknown command "frobnicate"/],
@@ -110,6 +112,18 @@ describe('asymprop train', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('trains a resnet-8 with BN and uSF on the embedded digits for one epoch, well above chance, on two threads', () => {
+    const r = cli('train', '--arch', 'resnet', '--depth', '8', '--bn', '--feedback', 'usf', '--epochs', '1', '--threads', '2', '--json', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<RunResult & { config: { arch: string; depth: number } }>(r.stdout);
+    expect(out.config.arch).toBe('resnet');
+    expect(out.config.depth).toBe(8);
+    expect(out.diverged).toBe(false);
+    expect(out.testAccuracy).toBeGreaterThan(0.5);
+    // Every weighted layer inside the blocks is instrumented, the shortcut's projection included.
+    expect(Object.keys(out.history[0]!.feedback ?? {})).toContain('4.0.shortcut.conv');
+  });
 
   it('the built command is executable, so `npx asymprop` works in a clone (npm sets the bit only when it installs a package)', () => {
     expect(statSync(CLI).mode & 0o111).toBe(0o111);

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   BatchNorm, ConfigError, Conv2d, Dense, Flatten, GlobalAvgPool2d, ReLU, Residual, Rng, SGD, Sequential, ShapeError, Tensor,
-  assertGradCheck, decodeArray, directFeedback, feedbackByName, gradCheck, methods, resnet, softmaxCrossEntropy, trainStep, usf,
-  type FeedbackLayer, type Labels, type Layer,
+  assertGradCheck, decodeArray, directFeedback, feedbackByName, methods, resnet, softmaxCrossEntropy, trainStep, usf,
+  type Labels, type Layer,
 } from '../src/index.js';
 import { sign } from '../src/tensor/ops.js';
 import { expectClose, randn, thrown } from './helpers.js';
@@ -274,5 +274,13 @@ describe('a residual model in training', () => {
     expect(last).toBeLessThan(first * 0.5);
     const logits = model.forward(x, false);
     expect(softmaxCrossEntropy(logits, labels).loss).toBeLessThan(first);
+  });
+});
+
+describe('the transport report orders nested layer indices bottom to top', () => {
+  it('numbers numerically, names alphabetically, segment by segment', async () => {
+    const { byLayerIndex } = await import('../src/experiments/report/transport.js');
+    const keys = ['7', '5.0.shortcut.conv', '10', '3.0.conv2', '0', '4.0.conv1', '3.0.conv1', '3.1.conv1', '4.0.shortcut.conv'];
+    expect([...keys].sort(byLayerIndex)).toEqual(['0', '3.0.conv1', '3.0.conv2', '3.1.conv1', '4.0.conv1', '4.0.shortcut.conv', '5.0.shortcut.conv', '7', '10']);
   });
 });

@@ -99,6 +99,21 @@ describe('matrix products on two threads', () => {
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 
+  it('trains a resnet-8 with BN and Kolen-Pollack (learned B inside every block) to bit-identical weights on one and two threads', async () => {
+    const train = () => {
+      const rng = new lib.Rng(6);
+      const model = lib.resnet({ rng, depth: 8, bn: true, feedback: lib.feedbackByName('kp') });
+      const opt = new lib.SGD(model.params(), { lr: 0.01, momentum: 0.9 });
+      const x = lib.Tensor.zeros([20, 1, 28, 28], 'float32');
+      rng.fillNormal(x.data);
+      const y = Array.from({ length: 20 }, (_, i) => i % 10);
+      for (let s = 0; s < 2; s++) lib.trainStep(model, opt, x, y);
+      return Float32Array.from(model.params().flatMap((p) => Array.from(p.value.data)));
+    };
+    const [one, two] = await both(train);
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
   it('fails at once, with the reason, when a helper does not start', async () => {
     const { Worker } = await import('node:worker_threads');
     const started = Date.now();

@@ -25,6 +25,7 @@ Usage:
   asymprop train [options]
       One run. Options (protocol defaults in brackets):
         --arch ${ARCHITECTURES.join('|')} [mlp]
+        --depth N         resnet depth, 6n+2: 8, 14, 20, 32, 56, ... [20]
         --dataset ${DATASETS.join('|')} [mnist-embedded]
         --data-dir DIR    where the dataset's files are
         --feedback ${methods().map((m) => m.name).join('|')} [bp]
@@ -99,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
 
 const TRAIN_OPTIONS = {
   arch: { type: 'string' },
+  depth: { type: 'string' },
   dataset: { type: 'string' },
   'data-dir': { type: 'string' },
   feedback: { type: 'string' },
@@ -139,6 +141,7 @@ async function trainCommand(args: string[]): Promise<number> {
   }
   const config = resolveRunConfig({
     arch: values.arch as Architecture | undefined,
+    depth: intOption('depth', values.depth, true),
     dataset: values.dataset as DatasetName | undefined,
     dataDir: values['data-dir'],
     feedback: values.feedback,

@@ -2,10 +2,14 @@ import { ConfigError } from '../errors.js';
 import { feedbackByName, methodByName, methodOptions } from '../feedback/registry.js';
 import { parseMagnitudeLaw } from '../feedback/magnitude.js';
 import type { FeedbackStrategy } from '../feedback/strategy.js';
+import { isResnetDepth } from '../models/resnet.js';
+
+/** The depth of `arch: 'resnet'` when none is given: ResNet-20. */
+export const DEFAULT_RESNET_DEPTH = 20;
 
 /** The architectures a run can name. */
-export const ARCHITECTURES = ['mlp', 'lenet'] as const;
-/** One of {@link ARCHITECTURES}: {@link mlp} or {@link lenet}. */
+export const ARCHITECTURES = ['mlp', 'lenet', 'resnet'] as const;
+/** One of {@link ARCHITECTURES}: {@link mlp}, {@link lenet} or {@link resnet} (with {@link RunConfig.depth}). */
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** The datasets a run can name. */
@@ -24,6 +28,8 @@ export interface RunConfig {
   readonly dataDir: string | null;
   /** The model. */
   readonly arch: Architecture;
+  /** The resnet's depth, 6n+2 (default 20); present only when `arch` is `resnet`. */
+  readonly depth?: number;
   /** Feedback method, a registered name: `bp` (`symmetric`), `usf`, `brsf`, `frsf`, `fa` (`random`), `dfa`, `kp`, `wm`, or a user's (see `methods()`). */
   readonly feedback: string;
   /**
@@ -105,9 +111,16 @@ export function defaultLr(bm: boolean): number {
  */
 export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   const bm = partial.bm ?? PROTOCOL_DEFAULTS.bm;
-  const c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
+  let c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
   if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
+  if (c.arch === 'resnet') {
+    const depth = c.depth ?? DEFAULT_RESNET_DEPTH;
+    if (!isResnetDepth(depth)) throw new ConfigError('depth', depth, 'a resnet depth 6n+2 with n ≥ 1: 8, 14, 20, 32, 44, 56, 110, …');
+    c = { ...c, depth };
+  } else if (c.depth !== undefined) {
+    throw new ConfigError('depth', c.depth, `no depth: only --arch resnet takes one (arch is ${c.arch})`);
+  }
   const options = methodOptions(methodByName(c.feedback), c.feedbackOptions ?? {});
   const withOptions: RunConfig = options ? { ...c, feedbackOptions: options } : withoutOptions(c);
   if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === '')) throw new ConfigError('data-dir', c.dataDir, 'a directory path');
@@ -134,9 +147,14 @@ export function strategyOf(c: RunConfig): FeedbackStrategy {
   return feedbackByName(c.feedback, { bm: c.bm, flip: c.flip, ...(c.magnitude !== null ? { magnitude: c.magnitude } : {}), ...(c.feedbackOptions ? { options: c.feedbackOptions } : {}) });
 }
 
+/** The model's name in labels and run ids: `lenet`, or `resnet20` with the depth. */
+export function archLabel(c: Pick<RunConfig, 'arch' | 'depth'>): string {
+  return c.arch === 'resnet' ? `resnet${c.depth ?? DEFAULT_RESNET_DEPTH}` : c.arch;
+}
+
 /** A short label: `lenet+bn bm+brsf lr=0.0001 seed=1`. */
 export function runLabel(c: RunConfig): string {
-  return `${c.arch}${c.bn ? '+bn' : ''} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;
+  return `${archLabel(c)}${c.bn ? '+bn' : ''} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

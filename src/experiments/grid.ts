@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { methods } from '../feedback/registry.js';
-import { resolveRunConfig, type DatasetName, type RunConfig } from './config.js';
+import { archLabel, resolveRunConfig, type DatasetName, type RunConfig } from './config.js';
 
 /** The parts of the protocol's grid. */
 export const PARTS = ['main', 'sign', 'magnitude', 'transport'] as const;
@@ -94,7 +94,7 @@ export function normalisationOf(c: Pick<RunConfig, 'bn' | 'bm'>): NormalisationN
 export function runId(c: RunConfig): string {
   return [
     c.dataset,
-    c.arch,
+    archLabel(c),
     normalisationOf(c),
     c.feedback,
     `flip=${c.flip}`,

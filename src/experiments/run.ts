@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/dataset.js';
 import { lenet } from '../models/lenet.js';
+import { resnet } from '../models/resnet.js';
 import { mlp } from '../models/mlp.js';
 import { SGD } from '../optim/sgd.js';
 import { protocolSchedule } from '../optim/schedule.js';
@@ -7,7 +8,7 @@ import { Rng } from '../tensor/rng.js';
 import { DataFormatError } from '../errors.js';
 import { restoreCheckpoint, type Checkpoint, type CheckpointSource } from '../train/checkpoint.js';
 import { train, type EpochRecord, type TrainProgress, type TrainResult } from '../train/train.js';
-import { strategyOf, type RunConfig } from './config.js';
+import { DEFAULT_RESNET_DEPTH, strategyOf, type RunConfig } from './config.js';
 
 /** The outcome of one run, as printed by `asymprop train --json`. */
 export interface RunResult {
@@ -75,8 +76,8 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
   const rng = new Rng(config.seed);
   const modelRng = rng.fork();
   const dataRng = rng.fork();
-  const build = config.arch === 'lenet' ? lenet : mlp;
-  const model = build({ rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, bn: config.bn, feedback: strategyOf(config) });
+  const common = { rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, bn: config.bn, feedback: strategyOf(config) };
+  const model = config.arch === 'resnet' ? resnet({ ...common, depth: config.depth ?? DEFAULT_RESNET_DEPTH }) : config.arch === 'lenet' ? lenet(common) : mlp(common);
   const optimizer = new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   const { resume, checkpointEvery, onCheckpoint, onEpoch, onBatch, onDivergence } = callbacks;
   let progress: TrainProgress | undefined;

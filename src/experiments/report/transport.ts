@@ -4,13 +4,14 @@
  * error a layer receives and backprop's); a sentence per rule, written from the numbers.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { archLabel } from '../config.js';
 import { methods } from '../../feedback/registry.js';
 import type { ResultRecord } from '../results.js';
 import type { Figure } from './figures.js';
 import { mean, ordered, pct, unique } from './util.js';
 
 /** A row of the transport tables: an architecture with or without BN (`mlp`, `mlp+BN`, …). */
-const settingOf = (r: ResultRecord): string => `${r.config.arch}${r.config.bn ? '+BN' : ''}`;
+const settingOf = (r: ResultRecord): string => `${archLabel(r.config)}${r.config.bn ? '+BN' : ''}`;
 const SETTING_ORDER = ['mlp', 'mlp+BN', 'lenet', 'lenet+BN'];
 
 /** What the report shows of the transport part. */
@@ -34,7 +35,26 @@ function weightedLayers(rs: readonly ResultRecord[]): string[] {
   for (const h of probe.history) {
     for (const [k, s] of Object.entries((h.feedback ?? {}) as Record<string, Stat>)) if (s && (s['angleVW'] === null || (s['angleVW'] as number) > 0.5)) layers.add(k);
   }
-  return [...layers].sort((a, b) => Number(a) - Number(b));
+  return [...layers].sort(byLayerIndex);
+}
+
+/**
+ * Orders dotted layer indices (`"7"`, `"3.0.conv1"`, `"4.0.shortcut.conv"`) segment by segment,
+ * numbers numerically and names alphabetically: forward order for the models the builders make
+ * (a block's conv1, conv2, then its shortcut). A record's statistics object cannot keep the order
+ * itself: JavaScript lists integer-like keys (`"7"`) before the others.
+ */
+export function byLayerIndex(a: string, b: string): number {
+  const pa = a.split('.'), pb = b.split('.');
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!, y = pb[i]!;
+    if (x === y) continue;
+    const nx = /^\d+$/.test(x), ny = /^\d+$/.test(y);
+    if (nx && ny) return Number(x) - Number(y);
+    if (nx !== ny) return nx ? -1 : 1;
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
 }
 
 /** Mean over the seeds of one statistic of one layer at each epoch. */

@@ -122,8 +122,20 @@ def avgpool(kernel, stride=None, padding=0, count_include_pad=True):
             'count_include_pad': count_include_pad}
 
 
+def residual(main, shortcut=(), after=()):
+    """A residual block: after(main(x) + shortcut(x)), each branch a list of (name, spec); no shortcut: the identity."""
+    return {'type': 'residual', 'main': [list(m) for m in main], 'shortcut': [list(m) for m in shortcut], 'after': [list(m) for m in after]}
+
+
 RELU = {'type': 'relu'}
 FLATTEN = {'type': 'flatten'}
+GAP = {'type': 'gap'}
+
+
+def sublayers(key, spec):
+    """A residual block's sublayers with their parameter-name prefixes, as asymprop's Residual names them."""
+    return ([(f'{key}.{n}', sp) for n, sp in spec['main']] + [(f'{key}.shortcut.{n}', sp) for n, sp in spec['shortcut']]
+            + [(f'{key}.{n}', sp) for n, sp in spec['after']])
 
 
 def he_normal(shape, fan_in, scale=1.0):
@@ -133,9 +145,13 @@ def he_normal(shape, fan_in, scale=1.0):
 def make_params(layers, strategy, zero_weight):
     """Seeded parameters (and fa's B, rounded to float32 values), named like asymprop's Sequential."""
     params, fb, bn_before = {}, {}, {}
-    for i, spec in enumerate(layers):
+
+    def visit(i, spec):
         t = spec['type']
-        if t in ('conv2d', 'dense'):
+        if t == 'residual':
+            for key, sub in sublayers(i, spec):
+                visit(key, sub)
+        elif t in ('conv2d', 'dense'):
             if t == 'conv2d':
                 shape = [spec['out'], spec['in'], *spec['kernel']]
                 fan_in = spec['in'] * spec['kernel'][0] * spec['kernel'][1]
@@ -158,6 +174,9 @@ def make_params(layers, strategy, zero_weight):
                 'running_mean_before': 0.5 * torch.randn(c, dtype=DTYPE),
                 'running_var_before': 0.5 + torch.rand(c, dtype=DTYPE),
             }
+
+    for i, spec in enumerate(layers):
+        visit(str(i), spec)
     return params, fb, bn_before
 
 
@@ -167,11 +186,23 @@ def run(layers, strategy, mode, x, params, fb, bn_before, loss):
     x = x.clone().requires_grad_(True)
     leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     running = {k: {'mean': s['running_mean_before'].clone(), 'var': s['running_var_before'].clone()} for k, s in bn_before.items()}
-    h = x
-    for i, spec in enumerate(layers):
+
+    def apply(i, spec, h):
         t = spec['type']
         w, b = leaves.get(f'{i}.weight'), leaves.get(f'{i}.bias')
-        if t == 'conv2d':
+        if t == 'residual':
+            m = h
+            for n, sub in spec['main']:
+                m = apply(f'{i}.{n}', sub, m)
+            s = h
+            for n, sub in spec['shortcut']:
+                s = apply(f'{i}.shortcut.{n}', sub, s)
+            h = m + s
+            for n, sub in spec['after']:
+                h = apply(f'{i}.{n}', sub, h)
+        elif t == 'gap':
+            h = h.mean(dim=(2, 3))
+        elif t == 'conv2d':
             stride, padding = tuple(spec['stride']), tuple(spec['padding'])
             if strategy == 'symmetric':
                 h = F.conv2d(h, w, b, stride=stride, padding=padding)
@@ -196,6 +227,11 @@ def run(layers, strategy, mode, x, params, fb, bn_before, loss):
             h = h.flatten(1)
         else:
             raise ValueError(t)
+        return h
+
+    h = x
+    for i, spec in enumerate(layers):
+        h = apply(str(i), spec, h)
     y = h
     if loss['type'] == 'sum_product':
         value = (loss['R'] * y).sum()
@@ -209,7 +245,7 @@ def self_check(layers, mode, x, params, bn_before, loss):
     """The feedback functions with V = W must reproduce plain autograd (guards the reference itself)."""
     sym = run(layers, 'symmetric', mode, x, params, {}, bn_before, loss)
     # The 'fa' path with B = W sends every weighted layer through the custom functions.
-    weights = {f'{i}.weight': params[f'{i}.weight'].clone() for i, s in enumerate(layers) if s['type'] in ('conv2d', 'dense')}
+    weights = {k: v.clone() for k, v in params.items() if k.endswith('.weight') and k.rsplit('.', 1)[0] not in bn_before}
     fa = run(layers, 'fa', mode, x, params, weights, bn_before, loss)
     for a, b in [(sym[0], fa[0]), (sym[2], fa[2])] + [(sym[3][k], fa[3][k]) for k in sym[3]]:
         err = (a - b).abs().max().item()
@@ -307,6 +343,18 @@ FIXTURES = [
                            dense(6, 3)], x_shape=[5, 1, 5, 5], loss='ce', strategy='fa')),
     ('stack_dense_bn_relu_dense_usf',
      dict(seed=35, layers=[dense(6, 5), batchnorm(5), RELU, dense(5, 3)], x_shape=[8, 6], loss='ce', strategy='usf', zero_weight=True)),
+    # A small residual network: a stem, an identity block and a projection block (stride 2) with BN,
+    # global average pooling, a dense head; under backprop and under feedback alignment, where every
+    # conv in the blocks, the shortcut's projection included, sends dY B down.
+    *[(f'resnet_stem_identity_projection_gap_dense_{strategy}',
+       dict(seed=seed, layers=[conv(2, 3, 3, 1, 1, bias=False), batchnorm(3), RELU,
+                               residual([('conv1', conv(3, 3, 3, 1, 1, bias=False)), ('bn1', batchnorm(3)), ('relu1', RELU),
+                                         ('conv2', conv(3, 3, 3, 1, 1, bias=False)), ('bn2', batchnorm(3))], after=[('relu', RELU)]),
+                               residual([('conv1', conv(3, 4, 3, 2, 1, bias=False)), ('bn1', batchnorm(4)), ('relu1', RELU),
+                                         ('conv2', conv(4, 4, 3, 1, 1, bias=False)), ('bn2', batchnorm(4))],
+                                        shortcut=[('conv', conv(3, 4, 1, 2, 0, bias=False)), ('bn', batchnorm(4))], after=[('relu', RELU)]),
+                               GAP, dense(4, 3)], x_shape=[4, 2, 6, 6], loss='ce', strategy=strategy))
+      for seed, strategy in ((41, 'symmetric'), (42, 'fa'))],
 ]
 
 

@@ -19,8 +19,10 @@ import {
   Conv2d,
   Dense,
   Flatten,
+  GlobalAvgPool2d,
   MaxPool2d,
   ReLU,
+  Residual,
   Rng,
   Sequential,
   Tensor,
@@ -47,7 +49,9 @@ type LayerSpec =
   | { type: 'maxpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number] }
   | { type: 'avgpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number]; count_include_pad: boolean }
   | { type: 'relu' }
-  | { type: 'flatten' };
+  | { type: 'flatten' }
+  | { type: 'gap' }
+  | { type: 'residual'; main: [string, LayerSpec][]; shortcut: [string, LayerSpec][]; after: [string, LayerSpec][] };
 
 interface BnState {
   running_mean_before: FixtureArray;
@@ -97,6 +101,8 @@ const EXPECTED = [
   'stack_conv_relu_avgpool_dense_fa',
   'stack_conv_bn_relu_conv_relu_dense_bn_relu_dense_fa',
   'stack_dense_bn_relu_dense_usf',
+  'resnet_stem_identity_projection_gap_dense_symmetric',
+  'resnet_stem_identity_projection_gap_dense_fa',
 ];
 
 /** Allowed error: 1e-9 absolute, or 1e-9 relative to the array's largest magnitude when that exceeds 1. */
@@ -131,6 +137,12 @@ function buildLayer(spec: LayerSpec, strategy: FeedbackStrategy, rng: Rng): Laye
       return new ReLU();
     case 'flatten':
       return new Flatten();
+    case 'gap':
+      return new GlobalAvgPool2d();
+    case 'residual': {
+      const named = (list: [string, LayerSpec][]) => Object.fromEntries(list.map(([name, s]) => [name, buildLayer(s, strategy, rng)]));
+      return new Residual(named(spec.main), { shortcut: named(spec.shortcut), after: named(spec.after) });
+    }
   }
 }
 
@@ -147,6 +159,8 @@ function specLabel(spec: LayerSpec): string {
       return `maxpool k${hw(spec.kernel)} s${hw(spec.stride)} p${hw(spec.padding)}`;
     case 'avgpool':
       return `avgpool k${hw(spec.kernel)} s${hw(spec.stride)} p${hw(spec.padding)}${spec.count_include_pad ? '' : ' exclude-pad'}`;
+    case 'residual':
+      return `residual(${spec.main.map(([, s]) => specLabel(s)).join(', ')}; shortcut ${spec.shortcut.length ? spec.shortcut.map(([, s]) => specLabel(s)).join(', ') : 'identity'})`;
     default:
       return spec.type;
   }
@@ -221,7 +235,7 @@ describe('PyTorch fixtures (float64)', () => {
 
       // Random feedback: load each weighted layer's B (float32 values, as the library stores B).
       if (fx.strategy === 'fa') {
-        const weighted = layers.filter((l): l is Conv2d | Dense => l instanceof Conv2d || l instanceof Dense);
+        const weighted = model.feedbackLayers().flatMap(({ layer: l }) => (l instanceof Conv2d || l instanceof Dense ? [l] : []));
         expect(Object.keys(fx.feedback ?? {}).length).toBe(weighted.length);
         for (const layer of weighted) {
           const b = fx.feedback![layer.weight.name]!;
@@ -233,7 +247,7 @@ describe('PyTorch fixtures (float64)', () => {
       }
 
       // BatchNorm running statistics before the forward pass.
-      const bns = layers.flatMap((l, i) => (l instanceof BatchNorm ? [{ index: String(i), bn: l }] : []));
+      const bns = model.feedbackLayers().flatMap(({ index, layer: l }) => (l instanceof BatchNorm ? [{ index, bn: l }] : []));
       expect(bns.map((b) => b.index).sort()).toEqual(Object.keys(fx.bn_state ?? {}).sort());
       for (const { index, bn } of bns) {
         bn.runningMean.set(fx.bn_state![index]!.running_mean_before.data);

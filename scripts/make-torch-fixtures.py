@@ -358,7 +358,52 @@ FIXTURES = [
 ]
 
 
+# --- optimizers: torch.optim over several steps of given gradients -----------------------------------
+
+OPTIM_DIR = os.path.join(os.path.dirname(OUT_DIR.rstrip('/')), 'torch-optim')
+
+OPTIMIZERS = [
+    ('adam', 'Adam', dict(lr=0.01)),
+    ('adam_wd', 'Adam', dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    ('adamw', 'AdamW', dict(lr=0.02, weight_decay=0.1)),
+    ('rmsprop', 'RMSprop', dict(lr=0.01)),
+    ('rmsprop_momentum_centered_wd', 'RMSprop', dict(lr=0.005, alpha=0.9, eps=1e-6, weight_decay=0.05, momentum=0.8, centered=True)),
+]
+
+
+def optim_fixture(name, cls, options, seed, steps=6):
+    """Two parameters, `steps` seeded gradients (some exactly zero), the parameters after every step."""
+    torch.manual_seed(seed)
+    shapes = {'0.weight': [3, 4], '0.bias': [3]}
+    params = {k: torch.randn(*s, dtype=DTYPE).requires_grad_(True) for k, s in shapes.items()}
+    initial = {k: array(v) for k, v in params.items()}
+    opt = getattr(torch.optim, cls)(list(params.values()), **options)
+    grads, after = [], []
+    for t in range(steps):
+        g = {k: torch.randn(*s, dtype=DTYPE) * (0.1 + t) for k, s in shapes.items()}
+        g['0.bias'][0] = 0.0
+        for k, p in params.items():
+            p.grad = g[k].clone()
+        opt.step()
+        grads.append({k: array(v) for k, v in g.items()})
+        after.append({k: array(v) for k, v in params.items()})
+    return {'name': name, 'optimizer': cls, 'options': {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
+            'params': initial, 'grads': grads, 'after': after}
+
+
+def main_optim():
+    os.makedirs(OPTIM_DIR, exist_ok=True)
+    for f in os.listdir(OPTIM_DIR):
+        if f.endswith('.json'):
+            os.remove(os.path.join(OPTIM_DIR, f))
+    for i, (name, cls, options) in enumerate(OPTIMIZERS):
+        with open(os.path.join(OPTIM_DIR, f'{name}.json'), 'w') as fh:
+            fh.write(json.dumps(optim_fixture(name, cls, options, 100 + i), separators=(',', ':')) + '\n')
+        print(f'torch-optim/{name}.json')
+
+
 def main():
+    main_optim()
     os.makedirs(OUT_DIR, exist_ok=True)
     for f in os.listdir(OUT_DIR):
         if f.endswith('.json'):

@@ -53,6 +53,7 @@ export { checkLabels, meanSquaredError, softmaxCrossEntropy, type Labels, type L
 
 export type { Optimizer, OptimizerState } from './optim/optimizer.js';
 export { FLUSH_BELOW, SGD, type SGDOptions } from './optim/sgd.js';
+export { Adam, RMSprop, type AdamOptions, type RMSpropOptions } from './optim/adaptive.js';
 export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
 
 export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';

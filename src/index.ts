@@ -36,7 +36,7 @@ export { feedbackFromSpec, type CustomFeedbackFactories } from './feedback/spec.
 export { feedbackByName, methodByName, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
 export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
-export { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward } from './layers/layer.js';
+export { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward, type NamedChild } from './layers/layer.js';
 export { Residual, type NamedLayers, type ResidualOptions } from './layers/residual.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
 export { ReLU, Sigmoid, Tanh } from './layers/activation.js';
@@ -69,7 +69,7 @@ export { lenet, type LenetOptions } from './models/lenet.js';
 export { isResnetDepth, resnet, type ResnetOptions } from './models/resnet.js';
 export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
-export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, PROTOCOL_DEFAULTS, archLabel, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type RunConfig } from './experiments/config.js';
+export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, OPTIMIZERS, PROTOCOL_DEFAULTS, archLabel, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type OptimizerName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';
 export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, gridFor, normalisationOf, parseShard, runId, shardOf, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
 export { RESULTS_FORMAT, mergeRecords, parseResults, toRecord, type ParsedResults, type ResultRecord } from './experiments/results.js';

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  Adam,
+  RMSprop,
+  resnet,
   ArrayDataset,
   BatchNorm,
   CHECKPOINT_VERSION,
@@ -64,10 +67,14 @@ const data = { train: blobs(60, 1), test: blobs(20, 2) };
 const EPOCHS = 3;
 const BATCH = 8; // 8 steps per epoch
 
-function run(seed: number, strategy: FeedbackStrategy, opts: { stopAfterCheckpoint?: number; from?: Uint8Array } = {}) {
-  const model = build(seed, strategy);
-  const lr = strategy.name.startsWith('bm+') ? 1e-3 : 0.05;
-  const optimizer = new SGD(model.params(), { lr, momentum: 0.9, weightDecay: 1e-4 });
+type RunOptions = { stopAfterCheckpoint?: number; from?: Uint8Array; optimizer?: 'adam' | 'rmsprop'; resnet?: boolean };
+function run(seed: number, strategy: FeedbackStrategy, opts: RunOptions = {}) {
+  const model = opts.resnet ? resnet({ rng: new Rng(seed), depth: 8, bn: true, inputShape: [1, 6, 6], width: 2, feedback: strategy }) : build(seed, strategy);
+  const lr = strategy.name.startsWith('bm+') ? 1e-3 : opts.optimizer ? 0.005 : 0.05;
+  const optimizer =
+    opts.optimizer === 'adam' ? new Adam(model.params(), { lr, weightDecay: 1e-4 })
+    : opts.optimizer === 'rmsprop' ? new RMSprop(model.params(), { lr, weightDecay: 1e-4, momentum: 0.5, centered: true })
+    : new SGD(model.params(), { lr, momentum: 0.9, weightDecay: 1e-4 });
   const dataRng = new Rng(seed + 100);
   let progress: TrainProgress | undefined;
   if (opts.from) progress = restoreCheckpoint(decodeCheckpoint(opts.from, 'memory'), { model, optimizer, rngs: { data: dataRng } });
@@ -117,6 +124,26 @@ describe('a run resumed from a checkpoint ends bit-identical to the uninterrupte
         expect(resumed.model.buffers().arrays).toEqual(whole.model.buffers().arrays);
         expect(resumed.model.feedbackState()).toEqual(whole.model.feedbackState());
       }
+    });
+  }
+});
+
+describe('resumed bit-identically: Adam and RMSprop, and a resnet with learned feedback inside its blocks', () => {
+  const cases: [string, FeedbackStrategy, RunOptions][] = [
+    ['adam, kp', feedbackByName('kp'), { optimizer: 'adam' }],
+    ['rmsprop (momentum, centred), bm+usf', feedbackByName('usf', { bm: true }), { optimizer: 'rmsprop' }],
+    ['resnet-8 with BN, wm, SGD', feedbackByName('wm'), { resnet: true }],
+    ['resnet-8 with BN, dfa, Adam', feedbackByName('dfa'), { resnet: true, optimizer: 'adam' }],
+  ];
+  for (const [name, strategy, options] of cases) {
+    it(name, () => {
+      const whole = run(7, strategy, options);
+      const first = run(7, strategy, { ...options, stopAfterCheckpoint: 2 });
+      const resumed = run(99, strategy, { ...options, from: first.saved! });
+      expect(resumed.result!.history.map((h) => h.trainLoss)).toEqual(whole.result!.history.map((h) => h.trainLoss));
+      resumed.model.params().forEach((p, i) => expect(p.value.data, p.name).toEqual(whole.model.params()[i]!.value.data));
+      expect(resumed.model.buffers().arrays).toEqual(whole.model.buffers().arrays);
+      expect(resumed.model.feedbackState()).toEqual(whole.model.feedbackState());
     });
   }
 });

@@ -99,6 +99,8 @@ describe('asymprop train', () => {
     [['train', '--feedback', 'brsf', '--magnitude', 'cauchy'], /invalid magnitude: "cauchy"/],
     [['train', '--arch', 'vgg'], /invalid arch: "vgg"/],
     [['train', '--arch', 'resnet', '--depth', '9'], /invalid depth: 9 \(allowed: a resnet depth 6n\+2/],
+    [['train', '--optimizer', 'lbfgs'], /invalid optimizer: "lbfgs" \(allowed: 'sgd', 'adam', 'rmsprop'\)/],
+    [['reproduce', '--optimizer', 'lbfgs', '--dry-run'], /invalid optimizer: "lbfgs"/],
     [['train', '--depth', '8'], /invalid depth: 8 \(allowed: no depth: only --arch resnet/],
     [['train', '--dataset', 'imagenet'], /invalid dataset: "imagenet"/],
     [['train', '--bogus'], /Unknown option '--bogus'/],
@@ -123,6 +125,20 @@ describe('asymprop train', () => {
     expect(out.testAccuracy).toBeGreaterThan(0.5);
     // Every weighted layer inside the blocks is instrumented, the shortcut's projection included.
     expect(Object.keys(out.history[0]!.feedback ?? {})).toContain('4.0.shortcut.conv');
+  });
+
+  it('--optimizer adam trains with PyTorch\'s default learning rate, named in the config; reproduce --optimizer puts it in every run id', () => {
+    const r = cli('train', '--optimizer', 'adam', '--epochs', '1', '--json', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<RunResult & { config: { optimizer: string; lr: number } }>(r.stdout);
+    expect(out.config.optimizer).toBe('adam');
+    expect(out.config.lr).toBe(1e-3);
+    expect(out.testAccuracy).toBeGreaterThan(0.85);
+    const sgd = json<{ config: Record<string, unknown> }>(cli('train', '--optimizer', 'sgd', '--epochs', '1', '--json', '--quiet').stdout);
+    expect('optimizer' in sgd.config).toBe(false); // SGD runs' configurations (and ids) are what they were
+    const ids = cli('reproduce', '--preset', 'transport-quick', '--optimizer', 'rmsprop', '--dry-run').stdout.trim().split('\n').slice(0, -1);
+    expect(ids.length).toBe(64);
+    for (const line of ids) expect(line).toMatch(/\/optimizer=rmsprop\/momentum=/);
   });
 
   it('the built command is executable, so `npx asymprop` works in a clone (npm sets the bit only when it installs a package)', () => {

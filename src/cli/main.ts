@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AsympropError, ConfigError, DivergenceError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
-import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName } from '../experiments/config.js';
+import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName, type RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
 import { runExperiment } from '../experiments/run.js';
 import { importModules } from '../experiments/imports.js';
@@ -39,6 +39,8 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
         --import FILE     load a module that registers learning rules (registerMethod); repeatable
         --epochs N [10]   --seed S [1]   --batch-size N [100]
         --momentum X [0.9]   --weight-decay X [1e-4]
+        --optimizer sgd|adam|rmsprop [sgd]   adam, rmsprop: PyTorch's defaults but for --lr
+                          [1e-3, 1e-2; 1e-4 with --bm] and --weight-decay; --momentum is SGD's
         --json            print one JSON object (testAccuracy, trainLoss, diverged, history, ...)
         --checkpoint FILE --checkpoint-every N   save the whole run state every N steps and
                           after every epoch (atomically); --resume continues from FILE
@@ -55,6 +57,7 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
         --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)
         --seeds 1,2  --epochs N  --only main,sign,magnitude,transport  --workers N
         --methods a,b,... (the main or transport part's methods instead of the preset's)
+        --optimizer sgd|adam|rmsprop (every run's optimizer, at the preset's learning rates)
         --import FILE (a module that registers learning rules; repeatable)
         --out DIR [results/<preset>]  --resume (continue an interrupted grid)
         --shard i/n (run one n-th of the grid; merge with asymprop report)
@@ -101,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
 const TRAIN_OPTIONS = {
   arch: { type: 'string' },
   depth: { type: 'string' },
+  optimizer: { type: 'string' },
   dataset: { type: 'string' },
   'data-dir': { type: 'string' },
   feedback: { type: 'string' },
@@ -142,6 +146,7 @@ async function trainCommand(args: string[]): Promise<number> {
   const config = resolveRunConfig({
     arch: values.arch as Architecture | undefined,
     depth: intOption('depth', values.depth, true),
+    optimizer: values.optimizer as RunConfig['optimizer'],
     dataset: values.dataset as DatasetName | undefined,
     dataDir: values['data-dir'],
     feedback: values.feedback,

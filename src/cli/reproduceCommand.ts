@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { cpus as cpus_, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { DATASETS, type DatasetName } from '../experiments/config.js';
+import { DATASETS, OPTIMIZERS, type DatasetName } from '../experiments/config.js';
 import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
@@ -29,6 +29,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
       epochs: { type: 'string' },
       only: { type: 'string' },
       methods: { type: 'string' },
+      optimizer: { type: 'string' },
       import: { type: 'string', multiple: true },
       out: { type: 'string' },
       resume: { type: 'boolean' },
@@ -46,6 +47,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     ...(values.seeds !== undefined ? { seeds: values.seeds.split(',').map((s) => intOption('seeds', s)!) } : {}),
     ...(values.epochs !== undefined ? { epochs: intOption('epochs', values.epochs, true)! } : {}),
     ...(values.only !== undefined ? { only: values.only.split(',').map((p) => choice('only', p, PARTS) as Part) } : {}),
+    ...(values.optimizer !== undefined ? { optimizer: choice('optimizer', values.optimizer, OPTIMIZERS) as 'sgd' | 'adam' | 'rmsprop' } : {}),
     ...(values.methods !== undefined ? { methods: values.methods.split(',').map((m) => methodByName(m).name) } : {}),
   };
   const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;

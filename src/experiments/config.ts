@@ -12,6 +12,11 @@ export const ARCHITECTURES = ['mlp', 'lenet', 'resnet'] as const;
 /** One of {@link ARCHITECTURES}: {@link mlp}, {@link lenet} or {@link resnet} (with {@link RunConfig.depth}). */
 export type Architecture = (typeof ARCHITECTURES)[number];
 
+/** The optimizers a run can name: SGD with momentum (the protocol's), Adam, RMSprop. */
+export const OPTIMIZERS = ['sgd', 'adam', 'rmsprop'] as const;
+/** One of {@link OPTIMIZERS}. */
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
 /** The datasets a run can name. */
 export const DATASETS = ['mnist-embedded', 'fashion-mnist', 'mnist', 'cifar10', 'cifar100'] as const;
 /** One of {@link DATASETS}; `loadDataset` in `asymprop/node` loads each. */
@@ -53,6 +58,12 @@ export interface RunConfig {
   readonly seed: number;
   /** Samples per mini-batch (default 100). */
   readonly batchSize: number;
+  /**
+   * The optimizer, present only when it is not the protocol's SGD (so SGD runs' configurations
+   * are what they were): `adam` or `rmsprop` with PyTorch's defaults but for `lr` and
+   * `weightDecay` (L2, added to the gradient); `momentum` is SGD's and is ignored by them.
+   */
+  readonly optimizer?: 'adam' | 'rmsprop';
   /** SGD momentum (default 0.9). */
   readonly momentum: number;
   /** L2 weight decay (default 1e-4). */
@@ -93,9 +104,10 @@ export const PROTOCOL_DEFAULTS = {
   weightDecay: 1e-4,
 } as const satisfies Omit<RunConfig, 'lr'>;
 
-/** Default learning rate: 0.1 without Batch Manhattan, 1e-4 with it. */
-export function defaultLr(bm: boolean): number {
-  return bm ? 1e-4 : 0.1;
+/** Default learning rate: 1e-4 with Batch Manhattan; without it 0.1 for SGD, and PyTorch's defaults for Adam (1e-3) and RMSprop (1e-2). */
+export function defaultLr(bm: boolean, optimizer: OptimizerName = 'sgd'): number {
+  if (bm) return 1e-4;
+  return optimizer === 'adam' ? 1e-3 : optimizer === 'rmsprop' ? 1e-2 : 0.1;
 }
 
 /**
@@ -111,7 +123,7 @@ export function defaultLr(bm: boolean): number {
  */
 export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   const bm = partial.bm ?? PROTOCOL_DEFAULTS.bm;
-  let c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm), ...stripUndefined(partial), bm };
+  let c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm, (OPTIMIZERS as readonly unknown[]).includes(partial.optimizer) ? partial.optimizer : 'sgd'), ...stripUndefined(partial), bm };
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));
   if (!(DATASETS as readonly string[]).includes(c.dataset)) throw new ConfigError('dataset', c.dataset, DATASETS.map((a) => `'${a}'`).join(', '));
   if (c.arch === 'resnet') {
@@ -120,6 +132,13 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
     c = { ...c, depth };
   } else if (c.depth !== undefined) {
     throw new ConfigError('depth', c.depth, `no depth: only --arch resnet takes one (arch is ${c.arch})`);
+  }
+  if (c.optimizer !== undefined) {
+    if (!(OPTIMIZERS as readonly string[]).includes(c.optimizer)) throw new ConfigError('optimizer', c.optimizer, OPTIMIZERS.map((a) => `'${a}'`).join(', '));
+    if ((c.optimizer as string) === 'sgd') {
+      const { optimizer: _sgd, ...rest } = c;
+      c = rest;
+    }
   }
   const options = methodOptions(methodByName(c.feedback), c.feedbackOptions ?? {});
   const withOptions: RunConfig = options ? { ...c, feedbackOptions: options } : withoutOptions(c);

@@ -45,6 +45,8 @@ export interface GridOptions {
   epochs?: number;
   /** Keep only these parts. */
   only?: readonly Part[];
+  /** Train every run with this optimizer instead of SGD (at the preset's learning rates). */
+  optimizer?: 'sgd' | 'adam' | 'rmsprop';
   /** The feedback methods of the main and transport parts instead of the preset's (registered names, a user's included). */
   methods?: readonly string[];
   /** Keep only the runs this accepts (for scripts and tests that want a handful of runs). */
@@ -103,6 +105,7 @@ export function runId(c: RunConfig): string {
     `lr=${c.lr}`,
     `epochs=${c.epochs}`,
     `batch=${c.batchSize}`,
+    ...(c.optimizer ? [`optimizer=${c.optimizer}`] : []),
     `momentum=${c.momentum}`,
     `wd=${c.weightDecay}`,
     `seed=${c.seed}`,
@@ -206,6 +209,7 @@ export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
     dataset: options.dataset ?? spec.dataset,
     dataDir: options.dataDir ?? null,
     epochs: options.epochs ?? spec.epochs,
+    ...(options.optimizer !== undefined ? { optimizer: options.optimizer as RunConfig['optimizer'] } : {}),
   };
   const runs = new Map<string, { parts: Part[]; config: RunConfig }>();
   const add = (part: Part, partial: Partial<RunConfig>) => {

@@ -2,6 +2,8 @@ import type { Dataset } from '../data/dataset.js';
 import { lenet } from '../models/lenet.js';
 import { resnet } from '../models/resnet.js';
 import { mlp } from '../models/mlp.js';
+import { Adam, RMSprop } from '../optim/adaptive.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
 import { protocolSchedule } from '../optim/schedule.js';
 import { Rng } from '../tensor/rng.js';
@@ -78,7 +80,10 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
   const dataRng = rng.fork();
   const common = { rng: modelRng, inputShape: data.train.sampleShape, classes: data.train.numClasses, bn: config.bn, feedback: strategyOf(config) };
   const model = config.arch === 'resnet' ? resnet({ ...common, depth: config.depth ?? DEFAULT_RESNET_DEPTH }) : config.arch === 'lenet' ? lenet(common) : mlp(common);
-  const optimizer = new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+  const optimizer: Optimizer =
+    config.optimizer === 'adam' ? new Adam(model.params(), { lr: config.lr, weightDecay: config.weightDecay })
+    : config.optimizer === 'rmsprop' ? new RMSprop(model.params(), { lr: config.lr, weightDecay: config.weightDecay })
+    : new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   const { resume, checkpointEvery, onCheckpoint, onEpoch, onBatch, onDivergence } = callbacks;
   let progress: TrainProgress | undefined;
   if (resume) {

@@ -98,6 +98,14 @@ export function isFeedbackLayer(layer: Layer): layer is FeedbackLayer {
  */
 export type LeafBackward = (layer: Layer, dy: Tensor) => Tensor;
 
+/** A container's sublayer with its name. */
+export interface NamedChild {
+  /** The name its parameters are prefixed with: `"0"` in a Sequential, `"conv1"` or `"shortcut.conv"` in a block. */
+  readonly name: string;
+  /** The sublayer. */
+  readonly layer: Layer;
+}
+
 /**
  * A layer made of named sublayers that is more than a chain ({@link Residual}): the model walks
  * into it to name parameters, find feedback layers and run each leaf's backward itself, so every
@@ -105,7 +113,7 @@ export type LeafBackward = (layer: Layer, dy: Tensor) => Tensor;
  */
 export interface ContainerLayer extends Layer {
   /** The direct sublayers in forward order, each with the name its parameters carry (`conv1`, `shortcut.conv`). */
-  children(): readonly { readonly name: string; readonly layer: Layer }[];
+  children(): readonly NamedChild[];
   /**
    * The container's backward with every leaf's (non-container's) backward done by `leaf`: the
    * graph's own work (a shortcut's sum) stays here. `backward(dy)` is this with the leaves' own.

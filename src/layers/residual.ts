@@ -2,7 +2,7 @@ import { ConfigError, ShapeError, StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertSameShape, type Shape, type Tensor } from '../tensor/tensor.js';
-import { isContainer, type ContainerLayer, type Layer, type LayerBuffers, type LeafBackward } from './layer.js';
+import { isContainer, type NamedChild, type ContainerLayer, type Layer, type LayerBuffers, type LeafBackward } from './layer.js';
 import { Workspace } from './workspace.js';
 
 /** Named sublayers in the order they apply: `{ conv1, bn1, relu1, conv2, bn2 }`. */
@@ -45,9 +45,9 @@ export interface ResidualOptions {
  * ```
  */
 export class Residual implements ContainerLayer {
-  private readonly main: readonly { readonly name: string; readonly layer: Layer }[];
-  private readonly shortcut: readonly { readonly name: string; readonly layer: Layer }[];
-  private readonly after: readonly { readonly name: string; readonly layer: Layer }[];
+  private readonly main: readonly NamedChild[];
+  private readonly shortcut: readonly NamedChild[];
+  private readonly after: readonly NamedChild[];
   private readonly workspace = new Workspace();
   private cache: { sumShape: Shape } | null = null;
 
@@ -78,7 +78,7 @@ export class Residual implements ContainerLayer {
     return `Residual(${list(this.main)}; shortcut: ${this.shortcut.length ? list(this.shortcut) : 'identity'}${this.after.length ? `; after: ${list(this.after)}` : ''})`;
   }
 
-  children(): readonly { readonly name: string; readonly layer: Layer }[] {
+  children(): readonly NamedChild[] {
     return [...this.main, ...this.shortcut, ...this.after];
   }
 
@@ -162,7 +162,7 @@ function step(layer: Layer, g: Tensor, leaf: LeafBackward): Tensor {
 }
 
 /** The shape after a branch, naming the sublayer that refuses its input. */
-function through(layers: readonly { readonly name: string; readonly layer: Layer }[], inputShape: Shape): number[] {
+function through(layers: readonly NamedChild[], inputShape: Shape): number[] {
   let shape = [...inputShape];
   for (const { name, layer } of layers) {
     try {

@@ -5,7 +5,7 @@ import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
-import { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward } from './layer.js';
+import { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward, type NamedChild } from './layer.js';
 
 /** One layer of a model's chain, nested containers flattened: its dotted index and the layer. */
 export interface Link {
@@ -124,7 +124,7 @@ export class Sequential implements ContainerLayer {
   }
 
   /** The layers with their indices as names (`"0"`, `"1"`, …): what parameter names are prefixed with. */
-  children(): readonly { readonly name: string; readonly layer: Layer }[] {
+  children(): readonly NamedChild[] {
     return this.layers.map((layer, i) => ({ name: String(i), layer }));
   }
 

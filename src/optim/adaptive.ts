@@ -13,6 +13,7 @@ abstract class AdaptiveOptimizer implements Optimizer {
   lr: number;
   /** λ: L2 weight decay added to the gradient (or, for AdamW's decoupled decay, applied to w). */
   readonly weightDecay: number;
+  /** Steps taken (t of the last step). */
   protected stepCount = 0;
   /** Buffers per parameter, by buffer name; empty until the first step. */
   protected buffers: Record<string, Storage>[];
@@ -47,6 +48,7 @@ abstract class AdaptiveOptimizer implements Optimizer {
     return b;
   }
 
+  /** One update of every parameter from its gradient. */
   abstract step(): void;
 
   zeroGrad(): void {
@@ -149,6 +151,7 @@ export class Adam extends AdaptiveOptimizer {
     this.decoupled = options.decoupled ?? false;
   }
 
+  /** One Adam step of every parameter from its gradient (t counts from 1). */
   step(): void {
     const t = ++this.stepCount;
     const { lr, beta1, beta2, eps, weightDecay: wd, decoupled } = this;
@@ -228,6 +231,7 @@ export class RMSprop extends AdaptiveOptimizer {
     this.centered = centered;
   }
 
+  /** One RMSprop step of every parameter from its gradient. */
   step(): void {
     this.stepCount++;
     const { lr, alpha, eps, weightDecay: wd, momentum: mu } = this;

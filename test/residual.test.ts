@@ -284,3 +284,21 @@ describe('the transport report orders nested layer indices bottom to top', () =>
     expect([...keys].sort(byLayerIndex)).toEqual(['0', '3.0.conv1', '3.0.conv2', '3.1.conv1', '4.0.conv1', '4.0.shortcut.conv', '5.0.shortcut.conv', '7', '10']);
   });
 });
+
+describe('the deep preset', () => {
+  it('deep: seven rules on ResNet-20 with BN, Fashion-MNIST, 2 seeds, 5 epochs; deep-quick the same rules on ResNet-8, embedded digits; both shard', async () => {
+    const { gridFor, shardOf } = await import('../src/index.js');
+    const deep = gridFor('deep');
+    expect(deep.length).toBe(14);
+    for (const { config, id } of deep) {
+      expect(config).toMatchObject({ arch: 'resnet', depth: 20, bn: true, bm: false, dataset: 'fashion-mnist', epochs: 5, lr: 0.01 });
+      expect(id).toMatch(/^fashion-mnist\/resnet20\/BN\//);
+    }
+    expect(new Set(deep.map((r) => r.config.feedback))).toEqual(new Set(['bp', 'usf', 'brsf', 'frsf', 'fa', 'dfa', 'kp']));
+    const quick = gridFor('deep-quick');
+    expect(quick.length).toBe(7);
+    for (const { config } of quick) expect(config).toMatchObject({ arch: 'resnet', depth: 8, dataset: 'mnist-embedded', epochs: 1 });
+    const shards = [1, 2, 3, 4].map((index) => shardOf(deep, { index, count: 4 }).map((r) => r.id));
+    expect(shards.flat().sort()).toEqual(deep.map((r) => r.id).sort());
+  });
+});

@@ -49,9 +49,10 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
         --quiet           no progress on stderr
         --threads N [1]   threads for the matrix products (bit-identical results for any N)
 
-  asymprop reproduce [--preset quick|protocol|transport|transport-quick] [options]
+  asymprop reproduce [--preset quick|protocol|transport|transport-quick|deep|deep-quick] [options]
       A grid of runs of the protocol (docs/protocol.md), or the comparison of the weight-transport
-      rules (transport: ${methods('transport').map((m) => m.name).join(', ')} on mlp and lenet, without and with BN),
+      rules (transport: ${methods('transport').map((m) => m.name).join(', ')} on mlp and lenet, without and with BN;
+      deep: bp, usf, brsf, frsf, fa, dfa, kp on ResNet-20 with BN, 14 runs of about 2 core-hours),
       in parallel, each written to <out>/results.jsonl the moment it ends; then <out>/report.md
       with tables and SVG figures.
         --dataset D --data-dir DIR   (protocol: fashion-mnist, /usr/share/datasets/fashion-mnist)

@@ -24,12 +24,14 @@ export interface GridRun {
 }
 
 /** The named grids. */
-export const PRESETS = ['protocol', 'quick', 'transport', 'transport-quick'] as const;
+export const PRESETS = ['protocol', 'quick', 'transport', 'transport-quick', 'deep', 'deep-quick'] as const;
 /**
  * One of {@link PRESETS}: `protocol` (the whole grid of the protocol, 232 runs on Fashion-MNIST),
  * `quick` (a reduced grid of 56 runs on the embedded digits), `transport` (the weight-transport
- * comparison, 64 runs on Fashion-MNIST) or `transport-quick` (the same 64 configurations on the
- * embedded digits, 3 epochs).
+ * comparison, 64 runs on Fashion-MNIST), `transport-quick` (the same 64 configurations on the
+ * embedded digits, 3 epochs), `deep` (bp, usf, brsf, frsf, fa, dfa and kp on ResNet-20 with BN,
+ * Fashion-MNIST, 2 seeds, 5 epochs: 14 runs of about 2 core-hours each, to spread with `--shard`)
+ * or `deep-quick` (the same rules on ResNet-8 on the embedded digits, 1 seed, 1 epoch).
  */
 export type Preset = (typeof PRESETS)[number];
 
@@ -112,6 +114,12 @@ export function runId(c: RunConfig): string {
   ].join('/');
 }
 
+/** `mlp`, `lenet` or `resnet20` as a run configuration's arch (and depth). */
+function archOf(label: string): Pick<RunConfig, 'arch' | 'depth'> {
+  const m = /^resnet(\d+)$/.exec(label);
+  return m ? { arch: 'resnet', depth: Number(m[1]) } : { arch: label as RunConfig['arch'] };
+}
+
 interface PresetSpec {
   dataset: DatasetName;
   epochs: number;
@@ -125,7 +133,13 @@ interface PresetSpec {
   flips: readonly number[];
   magnitudes: readonly string[];
   /** The transport part: the registry's `transport` study on these architectures and normalisations. */
-  transport?: { archs: readonly ('mlp' | 'lenet')[]; norms: readonly NormalisationName[] };
+  transport?: {
+    /** Architectures: `mlp`, `lenet`, or `resnet<depth>` (`resnet20`). */
+    archs: readonly string[];
+    norms: readonly NormalisationName[];
+    /** The rules (default: the registry's transport study). */
+    methods?: readonly string[];
+  };
 }
 
 const TRANSPORT: PresetSpec = {
@@ -138,6 +152,12 @@ const TRANSPORT: PresetSpec = {
   flips: [],
   magnitudes: [],
   transport: { archs: ['mlp', 'lenet'], norms: ['none', 'BN'] },
+};
+
+const DEEP: PresetSpec = {
+  ...TRANSPORT,
+  epochs: 5,
+  transport: { archs: ['resnet20'], norms: ['BN'], methods: ['bp', 'usf', 'brsf', 'frsf', 'fa', 'dfa', 'kp'] },
 };
 
 const PRESET_SPECS: Record<Preset, PresetSpec> = {
@@ -176,6 +196,12 @@ const PRESET_SPECS: Record<Preset, PresetSpec> = {
   transport: TRANSPORT,
   // The same configurations on the embedded digits, 3 epochs.
   'transport-quick': { ...TRANSPORT, dataset: 'mnist-embedded', epochs: 3, sweepArch: 'mlp' },
+  // The rules at depth: the paper's question on a residual network, where the peers find
+  // sign-concordant feedback close to backprop and random feedback far behind. Weight mirrors are
+  // left out (the slowest rule, and the peers do not run it); the learning rate is the transport
+  // preset's.
+  deep: DEEP,
+  'deep-quick': { ...DEEP, dataset: 'mnist-embedded', epochs: 1, seeds: [1], transport: { ...DEEP.transport!, archs: ['resnet8'] } },
 };
 
 /**
@@ -241,9 +267,10 @@ export function gridFor(preset: Preset, options: GridOptions = {}): GridRun[] {
     for (const bm of [false, true]) for (const magnitude of spec.magnitudes) add('magnitude', { arch: spec.sweepArch, bn: true, bm, feedback: 'brsf', magnitude: magnitude === 'uniform' ? null : magnitude });
   }
   if (only.includes('transport') && spec.transport) {
-    for (const arch of spec.transport.archs) {
+    for (const label of spec.transport.archs) {
+      const model = archOf(label);
       for (const norm of NORMALISATIONS.filter((n) => spec.transport!.norms.includes(n.name))) {
-        for (const feedback of options.methods ?? methods('transport').map((m) => m.name)) add('transport', { arch, bn: norm.bn, bm: norm.bm, feedback });
+        for (const feedback of options.methods ?? spec.transport.methods ?? methods('transport').map((m) => m.name)) add('transport', { ...model, bn: norm.bn, bm: norm.bm, feedback });
       }
     }
   }

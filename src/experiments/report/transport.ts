@@ -12,7 +12,7 @@ import { mean, ordered, pct, unique } from './util.js';
 
 /** A row of the transport tables: an architecture with or without BN (`mlp`, `mlp+BN`, …). */
 const settingOf = (r: ResultRecord): string => `${archLabel(r.config)}${r.config.bn ? '+BN' : ''}`;
-const SETTING_ORDER = ['mlp', 'mlp+BN', 'lenet', 'lenet+BN'];
+const SETTING_ORDER = ['mlp', 'mlp+BN', 'lenet', 'lenet+BN', 'resnet8+BN', 'resnet20+BN', 'resnet56+BN'];
 
 /** What the report shows of the transport part. */
 export interface TransportSection {

@@ -1,8 +1,8 @@
 import { ConfigError, ShapeError, StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
-import type { Rng } from '../tensor/rng.js';
 import { assertSameShape, type Shape, type Tensor } from '../tensor/tensor.js';
-import { isContainer, type NamedChild, type ContainerLayer, type Layer, type LayerBuffers, type LeafBackward } from './layer.js';
+import { childBuffers, outputShapeThrough, walkInto } from './children.js';
+import type { ContainerLayer, Layer, LayerBuffers, LeafBackward, NamedChild } from './layer.js';
 import { Workspace } from './workspace.js';
 
 /** Named sublayers in the order they apply: `{ conv1, bn1, relu1, conv2, bn2 }`. */
@@ -48,6 +48,8 @@ export class Residual implements ContainerLayer {
   private readonly main: readonly NamedChild[];
   private readonly shortcut: readonly NamedChild[];
   private readonly after: readonly NamedChild[];
+  /** main, shortcut and after, in that order: fixed at construction. */
+  private readonly all: readonly NamedChild[];
   private readonly workspace = new Workspace();
   private cache: { sumShape: Shape } | null = null;
 
@@ -61,7 +63,7 @@ export class Residual implements ContainerLayer {
     if (this.main.length === 0) throw new ConfigError('Residual main branch', main, 'at least one layer');
     this.shortcut = named('shortcut', options.shortcut ?? {}).map(({ name, layer }) => ({ name: `shortcut.${name}`, layer }));
     this.after = named('after', options.after ?? {});
-    const all = this.children();
+    const all = (this.all = [...this.main, ...this.shortcut, ...this.after]);
     const seen = new Set<Layer>();
     const names = new Set<string>();
     for (const { name, layer } of all) {
@@ -79,7 +81,7 @@ export class Residual implements ContainerLayer {
   }
 
   children(): readonly NamedChild[] {
-    return [...this.main, ...this.shortcut, ...this.after];
+    return this.all;
   }
 
   /**
@@ -88,12 +90,12 @@ export class Residual implements ContainerLayer {
    * needs a projection shortcut).
    */
   outputShape(inputShape: Shape): number[] {
-    const mainShape = through(this.main, inputShape);
-    const shortcutShape = through(this.shortcut, inputShape);
+    const mainShape = outputShapeThrough(this.main, inputShape);
+    const shortcutShape = outputShapeThrough(this.shortcut, inputShape);
     if (mainShape.length !== shortcutShape.length || mainShape.some((d, i) => d !== shortcutShape[i])) {
       throw new ShapeError(`${this.describe()} shortcut output`, `the main branch's shape [${mainShape.join(', ')}] (a block that changes the shape needs a projection shortcut)`, shortcutShape);
     }
-    return through(this.after, mainShape);
+    return outputShapeThrough(this.after, mainShape);
   }
 
   forward(x: Tensor, training: boolean): Tensor {
@@ -114,11 +116,11 @@ export class Residual implements ContainerLayer {
   backwardThrough(dy: Tensor, leaf: LeafBackward): Tensor {
     if (!this.cache) throw new StateError(`${this.describe()}.backward called before forward`);
     let dS = dy;
-    for (let i = this.after.length - 1; i >= 0; i--) dS = step(this.after[i]!.layer, dS, leaf);
+    for (let i = this.after.length - 1; i >= 0; i--) dS = walkInto(this.after[i]!.layer, dS, leaf);
     let dMain = dS;
-    for (let i = this.main.length - 1; i >= 0; i--) dMain = step(this.main[i]!.layer, dMain, leaf);
+    for (let i = this.main.length - 1; i >= 0; i--) dMain = walkInto(this.main[i]!.layer, dMain, leaf);
     let dShortcut = dS;
-    for (let i = this.shortcut.length - 1; i >= 0; i--) dShortcut = step(this.shortcut[i]!.layer, dShortcut, leaf);
+    for (let i = this.shortcut.length - 1; i >= 0; i--) dShortcut = walkInto(this.shortcut[i]!.layer, dShortcut, leaf);
     assertSameShape(`${this.describe()}.backward`, dMain, dShortcut);
     const dx = this.workspace.tensor('dx', dMain.shape, dMain.dtype, false);
     const a = dMain.data, b = dShortcut.data, o = dx.data;
@@ -132,47 +134,21 @@ export class Residual implements ContainerLayer {
   }
 
   params(): Param[] {
-    return this.children().flatMap(({ layer }) => layer.params());
+    return this.all.flatMap(({ layer }) => layer.params());
   }
 
   zeroGrad(): void {
-    for (const { layer } of this.children()) layer.zeroGrad();
+    for (const { layer } of this.all) layer.zeroGrad();
   }
 
   buffers(): Required<LayerBuffers> {
-    const arrays: Record<string, Float32Array | Float64Array> = {};
-    const rngs: Record<string, Rng> = {};
-    for (const { name, layer } of this.children()) {
-      const b = layer.buffers?.();
-      for (const [k, v] of Object.entries(b?.arrays ?? {})) arrays[`${name}.${k}`] = v;
-      for (const [k, v] of Object.entries(b?.rngs ?? {})) rngs[`${name}.${k}`] = v;
-    }
-    return { arrays, rngs };
+    return childBuffers(this.all);
   }
 
   reuseBuffers(on: boolean): void {
     this.workspace.reuse = on;
-    for (const { layer } of this.children()) layer.reuseBuffers?.(on);
+    for (const { layer } of this.all) layer.reuseBuffers?.(on);
   }
-}
-
-/** One sublayer's backward inside a walk: a nested container walks on, a leaf goes to `leaf`. */
-function step(layer: Layer, g: Tensor, leaf: LeafBackward): Tensor {
-  return isContainer(layer) ? layer.backwardThrough(g, leaf) : leaf(layer, g);
-}
-
-/** The shape after a branch, naming the sublayer that refuses its input. */
-function through(layers: readonly NamedChild[], inputShape: Shape): number[] {
-  let shape = [...inputShape];
-  for (const { name, layer } of layers) {
-    try {
-      shape = layer.outputShape(shape);
-    } catch (e) {
-      if (e instanceof ShapeError) throw new ShapeError(`layer ${name} ${e.where}`, e.expected, e.received);
-      throw e;
-    }
-  }
-  return shape;
 }
 
 function named(branch: string, layers: NamedLayers): { name: string; layer: Layer }[] {

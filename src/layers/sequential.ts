@@ -5,6 +5,7 @@ import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { assertFinite, type DType, type Shape, type Tensor } from '../tensor/tensor.js';
+import { childBuffers, outputShapeThrough, walkInto } from './children.js';
 import { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward, type NamedChild } from './layer.js';
 
 /** One layer of a model's chain, nested containers flattened: its dotted index and the layer. */
@@ -84,16 +85,7 @@ export class Sequential implements ContainerLayer {
   }
 
   outputShape(inputShape: Shape): number[] {
-    let shape = [...inputShape];
-    this.layers.forEach((layer, i) => {
-      try {
-        shape = layer.outputShape(shape);
-      } catch (e) {
-        if (e instanceof ShapeError) throw new ShapeError(`layer ${i} ${e.where}`, e.expected, e.received);
-        throw e;
-      }
-    });
-    return shape;
+    return outputShapeThrough(this.children(), inputShape);
   }
 
   forward(x: Tensor, training: boolean): Tensor {
@@ -275,14 +267,7 @@ export class Sequential implements ContainerLayer {
 
   /** Every layer's non-parameter state, named `"<index>.<name>"` like the parameters. */
   buffers(): Required<LayerBuffers> {
-    const arrays: Record<string, Float32Array | Float64Array> = {};
-    const rngs: Record<string, Rng> = {};
-    this.layers.forEach((layer, i) => {
-      const b = layer.buffers?.();
-      for (const [k, v] of Object.entries(b?.arrays ?? {})) arrays[`${i}.${k}`] = v;
-      for (const [k, v] of Object.entries(b?.rngs ?? {})) rngs[`${i}.${k}`] = v;
-    });
-    return { arrays, rngs };
+    return childBuffers(this.children());
   }
 
   /** Converts every parameter to a dtype (float64 for gradient checks). */
@@ -401,11 +386,6 @@ export class Sequential implements ContainerLayer {
       layer.feedback.loadState(s);
     }
   }
-}
-
-/** One link's backward in a walk: a container is walked into, a leaf goes to `leaf`. */
-function walkInto(layer: Layer, g: Tensor, leaf: LeafBackward): Tensor {
-  return isContainer(layer) ? layer.backwardThrough(g, leaf) : leaf(layer, g);
 }
 
 /** Every leaf (non-container) layer under `layer`, in forward order, with its dotted index. */

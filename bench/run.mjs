@@ -12,7 +12,8 @@
  *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
  *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
  *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, pytorch
- *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c
+ *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c, lenet_bn (the paper's LeNet with BN), resnet
+ *                        (ResNet-20 with BN on 3×32×32)
  *   --strategies a,b     feedback strategies of the overhead table (default every registered method, without and with BM)
  *   --reps N             repetitions (default 3; 1 with --quick)
  *   --no-overhead        skip the per-strategy overhead table
@@ -38,7 +39,7 @@ export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', '
 const { methods } = await import('../dist/index.js');
 export const STRATEGY_NAMES = [...methods().map((m) => m.name), ...methods().map((m) => `bm+${m.name}`)];
 const OVERHEAD_WORKLOADS = ['mlp', 'cnn'];
-const CONV = new Set(['cnn', 'cnn_c']);
+const CONV = new Set(['cnn', 'cnn_c', 'lenet_bn', 'resnet']);
 
 function parseArgs(argv) {
   const o = {
@@ -223,8 +224,8 @@ function runMain(o, runner, systems) {
       if (budget(o, system, workload).class === 'glacial' && !o.allPeers) {
         skipped.push({ workload, system, reason: 'skipped: about 0.5 samples/s (minutes per batch of 100); run with --all-peers to measure one batch' });
         failed.add(key(workload, system));
-      } else if (system === 'convnetjs' && workload === 'mlp_bn') {
-        skipped.push({ workload, system, reason: 'not measured: ConvNetJS has no batch normalisation layer' });
+      } else if (system === 'convnetjs' && shapes(workload).some((l) => l.type === 'bn' || l.type === 'block')) {
+        skipped.push({ workload, system, reason: 'not measured: ConvNetJS has no batch normalisation layer (nor a sum of two branches)' });
         failed.add(key(workload, system));
       }
     }

@@ -46,6 +46,27 @@ def parse(argv):
     return o
 
 
+def block(torch, l):
+    """A basic residual block with BN, as bench/workloads.mjs defines it."""
+    nn = torch.nn
+    c_in, c, stride = l["input"][0], l["filters"], l["stride"]
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(c_in, c, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(c)
+            self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(c)
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c, 1, stride=stride, bias=False), nn.BatchNorm2d(c)) if l["projection"] else nn.Identity()
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(y + self.shortcut(x))
+
+    return Block()
+
+
 def build(torch, spec):
     nn = torch.nn
     layers = []
@@ -60,7 +81,11 @@ def build(torch, spec):
         elif t == "bn":
             layers.append(nn.BatchNorm1d(l["input"][0]) if len(l["input"]) == 1 else nn.BatchNorm2d(l["input"][0]))
         elif t == "conv":
-            layers.append(nn.Conv2d(l["input"][0], l["filters"], l["kernel"], padding=l["padding"]))
+            layers.append(nn.Conv2d(l["input"][0], l["filters"], l["kernel"], stride=l.get("stride", 1), padding=l["padding"], bias=l.get("bias", True)))
+        elif t == "block":
+            layers.append(block(torch, l))
+        elif t == "gap":
+            layers.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
         elif t == "maxpool":
             layers.append(nn.MaxPool2d(l["kernel"], stride=l["stride"], padding=l["padding"]))
         else:
@@ -69,7 +94,8 @@ def build(torch, spec):
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     return model
 
 

@@ -14,9 +14,20 @@ export const MOMENTUM = 0.9;
 export const POOL_BATCHES = 10;
 
 /**
- * Layer lists. `dense` and `conv` are the weighted layers; `bn` is batch normalisation over the
- * features (dense) or channels (conv); pools are max pools.
+ * Layer lists. `dense` and `conv` are the weighted layers (a conv has stride 1 and a bias unless it
+ * says otherwise); `bn` is batch normalisation over the features (dense) or channels (conv); pools
+ * are max pools; `gap` is global average pooling over height and width.
+ *
+ * A `block` is a basic residual block (He et al. 2016) with BN:
+ *
+ *     conv1 3×3 (stride s, pad 1) → BN → ReLU → conv2 3×3 (pad 1) → BN   plus the shortcut, then ReLU
+ *
+ * Its shortcut is the identity, or, where the shape changes (stride 2 or new channel count), a
+ * 1×1 conv of stride s followed by BN. Its convolutions have no bias (BN follows each).
  */
+const block = (filters, stride = 1) => ({ type: 'block', filters, stride });
+const stage = (filters, blocks, stride) => Array.from({ length: blocks }, (_, i) => block(filters, i === 0 ? stride : 1));
+
 export const WORKLOADS = {
   mlp: {
     description: 'MLP 784-256-256-10, ReLU',
@@ -59,6 +70,28 @@ export const WORKLOADS = {
       { type: 'dense', units: CLASSES },
     ],
   },
+  lenet_bn: {
+    description: "The paper's LeNet with BN on 1×28×28: conv5×5×6 p2, BN, ReLU, pool 2, conv5×5×16, BN, ReLU, pool 2, dense 120, BN, ReLU, dense 84, BN, ReLU, dense 10",
+    input: [1, 28, 28],
+    layers: [
+      { type: 'conv', filters: 6, kernel: 5, padding: 2 }, { type: 'bn' }, { type: 'relu' }, { type: 'maxpool', kernel: 2, stride: 2, padding: 0 },
+      { type: 'conv', filters: 16, kernel: 5, padding: 0 }, { type: 'bn' }, { type: 'relu' }, { type: 'maxpool', kernel: 2, stride: 2, padding: 0 },
+      { type: 'flatten' },
+      { type: 'dense', units: 120 }, { type: 'bn' }, { type: 'relu' },
+      { type: 'dense', units: 84 }, { type: 'bn' }, { type: 'relu' },
+      { type: 'dense', units: CLASSES },
+    ],
+  },
+  resnet: {
+    description: 'ResNet-20 (CIFAR style) on 3×32×32: conv3×3×16, BN, ReLU; 3 stages of 3 basic blocks with 16/32/64 channels (stride 2 and a 1×1 conv + BN shortcut entering stages 2 and 3); global average pool; dense 10',
+    input: [3, 32, 32],
+    layers: [
+      { type: 'conv', filters: 16, kernel: 3, padding: 1, bias: false }, { type: 'bn' }, { type: 'relu' },
+      ...stage(16, 3, 1), ...stage(32, 3, 2), ...stage(64, 3, 2),
+      { type: 'gap' },
+      { type: 'dense', units: CLASSES },
+    ],
+  },
 };
 
 export const WORKLOAD_NAMES = Object.keys(WORKLOADS);
@@ -71,7 +104,8 @@ export function workload(name) {
 
 /**
  * Walks the layer list, giving each layer its per-sample input shape `[c, h, w]` or `[features]`
- * and output shape; max pools use floor rounding, like PyTorch.
+ * and output shape; convolutions and max pools use floor rounding, like PyTorch. A block also
+ * gets `projection`: whether its shortcut is a 1×1 conv (the shape changes) or the identity.
  */
 export function shapes(name) {
   const w = workload(name);
@@ -82,8 +116,15 @@ export function shapes(name) {
     else if (layer.type === 'dense') shape = [layer.units];
     else if (layer.type === 'conv') {
       const [, h, wd] = shape;
-      const out = (n) => Math.floor((n + 2 * layer.padding - layer.kernel) / 1) + 1;
+      const out = (n) => Math.floor((n + 2 * layer.padding - layer.kernel) / (layer.stride ?? 1)) + 1;
       shape = [layer.filters, out(h), out(wd)];
+    } else if (layer.type === 'block') {
+      const [c, h, wd] = shape;
+      const out = (n) => Math.floor((n + 2 - 3) / layer.stride) + 1;
+      shape = [layer.filters, out(h), out(wd)];
+      return { ...layer, input, output: shape, projection: layer.stride !== 1 || c !== layer.filters };
+    } else if (layer.type === 'gap') {
+      shape = [shape[0]];
     } else if (layer.type === 'maxpool') {
       const [c, h, wd] = shape;
       const out = (n) => Math.floor((n + 2 * layer.padding - layer.kernel) / layer.stride) + 1;
@@ -93,12 +134,17 @@ export function shapes(name) {
   });
 }
 
-/** Multiply-adds of the weighted layers for one sample's forward pass (bias, BN, ReLU, pooling not counted). */
+/**
+ * Multiply-adds of the weighted layers for one sample's forward pass (bias, BN, ReLU, pooling and
+ * the shortcut's sum not counted). ResNet-20 on 3×32×32: 40.8 M.
+ */
 export function forwardMacs(name) {
   let macs = 0;
   for (const l of shapes(name)) {
+    const [c, h, w] = l.output;
     if (l.type === 'dense') macs += l.input[0] * l.units;
-    if (l.type === 'conv') macs += l.output[0] * l.output[1] * l.output[2] * l.input[0] * l.kernel * l.kernel;
+    if (l.type === 'conv') macs += c * h * w * l.input[0] * l.kernel * l.kernel;
+    if (l.type === 'block') macs += c * h * w * (l.input[0] * 9 + c * 9 + (l.projection ? l.input[0] : 0));
   }
   return macs;
 }

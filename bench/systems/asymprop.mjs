@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { BATCH, CLASSES, LR, MOMENTUM, POOL_BATCHES, batchOf, countSubnormals, shapes, syntheticData, workload } from '../workloads.mjs';
 
 const lib = await import('../../dist/index.js');
-const { BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Rng, SGD, Sequential, Tensor, decodeArray, feedbackByName, trainStep } = lib;
+const { BatchNorm, Conv2d, Dense, Flatten, GlobalAvgPool2d, MaxPool2d, ReLU, Residual, Rng, SGD, Sequential, Tensor, decodeArray, feedbackByName, trainStep } = lib;
 
 /**
  * A strategy from its benchmark name: a registered method (`bp`, `usf`, `brsf`, `frsf`, `fa`,
@@ -12,6 +12,16 @@ const { BatchNorm, Conv2d, Dense, Flatten, MaxPool2d, ReLU, Rng, SGD, Sequential
 export function strategy(name) {
   const bm = name.startsWith('bm+');
   return feedbackByName(bm ? name.slice(3) : name, { bm });
+}
+
+/** A basic residual block with BN (bench/workloads.mjs), every conv and BN taking the rule. */
+function block(l, { rng, feedback, bnFeedback }) {
+  const [inC] = l.input, c = l.filters;
+  const conv = (from, kernel, stride) => new Conv2d(from, c, kernel, { rng, stride, padding: (kernel - 1) / 2, bias: false, feedback });
+  const bn = () => new BatchNorm(c, { rng, feedback: bnFeedback });
+  const main = { conv1: conv(inC, 3, l.stride), bn1: bn(), relu1: new ReLU(), conv2: conv(c, 3, 1), bn2: bn() };
+  const shortcut = l.projection ? { shortcut: { conv: conv(inC, 1, l.stride), bn: bn() } } : {};
+  return new Residual(main, { ...shortcut, after: { relu: new ReLU() } });
 }
 
 export async function create(name, { strategy: strategyName = 'bp', threads = 1, lr = LR } = {}) {
@@ -27,7 +37,9 @@ export async function create(name, { strategy: strategyName = 'bp', threads = 1,
     else if (l.type === 'relu') layers.push(new ReLU());
     else if (l.type === 'dense') layers.push(new Dense(l.input[0], l.units, { rng, feedback }));
     else if (l.type === 'bn') layers.push(new BatchNorm(l.input[0], { rng, feedback: bnFeedback }));
-    else if (l.type === 'conv') layers.push(new Conv2d(l.input[0], l.filters, l.kernel, { rng, padding: l.padding, feedback }));
+    else if (l.type === 'conv') layers.push(new Conv2d(l.input[0], l.filters, l.kernel, { rng, stride: l.stride ?? 1, padding: l.padding, bias: l.bias ?? true, feedback }));
+    else if (l.type === 'block') layers.push(block(l, { rng, feedback, bnFeedback }));
+    else if (l.type === 'gap') layers.push(new GlobalAvgPool2d());
     else if (l.type === 'maxpool') layers.push(new MaxPool2d(l.kernel, { stride: l.stride, padding: l.padding }));
     else throw new Error(`asymprop: no layer for ${l.type}`);
   }
@@ -41,6 +53,7 @@ export async function create(name, { strategy: strategyName = 'bp', threads = 1,
   if (batches[0].y.length !== BATCH || Math.max(...data.y) >= CLASSES) throw new Error('bad data');
 
   return {
+    model,
     info: {
       version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
       gemmKernel: typeof lib.gemmKernel === 'function' ? lib.gemmKernel() : 'js',

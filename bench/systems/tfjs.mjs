@@ -60,6 +60,22 @@ export async function create(name, { backend }) {
     vars.push(v);
     return v;
   };
+  // A conv (NHWC input, HWIO filter), with a bias and a fused ReLU if asked.
+  const conv = (inC, filters, kernel, strides, pad, bias, relu) => {
+    const W = variable([kernel, kernel, inC, filters], inC * kernel * kernel, 'W');
+    const b = bias ? variable([filters], 0, 'b') : undefined;
+    return (h) => tf.fused.conv2d({ x: h, filter: W, strides, pad, ...(b ? { bias: b } : {}), activation: relu ? 'relu' : 'linear' });
+  };
+  // BN over every axis but the last (the features, or NHWC's channels), with batch statistics.
+  const batchNorm = (channels) => {
+    const gamma = tf.variable(tf.ones([channels]), true, `gamma${vars.length}`);
+    vars.push(gamma);
+    const beta = variable([channels], 0, 'beta');
+    return (h) => {
+      const { mean, variance } = tf.moments(h, h.rank === 4 ? [0, 1, 2] : [0]);
+      return tf.batchNorm(h, mean, variance, beta, gamma, 1e-5);
+    };
+  };
   const ops = layers.map((l, i) => {
     const next = layers[i + 1];
     const fuseRelu = next?.type === 'relu';
@@ -67,24 +83,24 @@ export async function create(name, { backend }) {
       const W = variable([l.input[0], l.units], l.input[0], 'W'), b = variable([l.units], 0, 'b');
       return (h) => tf.fused.matMul({ a: h, b: W, bias: b, activation: fuseRelu ? 'relu' : 'linear' });
     }
-    if (l.type === 'conv') {
-      const fanIn = l.input[0] * l.kernel * l.kernel;
-      const W = variable([l.kernel, l.kernel, l.input[0], l.filters], fanIn, 'W'), b = variable([l.filters], 0, 'b');
-      return (h) => tf.fused.conv2d({ x: h, filter: W, strides: 1, pad: l.padding, bias: b, activation: fuseRelu ? 'relu' : 'linear' });
+    if (l.type === 'conv') return conv(l.input[0], l.filters, l.kernel, l.stride ?? 1, l.padding, l.bias ?? true, fuseRelu);
+    if (l.type === 'block') {
+      // conv1 → BN → ReLU → conv2 → BN, plus the shortcut (identity or 1×1 conv + BN), then ReLU.
+      const [inC] = l.input, c = l.filters;
+      const conv1 = conv(inC, c, 3, l.stride, 1, false, false), bn1 = batchNorm(c);
+      const conv2 = conv(c, c, 3, 1, 1, false, false), bn2 = batchNorm(c);
+      const projection = l.projection ? conv(inC, c, 1, l.stride, 0, false, false) : null, bnShortcut = l.projection ? batchNorm(c) : null;
+      return (h) => {
+        const main = bn2(conv2(tf.relu(bn1(conv1(h)))));
+        return tf.relu(tf.add(main, projection ? bnShortcut(projection(h)) : h));
+      };
     }
+    if (l.type === 'gap') return (h) => tf.mean(h, [1, 2]);
     if (l.type === 'relu') {
       const prev = layers[i - 1];
       return prev.type === 'dense' || prev.type === 'conv' ? null : (h) => tf.relu(h);
     }
-    if (l.type === 'bn') {
-      const gamma = tf.variable(tf.ones([l.input[0]]), true, `gamma${vars.length}`);
-      vars.push(gamma);
-      const beta = variable([l.input[0]], 0, 'beta');
-      return (h) => {
-        const { mean, variance } = tf.moments(h, [0]);
-        return tf.batchNorm(h, mean, variance, beta, gamma, 1e-5);
-      };
-    }
+    if (l.type === 'bn') return batchNorm(l.input[0]);
     if (l.type === 'maxpool') {
       return l.padding === 0
         ? (h) => tf.maxPool(h, l.kernel, l.stride, 'valid')

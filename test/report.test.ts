@@ -402,3 +402,41 @@ describe('the committed reports are what their results render to', () => {
     expect(protocolDeviations(records)).toEqual([expect.stringMatching(/flush-to-zero/)]);
   });
 });
+
+describe('the deep report (a residual network)', () => {
+  // ResNet-20's 22 weighted layers, as the model names them (stem, block convs, shortcuts, dense).
+  const LAYERS = ['0', ...['3', '4', '5'].flatMap((stage, s) => [0, 1, 2].flatMap((b) => [`${stage}.${b}.conv1`, `${stage}.${b}.conv2`, ...(s > 0 && b === 0 ? [`${stage}.${b}.shortcut.conv`] : [])])), '7'];
+  const ACC: Record<string, number> = { bp: 90, usf: 89, brsf: 88.5, frsf: 89.5, fa: 70, dfa: 75, kp: 85 };
+  const deepRecords = (acc: Record<string, number>) =>
+    gridFor('deep', { epochs: 2 }).filter((run) => run.config.feedback in acc).map((run) => {
+      const r = record(run, acc[run.config.feedback]! + (run.config.seed === 1 ? -0.1 : 0.1));
+      // Angles: B–W 40° for the sign-concordant rules, 90° for FA and KP, none for DFA; received 10° more.
+      const vw = ['fa', 'kp'].includes(run.config.feedback) ? 90 : run.config.feedback === 'dfa' ? null : 40;
+      const history = r.history.map((h) => ({ ...h, feedback: Object.fromEntries(LAYERS.map((l, i) => [l, { angleVW: vw, receivedErrorAngle: i === LAYERS.length - 1 ? 0 : (vw ?? 80) + 10 }])) }));
+      return { ...r, history };
+    });
+
+  it('has a row per layer in the alignment table, and its own figure with the layers wrapped', async () => {
+    const { markdown, figures } = await renderReport(deepRecords(ACC));
+    const table = markdown.split('**resnet20+BN** (22 weighted layers; each cell: B–W, then received)')[1]!.split('\n\n')[1]!.split('\n');
+    expect(table[0]).toBe('| layer | uSF | brSF | frSF | FA | DFA | KP |');
+    expect(table.slice(2).map((row) => row.split(' | ')[0]!.slice(2))).toEqual([...LAYERS.slice(0, -1), '7 (top)']);
+    expect(table[2]).toBe('| 0 | 40° → 40° · 50° → 50° | 40° → 40° · 50° → 50° | 40° → 40° · 50° → 50° | 90° → 90° · 100° → 100° | – → – · 90° → 90° | 90° → 90° · 100° → 100° |');
+    expect(Object.keys(figures)).toContain('transport-alignment-resnet20-bn.svg');
+    expect(Object.keys(figures)).not.toContain('transport-alignment.svg');
+    // The 22 panels (wrapped six to a row), titled in forward order.
+    const svg = figures['transport-alignment-resnet20-bn.svg']!;
+    expect(svg.startsWith('<svg')).toBe(true);
+    const titles = [...svg.matchAll(/>(layer \d+ of 22)</g)].map((m) => m[1]);
+    expect(titles).toEqual(LAYERS.map((_, i) => `layer ${i + 1} of 22`));
+  });
+
+  it('answers both questions from the accuracy table, and turns with it', async () => {
+    const verdict = async (acc: Record<string, number>) => (await renderReport(deepRecords(acc))).markdown.split('\n').find((l) => l.startsWith('- **resnet20+BN**'));
+    expect(await verdict(ACC)).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF −1.0, brSF −1.5, frSF −0.5 against bp): all within 3 points of bp; random feedback (FA −20.0, DFA −15.0 against bp): all more than 3 points behind bp.');
+    expect(await verdict({ ...ACC, usf: 85, fa: 88 })).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF −5.0, brSF −1.5, frSF −0.5 against bp): brSF, frSF within 3 points, uSF further behind; random feedback (FA −2.0, DFA −15.0 against bp): FA within 3 points, DFA further behind.');
+    // A grid still running: what is missing is named, not guessed.
+    expect(await verdict({ bp: 90, usf: 89, fa: 70 })).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF −1.0 against bp): all within 3 points of bp; brSF, frSF not run yet; random feedback (FA −20.0 against bp): all more than 3 points behind bp; DFA not run yet.');
+    expect(await verdict({ usf: 89 })).toBe('- **resnet20+BN**: no bp run yet, so neither question can be answered.');
+  });
+});

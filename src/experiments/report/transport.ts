@@ -66,6 +66,9 @@ function statSeries(rs: readonly ResultRecord[], layer: string, key: string): (n
   });
 }
 
+/** Above this many weighted layers, the alignment table has a row per layer instead of a column. */
+const WIDE_LAYERS = 8;
+
 const fmtAngle = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : `${x.toFixed(0)}°`);
 
 /** Renders the transport part of `records` (those whose parts include `transport`). */
@@ -111,21 +114,29 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     const inSetting = rs.filter((r) => settingOf(r) === s);
     const layers = weightedLayers(inSetting);
     if (layers.length === 0) continue;
-    lines.push(`**${s}** (layers ${layers.join(', ')})`, '');
-    lines.push(`| rule | ${layers.map((l, i) => `layer ${l} B–W${i === layers.length - 1 ? ' (top)' : ''}`).join(' | ')} | ${layers.slice(0, -1).map((l) => `layer ${l} received`).join(' | ')} |`);
-    lines.push(`|${' --- |'.repeat(2 * layers.length)}`);
-    for (const c of cols.filter((x) => x !== 'bp')) {
+    const rules = cols.filter((x) => x !== 'bp' && runsOf(s, x).some((r) => !r.diverged));
+    const span = (c: string, l: string, key: string) => {
+      const series = statSeries(runsOf(s, c).filter((r) => !r.diverged), l, key);
+      return `${fmtAngle(series[0])} → ${fmtAngle(series[series.length - 1])}`;
+    };
+    if (layers.length <= WIDE_LAYERS) {
+      lines.push(`**${s}** (layers ${layers.join(', ')})`, '');
+      lines.push(`| rule | ${layers.map((l, i) => `layer ${l} B–W${i === layers.length - 1 ? ' (top)' : ''}`).join(' | ')} | ${layers.slice(0, -1).map((l) => `layer ${l} received`).join(' | ')} |`);
+      lines.push(`|${' --- |'.repeat(2 * layers.length)}`);
+      for (const c of rules) {
+        lines.push(`| ${label(c)} | ${[...layers.map((l) => span(c, l, 'angleVW')), ...layers.slice(0, -1).map((l) => span(c, l, 'receivedErrorAngle'))].join(' | ')} |`);
+      }
+    } else {
+      // A deep network: a row per layer (a column per layer would make the table unreadable).
+      lines.push(`**${s}** (${layers.length} weighted layers; each cell: B–W, then received)`, '');
+      lines.push(`| layer | ${rules.map(label).join(' | ')} |`, `|${' --- |'.repeat(rules.length + 1)}`);
+      layers.forEach((l, i) => {
+        const top = i === layers.length - 1;
+        lines.push(`| ${l}${top ? ' (top)' : ''} | ${rules.map((c) => `${span(c, l, 'angleVW')}${top ? '' : ` · ${span(c, l, 'receivedErrorAngle')}`}`).join(' | ')} |`);
+      });
+    }
+    for (const c of rules) {
       const cell = runsOf(s, c).filter((r) => !r.diverged);
-      if (cell.length === 0) continue;
-      const cellsVW = layers.map((l) => {
-        const series = statSeries(cell, l, 'angleVW');
-        return `${fmtAngle(series[0])} → ${fmtAngle(series[series.length - 1])}`;
-      });
-      const cellsRecv = layers.slice(0, -1).map((l) => {
-        const series = statSeries(cell, l, 'receivedErrorAngle');
-        return `${fmtAngle(series[0])} → ${fmtAngle(series[series.length - 1])}`;
-      });
-      lines.push(`| ${label(c)} | ${[...cellsVW, ...cellsRecv].join(' | ')} |`);
       layers.forEach((l, i) => {
         for (const [key, measure] of [['angleVW', 'angle between B and W'], ['receivedErrorAngle', 'angle to backprop’s error']] as const) {
           statSeries(cell, l, key).forEach((v, e) => {
@@ -136,27 +147,39 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     }
     lines.push('');
   }
-  if (figureRows.length > 0) {
-    const spec: TopLevelSpec = {
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      data: { values: figureRows },
-      facet: { row: { field: 'setting', sort: settings, title: null }, column: { field: 'layer', title: null } },
-      spec: {
-        width: 150,
-        height: 110,
-        layer: [{
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
-            y: { field: 'angle', type: 'quantitative', title: 'angle (°)', scale: { domain: [0, 100] } },
-            color: { field: 'method', type: 'nominal', sort: cols.map(label), scale: { scheme: 'tableau10' }, title: 'rule' },
-            strokeDash: { field: 'measure', type: 'nominal', title: null },
-          },
-        }],
-      },
-      config: { font: 'sans-serif' },
-    };
-    figures.push({ name: 'transport-alignment.svg', caption: 'Alignment over training, per weighted layer (bottom to top): the angle between each rule’s feedback matrix and W (solid), and between the error each layer receives and backprop’s (dashed), mean over seeds', spec });
+  const figureSpec = (rows: Record<string, string | number>[], facet: object, columns?: number): TopLevelSpec => ({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    data: { values: rows },
+    facet,
+    spec: {
+      width: 150,
+      height: 110,
+      layer: [{
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+          y: { field: 'angle', type: 'quantitative', title: 'angle (°)', scale: { domain: [0, 100] } },
+          color: { field: 'method', type: 'nominal', sort: cols.map(label), scale: { scheme: 'tableau10' }, title: 'rule' },
+          strokeDash: { field: 'measure', type: 'nominal', title: null },
+        },
+      }],
+    },
+    ...(columns ? { columns } : {}),
+    config: { font: 'sans-serif' },
+  }) as unknown as TopLevelSpec;
+  const caption = 'Alignment over training, per weighted layer (bottom to top): the angle between each rule’s feedback matrix and W (solid), and between the error each layer receives and backprop’s (dashed), mean over seeds';
+  const deep = new Set(settings.filter((s) => weightedLayers(rs.filter((r) => settingOf(r) === s)).length > WIDE_LAYERS));
+  const shallowRows = figureRows.filter((r) => !deep.has(r['setting'] as string));
+  if (shallowRows.length > 0) {
+    figures.push({ name: 'transport-alignment.svg', caption, spec: figureSpec(shallowRows, { row: { field: 'setting', sort: settings, title: null }, column: { field: 'layer', title: null } }) });
+  }
+  // A deep setting gets a figure of its own, its layers wrapped six to a row.
+  for (const s of deep) {
+    const rows = figureRows.filter((r) => r['setting'] === s);
+    if (rows.length === 0) continue;
+    const n = weightedLayers(rs.filter((r) => settingOf(r) === s)).length;
+    const sort = Array.from({ length: n }, (_, i) => `layer ${i + 1} of ${n}`);
+    figures.push({ name: `transport-alignment-${s.replace(/\W+/g, '-').toLowerCase()}.svg`, caption: `${caption} (${s})`, spec: figureSpec(rows, { field: 'layer', sort, title: null }, 6) });
   }
 
   lines.push(`${heading}# What the numbers show`, '');
@@ -180,5 +203,49 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     lines.push(`- **${label(c)}**: ${parts.join('; ')}.`);
   }
   lines.push('');
+
+  // The two questions at depth, answered per residual setting from the accuracy table.
+  const residual = settings.filter((s) => rs.some((r) => settingOf(r) === s && r.config.arch === 'resnet'));
+  if (residual.length > 0) {
+    lines.push(`${heading}# At depth`, '');
+    lines.push(`Does sign-concordant feedback stay close to backprop on a residual network, and does random feedback fall behind? "Close" is within ${CLOSE_POINTS} points of bp's mean test accuracy (the upper end of the 1–3 points BioTorch reports on ResNet-20 and -56 with BN); "behind" is further below it.`, '');
+    for (const s of residual) lines.push(`- ${depthVerdict(s, cols, accuracy, label)}`);
+    lines.push('');
+  }
   return { lines, figures };
+}
+
+/** Points of test accuracy within which a rule counts as close to backprop in the depth verdict. */
+export const CLOSE_POINTS = 3;
+
+/** The rules with a fixed random feedback matrix, unrelated to W: the "random feedback" of the depth verdict. */
+const RANDOM_RULES = ['fa', 'dfa'];
+
+type Accuracy = (setting: string, method: string) => { mean: number | null; diverged: number; runs: number };
+
+/** One setting's answer to the two depth questions, with the gaps it rests on. */
+function depthVerdict(s: string, cols: readonly string[], accuracy: Accuracy, label: (name: string) => string): string {
+  const bp = accuracy(s, 'bp');
+  if (bp.mean === null) return `**${s}**: no bp run ${bp.runs ? 'trained' : 'yet'}, so neither question can be answered.`;
+  // The groups hold every rule of the transport study, so that a grid still running names what it lacks.
+  const study = ordered(methods('transport').map((m) => m.name), cols, true);
+  const groups = [
+    { name: 'sign-concordant feedback', rules: study.filter((c) => c !== 'bp' && methods().find((m) => m.name === c)?.signConcordant) },
+    { name: 'random feedback', rules: study.filter((c) => RANDOM_RULES.includes(c)) },
+  ];
+  const parts = groups.map(({ name, rules }) => {
+    const run = rules.filter((c) => accuracy(s, c).runs > 0);
+    if (run.length === 0) return `${name}: not run yet`;
+    const gaps = run.map((c) => {
+      const a = accuracy(s, c);
+      return { c, gap: a.mean === null ? null : bp.mean! - a.mean, diverged: a.diverged, runs: a.runs };
+    });
+    const text = gaps.map(({ c, gap, diverged, runs }) => `${label(c)} ${gap === null ? 'diverged' : `${gap >= 0 ? '−' : '+'}${pct(Math.abs(gap))}`}${diverged && gap !== null ? ` (${diverged} of ${runs} runs diverged)` : ''}`).join(', ');
+    const close = gaps.filter((g) => g.gap !== null && g.gap <= CLOSE_POINTS).map((g) => label(g.c));
+    const far = gaps.filter((g) => g.gap === null || g.gap > CLOSE_POINTS).map((g) => label(g.c));
+    const verdict = far.length === 0 ? `all within ${CLOSE_POINTS} points of bp` : close.length === 0 ? `all more than ${CLOSE_POINTS} points behind bp` : `${close.join(', ')} within ${CLOSE_POINTS} points, ${far.join(', ')} further behind`;
+    const missing = rules.filter((c) => !run.includes(c)).map(label);
+    return `${name} (${text} against bp): ${verdict}${missing.length ? `; ${missing.join(', ')} not run yet` : ''}`;
+  });
+  return `**${s}** (bp ${pct(bp.mean)}%): ${parts.join('; ')}.`;
 }

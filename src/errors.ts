@@ -88,6 +88,24 @@ export class DataFormatError extends AsympropError {
   }
 }
 
+/**
+ * A file or directory could not be read, written or locked (a full disk, a read-only directory, a
+ * path that is a file, another process holding the lock): names the path, what was being done and
+ * the reason, e.g. `cannot append to out/results.jsonl: no space left on device (ENOSPC)`.
+ */
+export class FileError extends AsympropError {
+  constructor(
+    /** The file or directory. */
+    readonly path: string,
+    /** What was being done, as a verb phrase: `"write"`, `"append to"`, `"lock"`. */
+    readonly operation: string,
+    /** Why it failed, in words (with the system's error code when there is one). */
+    readonly reason: string,
+  ) {
+    super(`cannot ${operation} ${path}: ${reason}`);
+  }
+}
+
 /** Training produced a non-finite loss or weight and the caller asked for that to be an error. */
 export class DivergenceError extends AsympropError {
   constructor(

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AsympropError, ConfigError, DivergenceError } from '../errors.js';
+import { AsympropError, ConfigError, DivergenceError, FileError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName, type RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
@@ -174,9 +175,11 @@ async function trainCommand(args: string[]): Promise<number> {
   const progress = new Progress(process.stderr, values.quiet === true);
   const threadsUsed = threads > 1 ? await useThreads(threads) : 1;
   progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}${threadsUsed > 1 ? `, ${threadsUsed} threads` : ''}`);
+  if (checkpointPath !== undefined) checkWritableFile(checkpointPath, 'checkpoint');
   const data = loadDataset(config.dataset, config.dataDir);
   const resume = values.resume && checkpointPath !== undefined && existsSync(checkpointPath) ? loadCheckpoint(checkpointPath) : undefined;
   if (resume) progress.log(`resuming from ${checkpointPath} (epoch ${resume.header.progress.epoch}, step ${resume.header.progress.step})`);
+  else if (values.resume) progress.log(`--resume: there is no checkpoint at ${checkpointPath} yet; starting from the beginning`);
   const result = runExperiment(config, data, {
     ...(resume ? { resume } : {}),
     ...(checkpointPath !== undefined ? { checkpointEvery: checkpointEvery ?? Number.MAX_SAFE_INTEGER, onCheckpoint: (source) => saveCheckpoint(checkpointPath, source) } : {}),
@@ -195,6 +198,27 @@ async function trainCommand(args: string[]): Promise<number> {
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`test accuracy ${result.diverged ? 'n/a (diverged)' : `${(result.testAccuracy * 100).toFixed(2)}%`}\n`);
   return 0;
+}
+
+/**
+ * Checks before training that a file can be written where it is asked for, so that a mistyped
+ * directory fails at once rather than at the first save, an epoch later.
+ */
+function checkWritableFile(path: string, option: string): void {
+  const dir = dirname(resolvePath(path));
+  let stat;
+  try {
+    stat = statSync(dir);
+  } catch (e) {
+    throw new FileError(path, `write the ${option} file`, `its directory ${dir} does not exist (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  if (!stat.isDirectory()) throw new FileError(path, `write the ${option} file`, `${dir} is not a directory`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new FileError(path, `write the ${option} file`, 'it is a directory');
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch {
+    throw new FileError(path, `write the ${option} file`, `its directory ${dir} is not writable`);
+  }
 }
 
 function version(): string {

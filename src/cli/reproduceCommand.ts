@@ -9,6 +9,7 @@ import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
 import { intOption, scanOption } from './args.js';
+import { lockFile } from '../io/files.js';
 import { importModules } from '../experiments/imports.js';
 import { methodByName } from '../feedback/registry.js';
 import { Progress, bar } from './progress.js';
@@ -81,6 +82,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     ...(values.resume ? { resume: true } : {}),
     ...(values.workers !== undefined ? { workers: intOption('workers', values.workers, true)! } : {}),
     ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: intOption('checkpoint-every', values['checkpoint-every'], true)! } : {}),
+    keepLock: true,
     onStart: (info) => {
       total = info.total - info.skipped;
       progress.log(
@@ -103,13 +105,20 @@ export async function reproduceCommand(args: string[]): Promise<number> {
   progress.done();
   const wallSeconds = (Date.now() - t0) / 1000;
   progress.log(`${result.ran} runs done in ${wallSeconds.toFixed(0)} s; ${result.records.length} in ${result.file}`);
-  if (!shard) {
-    const command = `asymprop reproduce ${shellWords(args)}`.trim();
-    const written = await writeReport(out, result.records, { title: `asymprop reproduction: ${preset} preset`, command, machine: machineDescription(), wallSeconds });
-    progress.log(`report: ${written.report}`);
-    process.stdout.write(`${readFileSync(written.report, 'utf8')}\n`);
-  } else {
-    progress.log(`shard done; merge the shards with: asymprop report ${out}/results.shard-*.jsonl --out ${out}`);
+  try {
+    if (!shard) {
+      // The report rewrites the results file (sorted): from what is on disk, under the grid's lock
+      // still, so that it cannot drop a line another process wrote.
+      const command = `asymprop reproduce ${shellWords(args)}`.trim();
+      const onDisk = readResultsFile(result.file).records;
+      const written = await writeReport(out, onDisk, { title: `asymprop reproduction: ${preset} preset`, command, machine: machineDescription(), wallSeconds });
+      progress.log(`report: ${written.report}`);
+      process.stdout.write(`${readFileSync(written.report, 'utf8')}\n`);
+    } else {
+      progress.log(`shard done; merge the shards with: asymprop report ${out}/results.shard-*.jsonl --out ${out}`);
+    }
+  } finally {
+    result.lock?.release();
   }
   return 0;
 }
@@ -134,24 +143,30 @@ export async function reportCommand(args: string[]): Promise<number> {
   if (records.length === 0) throw new ConfigError('results files', positionals, 'files holding at least one complete run');
   if (duplicates.length) progress.log(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept`);
   const out = values.out ?? '.';
-  // The report rewrites <out>/results.jsonl with the merged runs: never drop runs a file there holds.
+  // The report rewrites <out>/results.jsonl with the merged runs: never drop runs a file there
+  // holds, and never write it while a grid does (the grid holds its lock: the report is refused).
   const target = resultsFile(out);
-  if (existsSync(target) && !positionals.some((f) => resolve(f) === resolve(target))) {
-    const kept = new Set(records.map((r) => r.id));
-    let there: ResultRecord[];
-    try {
-      there = readResultsFile(target).records;
-    } catch (e) {
-      throw new ConfigError('out', out, `a directory whose results.jsonl the report may replace: ${target} cannot be read as results (${(e as Error).message}); move it or choose another --out`);
+  const lock = existsSync(out) ? lockFile(target, 'asymprop report') : null;
+  try {
+    if (existsSync(target) && !positionals.some((f) => resolve(f) === resolve(target))) {
+      const kept = new Set(records.map((r) => r.id));
+      let there: ResultRecord[];
+      try {
+        there = readResultsFile(target).records;
+      } catch (e) {
+        throw new ConfigError('out', out, `a directory whose results.jsonl the report may replace: ${target} cannot be read as results (${(e as Error).message}); move it or choose another --out`);
+      }
+      const lost = there.filter((r) => !kept.has(r.id)).length;
+      if (lost > 0) {
+        const runs = lost === 1 ? '1 other run' : `${lost} other runs`;
+        throw new ConfigError('out', out, `a directory whose results.jsonl holds no runs beyond the files merged: ${target} holds ${runs} that the report would replace; name it among the files to merge them, or choose another --out`);
+      }
     }
-    const lost = there.filter((r) => !kept.has(r.id)).length;
-    if (lost > 0) {
-      const runs = lost === 1 ? '1 other run' : `${lost} other runs`;
-      throw new ConfigError('out', out, `a directory whose results.jsonl holds no runs beyond the files merged: ${target} holds ${runs} that the report would replace; name it among the files to merge them, or choose another --out`);
-    }
+    const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
+    progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
+  } finally {
+    lock?.release();
   }
-  const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
-  progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
   return 0;
 }
 

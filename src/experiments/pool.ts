@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
-import { AsympropError, ConfigError, DataFormatError, DivergenceError, ShapeError, StateError, ValueError } from '../errors.js';
+import { AsympropError, ConfigError, DataFormatError, DivergenceError, FileError, ShapeError, StateError, ValueError } from '../errors.js';
 
 /**
  * A message from a run worker. `id` is the run's position in the list given to {@link runPool}.
@@ -79,28 +79,45 @@ export interface WorkerTask {
  * Runs independent configurations on worker threads, one run per worker at a time, and returns
  * the results in the order of `configs`. Each run is deterministic given its config, so the
  * results do not depend on the number of workers or on which worker ran what.
+ *
+ * A run that fails stops the pool from starting others; it rejects with that run's error once the
+ * running ones end. An `onMessage` that throws stops every worker at once and rejects with its error.
  */
 export async function runPool(configs: readonly RunConfig[], options: PoolOptions = {}): Promise<RunResult[]> {
   const count = Math.max(1, Math.min(options.workers ?? availableParallelism(), configs.length));
   const results: (RunResult | undefined)[] = new Array(configs.length);
   let next = 0;
   let failure: Error | null = null;
+  const workers: Worker[] = [];
 
   const runWorker = () =>
     new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { imports: options.imports ?? [] } });
+      let current: number | null = null;
       const feed = () => {
         if (next >= configs.length || failure) {
           void worker.terminate().then(() => resolve());
           return;
         }
         const id = next++;
+        current = id;
         const path = options.checkpoints?.[id] ?? null;
         const task: WorkerTask = { id, config: configs[id]!, checkpoint: path ? { path, every: options.checkpointEvery ?? Number.MAX_SAFE_INTEGER } : null };
         worker.postMessage(task);
       };
+      workers.push(worker);
       worker.on('message', (m: WorkerMessage) => {
-        options.onMessage?.(m);
+        try {
+          options.onMessage?.(m);
+        } catch (e) {
+          // The caller could not take the message (its results file is full, say): stop at once,
+          // every worker, since no later result could be kept either.
+          failure ??= e as Error;
+          for (const w of workers) void w.terminate();
+          resolve();
+          return;
+        }
+        if (m.type === 'done' || m.type === 'error') current = null;
         if (m.type === 'done') {
           results[m.id] = m.result;
           feed();
@@ -108,6 +125,12 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
           failure ??= rebuildError(m.name, m.message);
           feed();
         }
+      });
+      // A worker stopped from outside (see onMessage above) ends its part of the pool too; one
+      // that exits in the middle of a run on its own fails the pool.
+      worker.on('exit', (code) => {
+        if (current !== null && !failure) failure = new Error(`the worker of run ${current} exited with code ${code} before the run ended`);
+        resolve();
       });
       worker.on('error', (e) => {
         failure ??= e;
@@ -126,7 +149,7 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
  * worker is reported like one in the main thread (exit code 2, not an internal error).
  */
 function rebuildError(name: string, message: string): Error {
-  const typed = [ConfigError, DataFormatError, DivergenceError, ShapeError, StateError, ValueError].some((k) => k.name === name);
+  const typed = [ConfigError, DataFormatError, DivergenceError, FileError, ShapeError, StateError, ValueError].some((k) => k.name === name);
   if (!typed) return Object.assign(new Error(message), { name });
   const e = new AsympropError(message);
   e.name = name;

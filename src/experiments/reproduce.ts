@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { runPool, type WorkerMessage } from './pool.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, FileError } from '../errors.js';
+import { appendDurably, lockFile, reasonOf, type FileLock } from '../io/files.js';
 import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
 import { parseResults, toRecord, type ParsedResults, type ResultRecord } from './results.js';
@@ -32,6 +33,11 @@ export interface ReproduceOptions extends GridOptions {
   readonly imports?: readonly string[];
   /** Progress events: every worker message, with the grid run it concerns. */
   readonly onMessage?: (message: WorkerMessage, run: GridRun) => void;
+  /**
+   * Keep the results file's lock when the grid ends and return it (`ReproduceResult.lock`), for a
+   * caller that goes on to write the report from the file; by default it is released.
+   */
+  readonly keepLock?: boolean;
   /** Called once the runs to do are known. */
   readonly onStart?: (info: { total: number; skipped: number; file: string; truncatedTail: boolean }) => void;
 }
@@ -46,6 +52,8 @@ export interface ReproduceResult {
   readonly ran: number;
   /** Runs skipped because the results file already held them (with `resume`). */
   readonly skipped: number;
+  /** The results file's lock, still held (only with `keepLock`): release it when done. */
+  readonly lock?: FileLock;
 }
 
 /** The results file of a grid (one per shard): `<out>/results.jsonl` or `<out>/results.shard-<i>-of-<n>.jsonl`. */
@@ -74,58 +82,91 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const runs = options.shard ? shardOf(grid, options.shard) : grid;
   const file = resultsFile(options.out, options.shard);
 
-  // An empty results file holds no earlier results (a grid that stopped before its first run
-  // ended; its checkpoints, if any, are still used).
-  let earlier: ParsedResults | null = null;
-  if (existsSync(file) && statSync(file).size > 0) {
-    if (!options.resume) {
-      throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
+  // Every dataset is read before anything is written: a missing or damaged file stops the grid
+  // with its error and leaves nothing behind. Each worker then reads its own copy.
+  const read = new Set<string>();
+  const readData = (list: readonly GridRun[]) => {
+    for (const { config: c } of list) {
+      const key = `${c.dataset}\0${c.dataDir ?? ''}`;
+      if (!read.has(key)) loadDataset(c.dataset, c.dataDir);
+      read.add(key);
     }
-    earlier = parseResults(readFileSync(file, 'utf8'), file);
+  };
+  if (!existsSync(options.out)) {
+    readData(runs);
+    makeDirectory(options.out);
   }
-  const previous = earlier?.records ?? [];
-  const truncatedTail = earlier?.truncatedTail ?? false;
-  const done = new Set(previous.map((r) => r.id));
-  const todo = runs.filter((r) => !done.has(r.id));
-  // Read every dataset the runs need once here, so that a missing or damaged file stops the grid
-  // with its error before anything is written (each worker then reads its own copy).
-  const datasets = new Map(todo.map((r) => [`${r.config.dataset}\0${r.config.dataDir ?? ''}`, r.config]));
-  for (const c of datasets.values()) loadDataset(c.dataset, c.dataDir);
-  mkdirSync(options.out, { recursive: true });
-  if (earlier?.truncatedTail) truncateSync(file, earlier.completeBytes); // the line a killed process was writing
-  options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
-
-  const checkpointDir = join(options.out, 'checkpoints');
-  removeStaleCheckpoints(checkpointDir, runs, done);
-  const checkpoints = options.checkpointEvery !== undefined ? todo.map((r) => join(checkpointDir, `${hashId(r.id)}.ckpt`)) : undefined;
-  if (checkpoints) mkdirSync(checkpointDir, { recursive: true });
-  const fd = openSync(file, 'a');
-  const fresh: ResultRecord[] = [];
+  // The results file is this process's alone until the grid ends: a second grid on it is refused.
+  const lock = lockFile(file, `asymprop reproduce --preset ${options.preset}`);
   try {
-    await runPool(
-      todo.map((r) => r.config),
-      {
-        ...(options.workers !== undefined ? { workers: options.workers } : {}),
-        ...(checkpoints ? { checkpoints, checkpointEvery: options.checkpointEvery! } : {}),
-        ...(options.imports ? { imports: options.imports } : {}),
-        onMessage: (m) => {
-          const run = todo[m.id]!;
-          if (m.type === 'done') {
-            const record = toRecord(run.id, run.parts, m.result);
-            writeSync(fd, `${JSON.stringify(record)}\n`);
-            fsyncSync(fd);
-            fresh.push(record);
-            // Only once its result is on disk is a run's checkpoint no longer needed.
-            if (checkpoints) rmSync(checkpoints[m.id]!, { force: true });
-          }
-          options.onMessage?.(m, run);
+    // An empty results file holds no earlier results (a grid that stopped before its first run
+    // ended; its checkpoints, if any, are still used).
+    let earlier: ParsedResults | null = null;
+    if (existsSync(file) && statSync(file).size > 0) {
+      if (!options.resume) {
+        throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
+      }
+      earlier = parseResults(readFileSync(file, 'utf8'), file);
+    }
+    const previous = earlier?.records ?? [];
+    const truncatedTail = earlier?.truncatedTail ?? false;
+    const done = new Set(previous.map((r) => r.id));
+    const todo = runs.filter((r) => !done.has(r.id));
+    readData(todo);
+    if (earlier?.truncatedTail) truncateSync(file, earlier.completeBytes); // the line a killed process was writing
+    options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
+
+    const checkpointDir = join(options.out, 'checkpoints');
+    removeStaleCheckpoints(checkpointDir, runs, done);
+    const checkpoints = options.checkpointEvery !== undefined ? todo.map((r) => join(checkpointDir, `${hashId(r.id)}.ckpt`)) : undefined;
+    if (checkpoints) makeDirectory(checkpointDir);
+    let fd: number;
+    try {
+      fd = openSync(file, 'a');
+    } catch (e) {
+      throw new FileError(file, 'open for appending', reasonOf(e));
+    }
+    const fresh: ResultRecord[] = [];
+    try {
+      await runPool(
+        todo.map((r) => r.config),
+        {
+          ...(options.workers !== undefined ? { workers: options.workers } : {}),
+          ...(checkpoints ? { checkpoints, checkpointEvery: options.checkpointEvery! } : {}),
+          ...(options.imports ? { imports: options.imports } : {}),
+          onMessage: (m) => {
+            const run = todo[m.id]!;
+            if (m.type === 'done') {
+              const record = toRecord(run.id, run.parts, m.result);
+              // The whole line or nothing: a failed append (a full disk) is cut back and stops the grid.
+              appendDurably(fd, `${JSON.stringify(record)}\n`, file);
+              fresh.push(record);
+              // Only once its result is on disk is a run's checkpoint no longer needed.
+              if (checkpoints) rmSync(checkpoints[m.id]!, { force: true });
+            }
+            options.onMessage?.(m, run);
+          },
         },
-      },
-    );
-  } finally {
-    closeSync(fd);
+      );
+    } finally {
+      closeSync(fd);
+    }
+    const result = { file, records: [...previous, ...fresh], ran: fresh.length, skipped: runs.length - todo.length };
+    if (options.keepLock) return { ...result, lock };
+    lock.release();
+    return result;
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  return { file, records: [...previous, ...fresh], ran: fresh.length, skipped: runs.length - todo.length };
+}
+
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new FileError(dir, 'create the directory', reasonOf(e));
+  }
 }
 
 /** A file name for a run id (ids hold slashes and '=' signs): 16 hex digits of two FNV-1a hashes. */

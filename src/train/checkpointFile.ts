@@ -1,27 +1,39 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataFormatError } from '../errors.js';
+import { DataFormatError, FileError } from '../errors.js';
+import { reasonOf, writeFully } from '../io/files.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointSource } from './checkpoint.js';
 
 /**
  * Writes a checkpoint atomically: to a temporary file beside the target, flushed to disk, then
  * renamed over the target (and the directory flushed), so a crash at any moment leaves either
- * the previous checkpoint or the new one, never a half-written file.
+ * the previous checkpoint or the new one, never a half-written file. A write that fails (a full
+ * disk, a read-only directory) removes the temporary file, leaves the previous checkpoint in
+ * place and throws a {@link FileError} naming the file and the cause.
  */
 export function saveCheckpoint(path: string, source: CheckpointSource): void {
   const bytes = encodeCheckpoint(source);
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
   try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
+    fd = openSync(tmp, 'w');
   } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
+    throw new FileError(path, 'write the checkpoint', reasonOf(e));
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    writeFully(fd, bytes, path, 'write the checkpoint');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(tmp, { force: true });
+    throw e instanceof FileError ? e : new FileError(path, 'write the checkpoint', reasonOf(e));
+  }
   try {
     const dir = openSync(dirname(path), 'r');
     fsyncSync(dir);

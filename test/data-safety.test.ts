@@ -1,0 +1,219 @@
+/**
+ * Nothing lost on a full disk or to a second process: checkpoints and the results file written
+ * whole or not at all, a grid's results file locked by the process writing it.
+ *
+ * The full-disk tests mount a tmpfs of a few MB (this needs root, as in CI) and fill it; elsewhere
+ * they are skipped, and the suite's title says why.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+// The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
+import { FileError, Rng, SGD, decodeCheckpoint, mlp } from '../dist/index.js';
+import { saveCheckpoint } from '../dist/train/checkpointFile.js';
+import { appendDurably, lockFile } from '../dist/io/files.js';
+import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
+import { parseResults } from '../dist/experiments/results.js';
+import type { GridRun } from '../dist/experiments/grid.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+/** Mounts a tmpfs of `size` (e.g. `'4m'`) on a fresh directory; the reason when it cannot. */
+function mountTmpfs(size: string): { dir: string } | { reason: string } {
+  if (process.platform !== 'linux') return { reason: 'a tmpfs needs Linux' };
+  if (process.getuid?.() !== 0) return { reason: 'mounting a tmpfs needs root' };
+  const dir = mkdtempSync(join(tmpdir(), 'asymprop-full-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) return { reason: `mount -t tmpfs failed: ${(r.stderr || String(r.error)).trim()}` };
+  return { dir };
+}
+
+const mounted: string[] = [];
+afterAll(() => {
+  for (const dir of mounted) spawnSync('umount', [dir]);
+});
+
+/** Fills the file system of `dir` until at most `leave` bytes are free, with one filler file. */
+function fill(dir: string, leave = 0): string {
+  const filler = join(dir, 'filler');
+  const fd = openSync(filler, 'a');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) {
+      const { bavail, bsize } = statfsSync(dir);
+      const free = bavail * bsize;
+      if (free <= leave) break;
+      writeSync(fd, chunk, 0, Math.min(chunk.length, free - leave));
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    closeSync(fd);
+  }
+  return filler;
+}
+
+
+const tmpfs = mountTmpfs('8m');
+if ('dir' in tmpfs) mounted.push(tmpfs.dir);
+const fullDisk = 'dir' in tmpfs ? 'on a full disk (a tmpfs mounted by the test)' : `on a full disk (skipped: ${tmpfs.reason})`;
+
+describe.skipIf(!('dir' in tmpfs))(fullDisk, () => {
+  const root = 'dir' in tmpfs ? tmpfs.dir : '';
+  const fresh = (name: string) => {
+    for (const f of readdirSync(root)) rmSync(join(root, f), { recursive: true, force: true });
+    const dir = join(root, name);
+    mkdirSync(dir);
+    return dir;
+  };
+
+  it('a checkpoint that does not fit leaves the previous one in place and throws a FileError', () => {
+    const dir = fresh('ckpt');
+    const model = mlp({ rng: new Rng(1), inputShape: [64], hidden: [64], classes: 10 });
+    const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
+    const progress = { epoch: 1, step: 0, epochStartRng: new Rng(2).state(), lossSum: 0, correct: 0, seen: 0, history: [] };
+    const path = join(dir, 'run.ckpt');
+    saveCheckpoint(path, { model, optimizer, progress });
+    const good = readFileSync(path);
+    fill(root, 4096); // less than a checkpoint (about 40 KB)
+    model.params()[0]!.value.data.fill(0.5);
+    let error: unknown;
+    try {
+      saveCheckpoint(path, { model, optimizer, progress: { ...progress, step: 7 } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FileError);
+    expect((error as Error).message).toBe(`cannot write the checkpoint ${path}: no space left on device (ENOSPC)`);
+    expect(readFileSync(path).equals(good)).toBe(true);
+    expect(decodeCheckpoint(readFileSync(path), path).header.progress.step).toBe(0);
+    expect(readdirSync(dir)).toEqual(['run.ckpt']); // no temporary file left behind
+  });
+
+  it('asymprop train with --checkpoint-every on a disk that fills up exits 2 naming the file; the last good checkpoint stays', () => {
+    const dir = fresh('train');
+    const path = join(dir, 'run.ckpt');
+    const args = ['train', '--arch', 'mlp', '--epochs', '1', '--checkpoint', path, '--checkpoint-every', '20', '--quiet'];
+    // One checkpoint fits, two (the new one beside the old, before the rename) do not.
+    const size = 2 * 4 * (784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10); // weights and momenta, float32
+    fill(root, Math.round(1.5 * size));
+    const r = cli(...args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`asymprop: cannot write the checkpoint ${path}: no space left on device (ENOSPC)`);
+    expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
+    const kept = decodeCheckpoint(readFileSync(path), path);
+    expect(kept.header.progress.step).toBe(20);
+    expect(readdirSync(dir)).toEqual(['run.ckpt']);
+  }, 120_000);
+
+  it('an append that does not fit is cut back: the file still ends at its last complete line', () => {
+    const dir = fresh('append');
+    const file = join(dir, 'results.jsonl');
+    const fd = openSync(file, 'a');
+    try {
+      appendDurably(fd, '{"first":1}\n', file);
+      fill(root, 0);
+      expect(() => appendDurably(fd, `${'x'.repeat(100_000)}\n`, file)).toThrow(`cannot append to ${file}: no space left on device (ENOSPC)`);
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('{"first":1}\n');
+  });
+
+  it('a grid whose results file cannot grow stops with a FileError, loses no line, and resumes once there is room', async () => {
+    const out = fresh('grid');
+    const pick = (r: GridRun) => r.parts.includes('sign') && r.config.flip >= 0.75 && !r.config.bm;
+    const options = { preset: 'quick' as const, epochs: 1, workers: 2, filter: pick, out };
+    let filler = '';
+    const failed = reproduce({ ...options, onStart: () => void (filler = fill(root, 0)) });
+    await expect(failed).rejects.toThrow(FileError);
+    await expect(failed).rejects.toThrow(`cannot append to ${resultsFile(out)}: no space left on device (ENOSPC)`);
+    expect(readFileSync(resultsFile(out), 'utf8')).toBe('');
+    expect(existsSync(`${resultsFile(out)}.lock`)).toBe(false);
+    rmSync(filler);
+    const again = await reproduce({ ...options, resume: true });
+    expect(again.ran).toBe(2);
+    const parsed = parseResults(readFileSync(resultsFile(out), 'utf8'), 'results.jsonl');
+    expect(parsed.records).toHaveLength(2);
+    expect(parsed.truncatedTail).toBe(false);
+  }, 120_000);
+});
+
+describe('one grid per results file', () => {
+  it('a second reproduce on the same --out is refused, naming the first; the first keeps every run', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'asymprop-lock-')), 'out');
+    const args = ['reproduce', '--preset', 'quick', '--only', 'magnitude', '--epochs', '1', '--seeds', '1', '--workers', '2', '--out', out, '--quiet'];
+    const first = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let firstErr = '';
+    first.stderr.on('data', (b: Buffer) => (firstErr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => first.on('exit', resolve));
+    const lock = `${resultsFile(out)}.lock`;
+    for (let i = 0; i < 600 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(lock), 'the first grid took its lock').toBe(true);
+
+    const second = cli(...args.slice(0, -1), '--resume', '--quiet');
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain(`asymprop: cannot lock ${resultsFile(out)}: another process is writing it: pid ${first.pid} on `);
+    expect(second.stderr).toContain('(asymprop reproduce --preset quick)');
+    // Nor can a report replace the file while the grid writes it (once it holds a run to report).
+    for (let i = 0; i < 600 && statSync(resultsFile(out)).size === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const report = cli('report', resultsFile(out), '--out', out, '--quiet');
+    expect(report.code).toBe(2);
+    expect(report.stderr).toMatch(/cannot lock .*results\.jsonl: another process is writing it/);
+
+    expect(await exited, firstErr).toBe(0);
+    const { records } = parseResults(readFileSync(resultsFile(out), 'utf8'), 'results.jsonl');
+    expect(records).toHaveLength(10); // 5 magnitude laws × BM off/on, 1 seed
+    expect(existsSync(lock)).toBe(false);
+    expect(existsSync(join(out, 'report.md'))).toBe(true);
+  }, 300_000);
+
+  it('a lock left by a process that no longer runs (kill -9) is stale and taken over', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'asymprop-stale-'));
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const pid = Number(gone.stdout);
+    writeFileSync(`${resultsFile(out)}.lock`, `${JSON.stringify({ pid, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', what: 'killed' })}\n`);
+    const result = await reproduce({ preset: 'quick', epochs: 1, workers: 1, out, filter: (r: GridRun) => r.parts.includes('sign') && r.config.flip === 1 && !r.config.bm });
+    expect(result.ran).toBe(1);
+    expect(existsSync(`${resultsFile(out)}.lock`)).toBe(false);
+  }, 120_000);
+
+  it('lockFile refuses a live holder in the same process, and release lets the next one in', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'asymprop-lockfile-')), 'results.jsonl');
+    const held = lockFile(file, 'first');
+    expect(() => lockFile(file, 'second')).toThrow(new RegExp(`another process is writing it: pid ${process.pid} .*\\(first\\)`));
+    held.release();
+    held.release(); // twice is harmless
+    const next = lockFile(file, 'second');
+    expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, what: 'second' });
+    next.release();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+});
+
+describe('asymprop train checks its checkpoint path before training', () => {
+  it('a checkpoint in a missing directory fails at once, exit 2, naming the directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-ckpt-'));
+    const path = join(dir, 'missing', 'run.ckpt');
+    const r = cli('train', '--arch', 'mlp', '--epochs', '1', '--checkpoint', path);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`asymprop: cannot write the checkpoint file ${path}: its directory ${join(dir, 'missing')} does not exist (ENOENT)`);
+    expect(r.stderr).not.toMatch(/epoch 1\/1/); // refused before the first epoch
+  });
+
+  it('--resume without a checkpoint yet says it starts from the beginning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-ckpt-'));
+    const path = join(dir, 'run.ckpt');
+    const r = cli('train', '--arch', 'mlp', '--epochs', '1', '--checkpoint', path, '--resume');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`--resume: there is no checkpoint at ${path} yet; starting from the beginning`);
+    expect(statSync(path).size).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -172,12 +172,89 @@ describe('checkpoint files', () => {
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 8), 'b.ckpt')).toThrow(/b\.ckpt.*payload .* disagrees/);
     expect(() => decodeCheckpoint(bytes.subarray(0, 10), 'c.ckpt')).toThrow(/shorter than a checkpoint header/);
     expect(() => decodeCheckpoint(new TextEncoder().encode('PK\u0003\u0004 not a checkpoint'), 'd.ckpt')).toThrow(/not an asymprop checkpoint/);
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true))));
+    const header = headerOf(bytes);
     const newer = reencode(bytes, { ...header, version: CHECKPOINT_VERSION + 1 });
-    expect(() => decodeCheckpoint(newer, 'e.ckpt')).toThrow(/version 2 was written by a newer asymprop; this version reads version 1/);
+    expect(() => decodeCheckpoint(newer, 'e.ckpt')).toThrow(/version 3 was written by a newer asymprop; this version reads versions 1 and 2/);
     const huge = bytes.slice();
     new DataView(huge.buffer).setUint32(8, 0xfffffff0, true);
     expect(() => decodeCheckpoint(huge, 'f.ckpt')).toThrow(DataFormatError);
+  });
+
+  it('check the header too: one changed character of a momentum buffer is refused', () => {
+    const header = headerOf(bytes);
+    expect(header['version']).toBe(2);
+    const text = JSON.stringify(header);
+    const optimizerAt = text.indexOf('"optimizer":');
+    const base64 = /"([A-Za-z0-9+/]{40,})/g;
+    base64.lastIndex = optimizerAt;
+    const at = base64.exec(text)!.index + 20; // inside the first momentum buffer's base64
+    const changed = new TextEncoder().encode(text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1));
+    const damaged = bytes.slice();
+    damaged.set(changed, 12); // same length: only the character differs
+    expect(() => decodeCheckpoint(damaged, 'i.ckpt')).toThrow('i.ckpt (byte 12): header checksum mismatch: the file is damaged');
+  });
+
+  it('still read version 1 (no header checksum), and resume from it exactly as from version 2', () => {
+    const v1 = reencode(bytes, { ...headerOf(bytes), version: 1 }, { checksum: false });
+    const [a, b] = [v1, bytes].map((file) => {
+      const model = build(99, strategy);
+      const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
+      const progress = restoreCheckpoint(decodeCheckpoint(file, 'v.ckpt'), { model, optimizer }, 'v.ckpt');
+      return { progress, weights: model.params().map((p) => Array.from(p.value.data)), optimizer: optimizer.state() };
+    });
+    expect(a).toEqual(b);
+  });
+
+  it('validate every header field, naming it: progress, optimizer, generators', () => {
+    const header = headerOf(bytes);
+    const bad = (change: (h: Record<string, any>) => void) => {
+      const h = JSON.parse(JSON.stringify(header)) as Record<string, any>;
+      change(h);
+      return () => decodeCheckpoint(reencode(bytes, h), 'j.ckpt');
+    };
+    expect(bad((h) => (h.progress.epoch = 99))).toThrow('j.ckpt (byte 12): header field "progress.history": expected one record per finished epoch (98, as epoch is 99), found "0 records"');
+    expect(bad((h) => (h.progress.step = -1))).toThrow(/header field "progress\.step": expected an integer ≥ 0, found -1/);
+    expect(bad((h) => (h.progress.correct = h.progress.seen + 1))).toThrow(/"progress\.correct": expected at most the \d+ samples seen/);
+    expect(bad((h) => (h.progress.lossSum = 'lots'))).toThrow(/"progress\.lossSum": expected a finite number ≥ 0, found "lots"/);
+    expect(bad((h) => (h.progress.epochStartRng = { algorithm: 'alea', c: 0, s0: 2, s1: 0, s2: 0, spare: null }))).toThrow(/"progress\.epochStartRng": expected a generator state/);
+    expect(bad((h) => (h.optimizer.lr = -0.1))).toThrow(/"optimizer\.lr": expected a finite number ≥ 0, found -0\.1/);
+    expect(bad((h) => (h.optimizer.steps = 1.5))).toThrow(/"optimizer\.steps": expected an integer ≥ 0, found 1\.5/);
+    expect(bad((h) => (h.rngs[Object.keys(h.rngs)[0]!] = { s: [1, 2] }))).toThrow(/header field "rngs\..*": expected a generator state/);
+    expect(bad((h) => (h.feedback['0'] = 7))).toThrow(/header field "feedback\.0": expected an object, found 7/);
+    for (const f of [bad((h) => (h.progress.epoch = 99)), bad((h) => (h.optimizer.lr = -0.1))]) expect(f).toThrow(DataFormatError);
+  });
+
+  it('refuse progress outside the run it resumes: an epoch past the last, or samples that steps cannot hold', () => {
+    const progress = headerOf(bytes).progress;
+    const data = { train: blobs(64, 1), test: blobs(32, 2) };
+    const resumeWith = (p: TrainProgress) => {
+      const model = build(3, strategy);
+      return () => train(model, data, { optimizer: new SGD(model.params(), { lr: 0.1 }), epochs: 2, rng: new Rng(1), batchSize: 16, resume: p });
+    };
+    const record = { lr: 0.1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5, feedback: null, seconds: 1 };
+    const finished = { ...progress, epoch: 4, step: 0, seen: 0, correct: 0, lossSum: 0, history: [1, 2, 3].map((epoch) => ({ ...record, epoch })) } as TrainProgress;
+    expect(resumeWith(finished)).toThrow('invalid resume progress epoch: 4 (allowed: an epoch of this 2-epoch run (1 to 2, or 3 at step 0 once it has ended))');
+    expect(resumeWith({ ...progress, seen: progress.seen + 1 })).toThrow(/invalid resume progress seen: \d+ \(allowed: \d+ steps × 16 samples = \d+\)/);
+  });
+
+  it('leave the model and optimizer untouched when the optimizer state is refused after the feedback state loaded', () => {
+    const model = build(5, feedbackByName('frsf'));
+    const optimizer = new SGD(model.params(), { lr: 0.1, momentum: 0.9 });
+    const saved = build(6, feedbackByName('frsf'));
+    const savedOptimizer = new SGD(saved.params(), { lr: 0.1, momentum: 0.9 });
+    const file = encodeCheckpoint({ model: saved, optimizer: savedOptimizer, progress: headerOf(bytes).progress });
+    const header = headerOf(file);
+    const wrongKind = reencode(file, { ...header, optimizer: { ...(header['optimizer'] as object), type: 'adam' } });
+    const before = { feedback: JSON.stringify(model.feedbackState()), optimizer: JSON.stringify(optimizer.state()) };
+    expect(() => restoreCheckpoint(decodeCheckpoint(wrongKind, 'k.ckpt'), { model, optimizer }, 'k.ckpt')).toThrow(/expected an SGD state, received type "adam"/);
+    expect(JSON.stringify(model.feedbackState())).toBe(before.feedback);
+    expect(JSON.stringify(optimizer.state())).toBe(before.optimizer);
+    // The same for Sequential.loadFeedbackState alone: a layer that refuses puts the earlier ones back.
+    const state = saved.feedbackState() as Record<string, any>;
+    const last = Object.keys(state).pop()!;
+    const broken = { ...state, [last]: { ...state[last], spec: { type: 'random' } } };
+    expect(() => model.loadFeedbackState(broken)).toThrow();
+    expect(JSON.stringify(model.feedbackState())).toBe(before.feedback);
   });
 
   it('refuse a model of another shape before changing anything', () => {
@@ -201,16 +278,34 @@ describe('checkpoint files', () => {
   });
 });
 
-/** Rewrites a checkpoint's header (payload unchanged). */
-function reencode(bytes: Uint8Array, header: object): Uint8Array {
+/** The header of checkpoint bytes (any version), parsed. */
+function headerOf(bytes: Uint8Array): Record<string, unknown> & { progress: TrainProgress } {
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  return JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length))) as Record<string, unknown> & { progress: TrainProgress };
+}
+
+/** FNV-1a, 32 bits, written out as the format defines it. */
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * Rewrites a version-2 checkpoint's header (payload unchanged), with a correct header checksum
+ * (`checksum: false`: none, the version-1 layout).
+ */
+function reencode(bytes: Uint8Array, header: object, { checksum = true } = {}): Uint8Array {
   const old = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-  const payload = bytes.subarray(Math.ceil((12 + old) / 8) * 8);
+  const payload = bytes.subarray(Math.ceil((12 + old + 4) / 8) * 8);
   const h = new TextEncoder().encode(JSON.stringify(header));
-  const start = Math.ceil((12 + h.length) / 8) * 8;
+  const start = Math.ceil((12 + h.length + (checksum ? 4 : 0)) / 8) * 8;
   const out = new Uint8Array(start + payload.length);
   out.set(bytes.subarray(0, 8));
-  new DataView(out.buffer).setUint32(8, h.length, true);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, h.length, true);
   out.set(h, 12);
+  if (checksum) view.setUint32(12 + h.length, fnv1a(h), true);
   out.set(payload, start);
   return out;
 }

@@ -100,16 +100,29 @@ const CHECKPOINT: Uint8Array = (() => {
 
 const HEADER_LENGTH = new DataView(CHECKPOINT.buffer, CHECKPOINT.byteOffset).getUint32(8, true);
 const HEADER = JSON.parse(new TextDecoder().decode(CHECKPOINT.subarray(12, 12 + HEADER_LENGTH))) as Record<string, unknown>;
-const PAYLOAD = CHECKPOINT.subarray(Math.ceil((12 + HEADER_LENGTH) / 8) * 8);
+// Version 2: the header's 4-byte checksum follows it, then padding to 8, then the payload.
+const PAYLOAD = CHECKPOINT.subarray(Math.ceil((12 + HEADER_LENGTH + 4) / 8) * 8);
 
-/** A checkpoint with another header text (its length field set to match) and the same payload. */
+/** FNV-1a, 32 bits, as the format defines it. */
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * A checkpoint with another header text (its length field set to match, its checksum computed,
+ * so that the text reaches the field checks) and the same payload.
+ */
 function withHeaderText(text: string): Uint8Array {
   const h = new TextEncoder().encode(text);
-  const start = Math.ceil((12 + h.length) / 8) * 8;
+  const start = Math.ceil((12 + h.length + 4) / 8) * 8;
   const out = new Uint8Array(start + PAYLOAD.length);
   out.set(CHECKPOINT.subarray(0, 8));
-  new DataView(out.buffer).setUint32(8, h.length, true);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, h.length, true);
   out.set(h, 12);
+  view.setUint32(12 + h.length, fnv1a(h), true);
   out.set(PAYLOAD, start);
   return out;
 }
@@ -257,6 +270,22 @@ describe('decodeCheckpoint and restoreCheckpoint on damaged bytes', () => {
       }),
       { numRuns: 800 },
     );
+  });
+
+  it('any byte of the header or its checksum changed is refused: the header is covered by its checksum', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: HEADER_LENGTH + 3 }), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+        const bytes = CHECKPOINT.slice();
+        bytes[12 + at]! ^= xor;
+        expect(() => decodeCheckpoint(bytes, 'flip.ckpt')).toThrow(DataFormatError);
+      }),
+      { numRuns: 1000 },
+    );
+    // The one change that would select another layout: version 2 made 1, checksum left as padding.
+    const text = new TextDecoder().decode(CHECKPOINT.subarray(12, 12 + HEADER_LENGTH));
+    const downgraded = CHECKPOINT.slice();
+    downgraded.set(new TextEncoder().encode(text.replace('"version":2', '"version":1')), 12);
+    expect(() => decodeCheckpoint(downgraded, 'v1.ckpt')).toThrow(/v1\.ckpt \(byte \d+\): byte \d+ of the padding before the payload is \d+, not 0|payload of/);
   });
 
   it('a header length of 0xFFFFFFFF (or any length past the end) fails at once, before reading the header', () => {

@@ -380,10 +380,18 @@ export class Sequential implements ContainerLayer {
     if (keys.length !== layers.length) {
       throw new ConfigError('feedback state layers', keys, `the model's feedback layers ${JSON.stringify(layers.map((l) => l.index))}`);
     }
-    for (const { index, layer } of layers) {
-      const s = state[index];
-      if (!s) throw new DataFormatError('feedback state', `no entry for layer ${index}`);
-      layer.feedback.loadState(s);
+    for (const { index } of layers) if (!state[index]) throw new DataFormatError('feedback state', `no entry for layer ${index}`);
+    // All or nothing: a state a layer refuses puts back the ones loaded before it.
+    const before = this.feedbackState();
+    let loaded = 0;
+    try {
+      for (const { index, layer } of layers) {
+        layer.feedback.loadState(state[index]!);
+        loaded++;
+      }
+    } catch (e) {
+      for (const { index, layer } of layers.slice(0, loaded + 1)) layer.feedback.loadState(before[index]!);
+      throw e;
     }
   }
 }

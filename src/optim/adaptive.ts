@@ -80,14 +80,17 @@ abstract class AdaptiveOptimizer implements Optimizer {
         }
         const a = decodeArray(enc, `optimizer state ${name}:${p.name}`);
         if (a.length !== p.value.size) throw new DataFormatError('optimizer state', `buffer "${name}:${p.name}" has ${a.length} values, expected ${p.value.size}`);
+        const bad = a.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new DataFormatError('optimizer state', `buffer "${name}:${p.name}" holds the non-finite value ${a[bad]} at index ${bad}`);
         const buf = allocate(p.value.dtype, a.length);
         buf.set(a);
         out[name] = buf;
       }
       return out;
     });
+    const lr = nonNegative('lr', state.lr); // checked before anything changes
     this.buffers = buffers;
-    this.lr = nonNegative('lr', state.lr);
+    this.lr = lr;
     this.stepCount = state.steps;
   }
 }

@@ -141,12 +141,15 @@ export class SGD implements Optimizer {
       }
       const a = decodeArray(enc, `optimizer state ${p.name}`);
       if (a.length !== p.value.size) throw new DataFormatError('optimizer state', `buffer "${p.name}" has ${a.length} values, expected ${p.value.size}`);
+      const bad = a.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new DataFormatError('optimizer state', `buffer "${p.name}" holds the non-finite value ${a[bad]} at index ${bad}`);
       const buf = allocate(p.value.dtype, a.length);
       buf.set(a);
       return buf;
     });
+    const lr = checkNonNegative('lr', state.lr); // checked before anything changes
     this.buffers = buffers;
-    this.lr = checkNonNegative('lr', state.lr);
+    this.lr = lr;
     this.stepCount = state.steps;
   }
 }

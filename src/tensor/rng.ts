@@ -27,6 +27,22 @@ export interface RngState {
 }
 
 /**
+ * Whether `state` is a generator state Alea can reach (what {@link Rng.setState} accepts): s0..s2
+ * in [0, 1), c an integer in [0, 2091639], spare null or finite, bulk null or four int32 not all 0.
+ */
+export function isRngState(state: unknown): state is RngState {
+  const r = state as Partial<RngState> | null;
+  const unit = (v: unknown) => typeof v === 'number' && v >= 0 && v < 1;
+  return (
+    typeof r === 'object' && r !== null && r.algorithm === 'alea' &&
+    unit(r.s0) && unit(r.s1) && unit(r.s2) &&
+    Number.isInteger(r.c) && r.c! >= 0 && r.c! <= 2091639 &&
+    (r.spare === null || r.spare === undefined || (typeof r.spare === 'number' && Number.isFinite(r.spare))) &&
+    (r.bulk === null || r.bulk === undefined || (Array.isArray(r.bulk) && r.bulk.length === 4 && r.bulk.every((v) => Number.isInteger(v) && v === (v | 0)) && r.bulk.some((v) => v !== 0)))
+  );
+}
+
+/**
  * A seeded random generator (seedrandom's Alea: fast, 32-bit, with a small saveable state).
  *
  * Every random draw in asymprop takes an `Rng` passed in explicitly: the same seed gives the same
@@ -70,15 +86,7 @@ export class Rng {
 
   /** Replaces this generator's state. */
   setState(state: RngState): void {
-    // Only states Alea can reach: s0..s2 in [0, 1), c an integer in [0, 2091639], spare null or finite.
-    const unit = (v: unknown) => typeof v === 'number' && v >= 0 && v < 1;
-    const valid =
-      state?.algorithm === 'alea' &&
-      unit(state.s0) && unit(state.s1) && unit(state.s2) &&
-      Number.isInteger(state.c) && state.c >= 0 && state.c <= 2091639 &&
-      (state.spare === null || state.spare === undefined || (typeof state.spare === 'number' && Number.isFinite(state.spare))) &&
-      (state.bulk === null || state.bulk === undefined || (Array.isArray(state.bulk) && state.bulk.length === 4 && state.bulk.every((v) => Number.isInteger(v) && v === (v | 0)) && state.bulk.some((v) => v !== 0)));
-    if (!valid) throw new ConfigError('rng state', state, "an object { algorithm: 'alea', c, s0, s1, s2, spare, bulk } from Rng.state()");
+    if (!isRngState(state)) throw new ConfigError('rng state', state, "an object { algorithm: 'alea', c, s0, s1, s2, spare, bulk } from Rng.state()");
     const { c, s0, s1, s2 } = state;
     this.prng = alea('', { state: { c, s0, s1, s2 } });
     this.spare = state.spare ?? null;

@@ -2,18 +2,19 @@ import { DataFormatError, ShapeError, describeValue, formatShape } from '../erro
 import type { FeedbackState } from '../feedback/strategy.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
-import type { RngState } from '../tensor/rng.js';
+import { isRngState, type RngState } from '../tensor/rng.js';
 import type { TrainProgress } from './train.js';
 
 /**
  * Checkpoints: everything a run needs to continue exactly where it stopped.
  *
- * Format, version 1 (all integers little-endian):
+ * Format, version 2 (all integers little-endian):
  *
  * ```
  * bytes 0–7     magic "ASYMPCKP"
  * bytes 8–11    uint32 header length H
  * bytes 12–…    header: H bytes of UTF-8 JSON (see CheckpointHeader)
+ * then          uint32 FNV-1a checksum of the H header bytes
  * then          zero padding to a multiple of 8
  * then          payload: the arrays listed in header.arrays, each at its offset (relative to the
  *               payload start, 8-byte aligned), float32 or float64
@@ -23,11 +24,15 @@ import type { TrainProgress } from './train.js';
  * offsets, a checksum of the payload, and as JSON: each layer's feedback state (random matrices,
  * masks, generators), the optimizer state (momentum buffers, step count), every other generator
  * (data order, dropout), the training progress (epoch, step, running sums, history) and free-form
- * metadata (the run's configuration). A reader of version 1 refuses any other version.
+ * metadata (the run's configuration). Both checksums are checked before anything is used, so one
+ * changed byte anywhere in the file is refused.
+ *
+ * Version 1 (asymprop 0.1.0 before this change) had no header checksum: the header ended at the
+ * padding. It is still read, its header validated field by field like version 2's.
  */
 export const CHECKPOINT_MAGIC = 'ASYMPCKP';
-/** The format version this library writes and reads (see {@link CHECKPOINT_MAGIC} for the format). */
-export const CHECKPOINT_VERSION = 1;
+/** The format version this library writes (see {@link CHECKPOINT_MAGIC} for the format); it reads 1 and 2. */
+export const CHECKPOINT_VERSION = 2;
 
 /** One array in the payload. */
 export interface CheckpointArray {
@@ -154,11 +159,13 @@ export function encodeCheckpoint(source: CheckpointSource): Uint8Array {
     meta: source.meta ?? {},
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  const payloadStart = align8(12 + headerBytes.length);
+  const payloadStart = align8(12 + headerBytes.length + 4);
   const out = new Uint8Array(payloadStart + payload.length);
   out.set(new TextEncoder().encode(CHECKPOINT_MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, headerBytes.length, true);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, headerBytes.length, true);
   out.set(headerBytes, 12);
+  view.setUint32(12 + headerBytes.length, fnv1a(headerBytes), true);
   out.set(payload, payloadStart);
   return out;
 }
@@ -185,14 +192,24 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   if (typeof header !== 'object' || header === null || header.format !== 'asymprop-checkpoint') {
     throw new DataFormatError(file, `header format ${describeValue((header as { format?: unknown } | null)?.format)}, expected "asymprop-checkpoint"`, 12);
   }
-  if (header.version !== CHECKPOINT_VERSION) {
+  if (header.version !== 1 && header.version !== 2) {
     const newer = typeof header.version === 'number' && header.version > CHECKPOINT_VERSION;
-    throw new DataFormatError(file, `checkpoint version ${describeValue(header.version)}${newer ? ' was written by a newer asymprop' : ' is unknown'}; this version reads version ${CHECKPOINT_VERSION}`, 12);
+    throw new DataFormatError(file, `checkpoint version ${describeValue(header.version)}${newer ? ' was written by a newer asymprop' : ' is unknown'}; this version reads versions 1 and ${CHECKPOINT_VERSION}`, 12);
   }
-  for (const field of ['feedback', 'optimizer', 'rngs', 'progress', 'meta'] as const) {
-    if (typeof header[field] !== 'object' || header[field] === null) throw new DataFormatError(file, `header field "${field}" is missing or not an object`, 12);
+  let headerEnd = 12 + headerLength;
+  if (header.version === 2) {
+    if (headerEnd + 4 > bytes.length) throw new DataFormatError(file, 'the file ends inside the header checksum', headerEnd);
+    const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(headerEnd, true);
+    if (fnv1a(bytes.subarray(12, headerEnd)) !== stored) throw new DataFormatError(file, 'header checksum mismatch: the file is damaged', 12);
+    headerEnd += 4;
   }
-  const payloadStart = align8(12 + headerLength);
+  validateHeader(header, file);
+  const payloadStart = align8(headerEnd);
+  // The padding is zeros (so a version-2 file whose "2" was changed to "1" is not read as version 1:
+  // its header checksum would stand where version 1 has padding).
+  for (let i = headerEnd; i < Math.min(payloadStart, bytes.length); i++) {
+    if (bytes[i] !== 0) throw new DataFormatError(file, `byte ${i} of the padding before the payload is ${bytes[i]}, not 0`, i);
+  }
   const payloadBytes = header.payloadBytes;
   if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadStart + payloadBytes !== bytes.length) {
     throw new DataFormatError(file, `payload of ${describeValue(payloadBytes)} bytes at ${payloadStart} disagrees with the file's ${bytes.length} bytes`, payloadStart);
@@ -228,7 +245,8 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
  * Loads a checkpoint into a model of the same architecture and strategies and its optimizer, and
  * returns the training progress to pass to `train({ resume })`. Generators outside the model are
  * restored through `rngs` (e.g. `{ data: dataRng }`). Names, shapes and missing entries are checked
- * before anything is changed, so a mismatched checkpoint leaves the model as it was.
+ * before anything is changed, and a feedback or optimizer state that is refused is rolled back, so
+ * a checkpoint that does not fit leaves the model and optimizer as they were.
  */
 export function restoreCheckpoint(
   checkpoint: Checkpoint,
@@ -258,14 +276,76 @@ export function restoreCheckpoint(
   const wanted = [...Object.keys(buffers.rngs).map((n) => `model.${n}`), ...Object.keys(target.rngs ?? {})];
   for (const name of wanted) if (!rngStates[name]) throw new DataFormatError(file, `no state for generator "${name}"`);
 
-  // Everything checked: now restore. Strategy and optimizer loaders validate their own parts.
-  model.loadFeedbackState(checkpoint.header.feedback);
-  optimizer.loadState(checkpoint.header.optimizer);
+  // Everything checked: now restore. The strategy and optimizer loaders validate their own parts;
+  // if one refuses, both are put back as they were, so the model is untouched.
+  const feedbackBefore = model.feedbackState();
+  const optimizerBefore = optimizer.state();
+  try {
+    model.loadFeedbackState(checkpoint.header.feedback);
+    optimizer.loadState(checkpoint.header.optimizer);
+  } catch (e) {
+    model.loadFeedbackState(feedbackBefore);
+    optimizer.loadState(optimizerBefore);
+    throw e;
+  }
   for (const p of modelParams) p.value.data.set(checkpoint.params.get(p.name)!);
   for (const [name, array] of Object.entries(buffers.arrays)) array.set(checkpoint.buffers.get(name)!);
   for (const [name, rng] of Object.entries(buffers.rngs)) rng.setState(rngStates[`model.${name}`]!);
   for (const [name, rng] of Object.entries(target.rngs ?? {})) rng.setState(rngStates[name]!);
   return checkpoint.header.progress;
+}
+
+/**
+ * Checks the header's JSON fields for their types and ranges (the arrays are checked against the
+ * payload, and the states against the model when restored). A {@link DataFormatError} names the field.
+ */
+function validateHeader(header: CheckpointHeader, file: string): void {
+  const bad = (field: string, expected: string, value: unknown) => new DataFormatError(file, `header field "${field}": expected ${expected}, found ${describeValue(value)}`, 12);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  for (const field of ['feedback', 'optimizer', 'rngs', 'progress', 'meta'] as const) {
+    if (!isObject(header[field])) throw new DataFormatError(file, `header field "${field}" is missing or not an object`, 12);
+  }
+  if (!Number.isInteger(header.checksum) || header.checksum < 0 || header.checksum > 0xffffffff) throw bad('checksum', 'a 32-bit unsigned integer', header.checksum);
+  for (const [name, state] of Object.entries(header.feedback)) if (!isObject(state)) throw bad(`feedback.${name}`, 'an object', state);
+  const o = header.optimizer as unknown as Record<string, unknown>;
+  if (typeof o['type'] !== 'string') throw bad('optimizer.type', 'a string', o['type']);
+  if (typeof o['lr'] !== 'number' || !Number.isFinite(o['lr']) || o['lr'] < 0) throw bad('optimizer.lr', 'a finite number ≥ 0', o['lr']);
+  if (!Number.isInteger(o['steps']) || (o['steps'] as number) < 0) throw bad('optimizer.steps', 'an integer ≥ 0', o['steps']);
+  if (!isObject(o['buffers'])) throw bad('optimizer.buffers', 'an object', o['buffers']);
+  for (const [name, state] of Object.entries(header.rngs)) {
+    if (!isRngState(state)) throw bad(`rngs.${name}`, 'a generator state (Rng.state())', state);
+  }
+  validateProgress(header.progress, (field, expected, value) => bad(`progress.${field}`, expected, value));
+}
+
+/**
+ * Checks a {@link TrainProgress} for its types and for what holds in any run: epoch ≥ 1, step ≥ 0,
+ * one history record per finished epoch, running sums that are finite and consistent. The
+ * ranges that depend on the run (the epochs, the steps per epoch) are checked by `train`.
+ */
+export function validateProgress(progress: TrainProgress, bad: (field: string, expected: string, value: unknown) => Error): void {
+  const p = progress as unknown as Record<string, unknown>;
+  const count = (field: string, min: number) => {
+    if (!Number.isInteger(p[field]) || (p[field] as number) < min) throw bad(field, `an integer ≥ ${min}`, p[field]);
+    return p[field] as number;
+  };
+  const epoch = count('epoch', 1);
+  count('step', 0);
+  const seen = count('seen', 0);
+  const correct = count('correct', 0);
+  if (correct > seen) throw bad('correct', `at most the ${seen} samples seen`, correct);
+  if (typeof p['lossSum'] !== 'number' || !Number.isFinite(p['lossSum']) || p['lossSum'] < 0) throw bad('lossSum', 'a finite number ≥ 0', p['lossSum']);
+  if (!isRngState(p['epochStartRng'])) throw bad('epochStartRng', 'a generator state (Rng.state())', p['epochStartRng']);
+  const history = p['history'];
+  if (!Array.isArray(history)) throw bad('history', 'a list of epoch records', history);
+  if (history.length !== epoch - 1) throw bad('history', `one record per finished epoch (${epoch - 1}, as epoch is ${epoch})`, `${history.length} records`);
+  history.forEach((h: unknown, i) => {
+    const e = h as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || e['epoch'] !== i + 1) throw bad(`history[${i}]`, `the record of epoch ${i + 1}`, h);
+    for (const k of ['trainLoss', 'trainAccuracy', 'testAccuracy']) {
+      if (typeof e[k] !== 'number' && e[k] !== null) throw bad(`history[${i}].${k}`, 'a number', e[k]);
+    }
+  });
 }
 
 function align8(n: number): number {

@@ -8,6 +8,7 @@ import type { LrSchedule } from '../optim/schedule.js';
 import { allFinite } from '../tensor/ops.js';
 import type { Rng } from '../tensor/rng.js';
 import { Batches, Trainer, type TrainerPosition } from './trainer.js';
+import { validateProgress } from './checkpoint.js';
 
 /** One epoch's record. */
 export interface EpochRecord {
@@ -131,6 +132,7 @@ export function train(model: Sequential, data: { train: Dataset; test?: Dataset 
   const { train: trainSet, test } = data;
   const trainer = new Trainer(model, trainSet, { optimizer, rng, batchSize, ...(schedule ? { schedule } : {}) });
   const steps = trainer.stepsPerEpoch;
+  if (resume) checkResume(resume, epochs, batchSize);
   const history: EpochRecord[] = [...(resume?.history ?? [])];
   if (resume) trainer.restore(resume);
   const progress = (): TrainProgress => ({ ...trainer.position(), history: [...history] });
@@ -214,4 +216,19 @@ function firstNonFiniteParam(model: Sequential): string | null {
 
 function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/**
+ * Checks saved progress against this run before anything is restored: well-formed
+ * ({@link validateProgress}), an epoch of this run (or just past its last, for a run that ended),
+ * and as many samples seen as the steps taken hold.
+ */
+function checkResume(resume: TrainProgress, epochs: number, batchSize: number): void {
+  validateProgress(resume, (field, expected, value) => new ConfigError(`resume progress ${field}`, value, expected));
+  if (resume.epoch > epochs + 1 || (resume.epoch === epochs + 1 && resume.step !== 0)) {
+    throw new ConfigError('resume progress epoch', resume.epoch, `an epoch of this ${epochs}-epoch run (1 to ${epochs}, or ${epochs + 1} at step 0 once it has ended)`);
+  }
+  if (resume.seen !== resume.step * batchSize) {
+    throw new ConfigError('resume progress seen', resume.seen, `${resume.step} steps × ${batchSize} samples = ${resume.step * batchSize}`);
+  }
 }

@@ -57,6 +57,7 @@ export { Adam, RMSprop, type AdamOptions, type RMSpropOptions } from './optim/ad
 export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
 
 export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';
+export { dataDigest } from './data/digest.js';
 export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
 export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';
 export { trainStep, type StepResult } from './train/step.js';
@@ -69,7 +70,7 @@ export { lenet, type LenetOptions } from './models/lenet.js';
 export { isResnetDepth, resnet, type ResnetOptions } from './models/resnet.js';
 export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
-export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, OPTIMIZERS, PROTOCOL_DEFAULTS, archLabel, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type OptimizerName, type RunConfig } from './experiments/config.js';
+export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, OPTIMIZERS, PROTOCOL_DEFAULTS, archLabel, configDifferences, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type OptimizerName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';
 export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, gridFor, normalisationOf, parseShard, runId, shardOf, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
 export { RESULTS_FORMAT, mergeRecords, parseResults, toRecord, type ParsedResults, type ResultRecord } from './experiments/results.js';

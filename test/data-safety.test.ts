@@ -10,9 +10,10 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
-import { FileError, Rng, SGD, decodeCheckpoint, mlp } from '../dist/index.js';
+import { ConfigError, FileError, Rng, SGD, decodeCheckpoint, mlp } from '../dist/index.js';
 import { saveCheckpoint } from '../dist/train/checkpointFile.js';
 import { appendDurably, lockFile } from '../dist/io/files.js';
 import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
@@ -215,5 +216,60 @@ describe('asymprop train checks its checkpoint path before training', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`--resume: there is no checkpoint at ${path} yet; starting from the beginning`);
     expect(statSync(path).size).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('--resume continues only the same grid, on the same data', () => {
+  /** A Fashion-MNIST-format directory of 200 + 100 random 28×28 images (`change`: one pixel differs). */
+  function fashionDir(change = false): string {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-fashion-'));
+    const idx = (dims: number[], data: Uint8Array) => {
+      const out = new Uint8Array(4 + 4 * dims.length + data.length);
+      out[2] = 0x08;
+      out[3] = dims.length;
+      dims.forEach((d, i) => new DataView(out.buffer).setUint32(4 + 4 * i, d, false));
+      out.set(data, 4 + 4 * dims.length);
+      return gzipSync(out);
+    };
+    const rng = new Rng(5);
+    for (const [prefix, n] of [['train', 200], ['t10k', 100]] as const) {
+      const images = Uint8Array.from({ length: n * 784 }, () => Math.floor(rng.uniform() * 256));
+      if (change && prefix === 'train') images[1000] = (images[1000]! + 1) % 256;
+      writeFileSync(join(dir, `${prefix}-images-idx3-ubyte.gz`), idx([n, 28, 28], images));
+      writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte.gz`), idx([n], Uint8Array.from({ length: n }, (_, i) => i % 10)));
+    }
+    return dir;
+  }
+  const one = (r: GridRun) => r.parts.includes('sign') && r.config.flip === 1 && !r.config.bm;
+  const options = (out: string, dataDir: string, epochs = 1) => ({ preset: 'quick' as const, dataset: 'fashion-mnist' as const, dataDir, epochs, workers: 1, filter: one, out });
+
+  it('records the data digest, accepts the same files elsewhere, refuses other data and other settings, naming the field', async () => {
+    const a = fashionDir(), copy = fashionDir(), other = fashionDir(true);
+    const out = join(mkdtempSync(join(tmpdir(), 'asymprop-identity-')), 'out');
+    const first = await reproduce(options(out, a));
+    expect(first.ran).toBe(1);
+    const digest = first.records[0]!.dataDigest!;
+    expect(digest).toMatch(/^[0-9a-f]{16}$/);
+    // The same files in another directory are the same data: nothing to redo.
+    expect((await reproduce({ ...options(out, copy), resume: true })).ran).toBe(0);
+    const changed = reproduce({ ...options(out, other), resume: true });
+    await expect(changed).rejects.toThrow(ConfigError);
+    await expect(changed).rejects.toThrow(new RegExp(`holds 1 run with data: digest "${digest}" in the results file, "[0-9a-f]{16}" for fashion-mnist from ${other} now; resume with the options it was made with`));
+    await expect(reproduce({ ...options(out, a, 2), resume: true })).rejects.toThrow(/holds 1 run with epochs: 1 in the results file, 2 now;/);
+    // Nothing was added by the refused attempts.
+    expect(parseResults(readFileSync(resultsFile(out), 'utf8'), 'r').records).toHaveLength(1);
+  }, 120_000);
+
+  it('asymprop train --resume refuses a checkpoint of other data or another configuration, naming what differs', () => {
+    const a = fashionDir(), other = fashionDir(true);
+    const path = join(mkdtempSync(join(tmpdir(), 'asymprop-resume-')), 'run.ckpt');
+    const train = (dir: string, ...extra: string[]) => cli('train', '--dataset', 'fashion-mnist', '--data-dir', dir, '--epochs', '2', '--checkpoint', path, '--checkpoint-every', '1', '--quiet', ...extra);
+    expect(train(a).code).toBe(0);
+    const onOther = train(other, '--resume');
+    expect(onOther.code).toBe(2);
+    expect(onOther.stderr).toMatch(new RegExp(`${path}: it was written for a run on other data \\(data digest "[0-9a-f]{16}" in the checkpoint, "[0-9a-f]{16}" for fashion-mnist from ${other} now\\)`));
+    const longer = train(a, '--resume', '--epochs', '3');
+    expect(longer.code).toBe(2);
+    expect(longer.stderr).toContain(`${path}: it was written for another run (epochs: 2 in the checkpoint, 3 now)`);
   }, 120_000);
 });

@@ -6,6 +6,7 @@ import { AsympropError, ConfigError, DivergenceError, FileError } from '../error
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName, type RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
+import { dataDigest } from '../data/digest.js';
 import { runExperiment } from '../experiments/run.js';
 import { importModules } from '../experiments/imports.js';
 import { methods } from '../feedback/registry.js';
@@ -182,6 +183,8 @@ async function trainCommand(args: string[]): Promise<number> {
   else if (values.resume) progress.log(`--resume: there is no checkpoint at ${checkpointPath} yet; starting from the beginning`);
   const result = runExperiment(config, data, {
     ...(resume ? { resume } : {}),
+    // A checkpoint records the data it was made on; resuming it on other data is refused.
+    ...(checkpointPath !== undefined ? { dataDigest: dataDigest(data) } : {}),
     ...(checkpointPath !== undefined ? { checkpointEvery: checkpointEvery ?? Number.MAX_SAFE_INTEGER, onCheckpoint: (source) => saveCheckpoint(checkpointPath, source) } : {}),
     onDivergence: onDivergence === 'error' ? 'throw' : 'stop',
     onBatch: (epoch, step, steps, loss) =>

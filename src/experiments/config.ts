@@ -171,6 +171,26 @@ export function archLabel(c: Pick<RunConfig, 'arch' | 'depth'>): string {
   return c.arch === 'resnet' ? `resnet${c.depth ?? DEFAULT_RESNET_DEPTH}` : c.arch;
 }
 
+/**
+ * The fields in which two configurations differ, each as `field: <a> in <where a is>, <b> now`
+ * (`optimizer`, absent for SGD, counts as "sgd"): what a refused resume names instead of printing
+ * both configurations. `fields` limits the comparison.
+ *
+ * @example
+ * ```ts
+ * import { configDifferences, resolveRunConfig } from 'asymprop';
+ *
+ * const saved = resolveRunConfig({ feedback: 'usf', epochs: 5 });
+ * console.log(configDifferences(saved, resolveRunConfig({ feedback: 'usf', epochs: 3 }), 'the checkpoint')); // [ 'epochs: 5 in the checkpoint, 3 now' ]
+ * ```
+ */
+export function configDifferences(a: Partial<RunConfig> | null | undefined, b: RunConfig, where: string, fields?: readonly string[]): string[] {
+  const x = (a ?? {}) as Record<string, unknown>, y = b as unknown as Record<string, unknown>;
+  const keys = fields ?? [...new Set([...Object.keys(x), ...Object.keys(y)])];
+  const shown = (k: string, v: unknown) => JSON.stringify(v === undefined && k === 'optimizer' ? 'sgd' : (v ?? null));
+  return keys.filter((k) => shown(k, x[k]) !== shown(k, y[k])).map((k) => `${k}: ${shown(k, x[k])} in ${where}, ${shown(k, y[k])} now`);
+}
+
 /** A short label: `lenet+bn bm+brsf lr=0.0001 seed=1`. */
 export function runLabel(c: RunConfig): string {
   return `${archLabel(c)}${c.bn ? '+bn' : ''} ${strategyOf(c).name} lr=${c.lr} seed=${c.seed}`;

@@ -5,6 +5,8 @@ import { ConfigError, FileError } from '../errors.js';
 import { appendDurably, lockFile, reasonOf, type FileLock } from '../io/files.js';
 import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
+import { configDifferences, type RunConfig } from './config.js';
+import { dataDigest } from '../data/digest.js';
 import { parseResults, toRecord, type ParsedResults, type ResultRecord } from './results.js';
 
 /** Options of {@link reproduce}. */
@@ -83,19 +85,12 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const file = resultsFile(options.out, options.shard);
 
   // Every dataset is read before anything is written: a missing or damaged file stops the grid
-  // with its error and leaves nothing behind. Each worker then reads its own copy.
-  const read = new Set<string>();
-  const readData = (list: readonly GridRun[]) => {
-    for (const { config: c } of list) {
-      const key = `${c.dataset}\0${c.dataDir ?? ''}`;
-      if (!read.has(key)) loadDataset(c.dataset, c.dataDir);
-      read.add(key);
-    }
-  };
-  if (!existsSync(options.out)) {
-    readData(runs);
-    makeDirectory(options.out);
-  }
+  // with its error and leaves nothing behind. Each worker then reads its own copy. The digest of
+  // the data goes into every record, and earlier records on other data are refused.
+  const digests = new Map<string, string>();
+  const keyOf = (c: RunConfig) => `${c.dataset}\0${c.dataDir ?? ''}`;
+  for (const { config: c } of runs) if (!digests.has(keyOf(c))) digests.set(keyOf(c), dataDigest(loadDataset(c.dataset, c.dataDir)));
+  if (!existsSync(options.out)) makeDirectory(options.out);
   // The results file is this process's alone until the grid ends: a second grid on it is refused.
   const lock = lockFile(file, `asymprop reproduce --preset ${options.preset}`);
   try {
@@ -109,10 +104,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
       earlier = parseResults(readFileSync(file, 'utf8'), file);
     }
     const previous = earlier?.records ?? [];
+    if (runs.length > 0) checkEarlier(previous, runs[0]!.config, digests.get(keyOf(runs[0]!.config))!, file, options.out);
     const truncatedTail = earlier?.truncatedTail ?? false;
     const done = new Set(previous.map((r) => r.id));
     const todo = runs.filter((r) => !done.has(r.id));
-    readData(todo);
     if (earlier?.truncatedTail) truncateSync(file, earlier.completeBytes); // the line a killed process was writing
     options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
@@ -137,7 +132,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
           onMessage: (m) => {
             const run = todo[m.id]!;
             if (m.type === 'done') {
-              const record = toRecord(run.id, run.parts, m.result);
+              const record = toRecord(run.id, run.parts, m.result, new Date(), digests.get(keyOf(run.config)));
               // The whole line or nothing: a failed append (a full disk) is cut back and stops the grid.
               appendDurably(fd, `${JSON.stringify(record)}\n`, file);
               fresh.push(record);
@@ -159,6 +154,28 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
     lock.release();
     throw e;
   }
+}
+
+/** The settings every run of a grid shares; earlier results made with others are not continued. */
+const SETTINGS = ['dataset', 'epochs', 'batchSize', 'momentum', 'weightDecay', 'optimizer'];
+
+/**
+ * Refuses to continue a results file whose runs were made with other settings (another
+ * `--epochs`, say) or on other data (another `--data-dir` with other files) than this grid:
+ * their ids can match this grid's, and mixed in they would make one report of two grids.
+ */
+function checkEarlier(previous: readonly ResultRecord[], grid: RunConfig, digest: string, file: string, out: string): void {
+  const counts = new Map<string, number>();
+  for (const r of previous) {
+    const differences = configDifferences(r.config, grid, 'the results file', SETTINGS);
+    if (r.dataDigest !== undefined && r.config.dataset === grid.dataset && r.dataDigest !== digest) {
+      differences.push(`data: digest ${JSON.stringify(r.dataDigest)} in the results file, ${JSON.stringify(digest)} for ${grid.dataset}${grid.dataDir ? ` from ${grid.dataDir}` : ''} now`);
+    }
+    if (differences.length > 0) counts.set(differences.join('; '), (counts.get(differences.join('; ')) ?? 0) + 1);
+  }
+  if (counts.size === 0) return;
+  const what = [...counts].map(([d, n]) => `${n} run${n === 1 ? '' : 's'} with ${d}`).join('; and ');
+  throw new ConfigError('out', out, `a directory whose results this grid can continue: ${file} holds ${what}; resume with the options it was made with, or choose another --out`);
 }
 
 function makeDirectory(dir: string): void {

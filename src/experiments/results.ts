@@ -60,6 +60,8 @@ export interface ResultRecord {
   readonly seconds: number;
   /** When the run finished (ISO 8601). */
   readonly finishedAt: string;
+  /** {@link dataDigest} of the data the run trained and tested on (absent in records written before it existed). */
+  readonly dataDigest?: string;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface ResultRecord {
  * NaN), and the history keeps only the per-epoch numbers, with the per-layer feedback statistics
  * only in the `transport` part's records.
  */
-export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date()): ResultRecord {
+export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date(), dataDigest?: string): ResultRecord {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   return {
     format: RESULTS_FORMAT,
@@ -86,6 +88,7 @@ export function toRecord(id: string, parts: readonly Part[], result: RunResult, 
     })),
     seconds: result.seconds,
     finishedAt: finishedAt.toISOString(),
+    ...(dataDigest !== undefined ? { dataDigest } : {}),
   };
 }
 
@@ -136,6 +139,9 @@ function checkRecord(line: string, file: string, lineNo: number, offset: number)
   }
   if (typeof r.id !== 'string' || !Array.isArray(r.parts) || typeof r.config !== 'object' || r.config === null || typeof r.diverged !== 'boolean' || !Array.isArray(r.history)) {
     throw new DataFormatError(file, `line ${lineNo}: a record needs id, parts, config, diverged and history`, offset);
+  }
+  if (r.dataDigest !== undefined && !(typeof r.dataDigest === 'string' && /^[0-9a-f]{16}$/.test(r.dataDigest))) {
+    throw new DataFormatError(file, `line ${lineNo}: dataDigest ${JSON.stringify(r.dataDigest)} is not 16 hex digits`, offset);
   }
   if (r.testAccuracy !== null && !(typeof r.testAccuracy === 'number' && r.testAccuracy >= 0 && r.testAccuracy <= 1)) {
     throw new DataFormatError(file, `line ${lineNo}: testAccuracy ${JSON.stringify(r.testAccuracy)} is not null or a number in [0, 1]`, offset);

@@ -10,7 +10,7 @@ import { Rng } from '../tensor/rng.js';
 import { DataFormatError } from '../errors.js';
 import { restoreCheckpoint, type Checkpoint, type CheckpointSource } from '../train/checkpoint.js';
 import { train, type EpochRecord, type TrainProgress, type TrainResult } from '../train/train.js';
-import { DEFAULT_RESNET_DEPTH, strategyOf, type RunConfig } from './config.js';
+import { DEFAULT_RESNET_DEPTH, configDifferences, strategyOf, type RunConfig } from './config.js';
 
 /** The outcome of one run, as printed by `asymprop train --json`. */
 export interface RunResult {
@@ -46,6 +46,11 @@ export interface RunCallbacks {
   onCheckpoint?: (source: CheckpointSource) => void;
   /** `throw`: a diverging run is an error (DivergenceError) instead of a result marked diverged. */
   onDivergence?: 'stop' | 'throw';
+  /**
+   * {@link dataDigest} of `data`: saved with every checkpoint, and a checkpoint that recorded
+   * another is refused (one saved without a digest is accepted).
+   */
+  dataDigest?: string;
 }
 
 /**
@@ -84,14 +89,21 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
     config.optimizer === 'adam' ? new Adam(model.params(), { lr: config.lr, weightDecay: config.weightDecay })
     : config.optimizer === 'rmsprop' ? new RMSprop(model.params(), { lr: config.lr, weightDecay: config.weightDecay })
     : new SGD(model.params(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
-  const { resume, checkpointEvery, onCheckpoint, onEpoch, onBatch, onDivergence } = callbacks;
+  const { resume, checkpointEvery, onCheckpoint, onEpoch, onBatch, onDivergence, dataDigest } = callbacks;
   let progress: TrainProgress | undefined;
   if (resume) {
-    const saved = JSON.stringify(resume.header.meta['config']);
-    if (saved !== JSON.stringify(config)) {
-      throw new DataFormatError('checkpoint', `it was written for another run: ${saved ?? 'no configuration'}, not ${JSON.stringify(config)}`);
+    const file = resume.file ?? 'checkpoint';
+    // Where the data lies does not matter when both sides know what it is: the digests decide.
+    const savedDigest = resume.header.meta['dataDigest'];
+    const byDigest = callbacks.dataDigest !== undefined && savedDigest !== undefined;
+    const saved = resume.header.meta['config'] as Partial<RunConfig> | undefined;
+    const fields = Object.keys({ ...saved, ...config }).filter((k) => !(byDigest && k === 'dataDir'));
+    const differences = configDifferences(saved, config, 'the checkpoint', fields);
+    if (differences.length > 0) throw new DataFormatError(file, `it was written for another run (${differences.join('; ')})`);
+    if (byDigest && savedDigest !== callbacks.dataDigest) {
+      throw new DataFormatError(file, `it was written for a run on other data (data digest ${JSON.stringify(savedDigest)} in the checkpoint, ${JSON.stringify(callbacks.dataDigest)} for ${config.dataset}${config.dataDir ? ` from ${config.dataDir}` : ''} now)`);
     }
-    progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } }, resume.file ?? 'checkpoint');
+    progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } }, file);
   }
   const result = train(model, data, {
     optimizer,
@@ -105,7 +117,7 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
     ...(onDivergence ? { onDivergence } : {}),
     ...(progress ? { resume: progress } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
-    ...(onCheckpoint ? { onCheckpoint: (p: TrainProgress) => onCheckpoint({ model, optimizer, progress: p, rngs: { data: dataRng }, meta: { config } }) } : {}),
+    ...(onCheckpoint ? { onCheckpoint: (p: TrainProgress) => onCheckpoint({ model, optimizer, progress: p, rngs: { data: dataRng }, meta: { config, ...(dataDigest !== undefined ? { dataDigest } : {}) } }) } : {}),
   });
   return {
     config,

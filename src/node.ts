@@ -12,4 +12,5 @@ export { runPool, type PoolOptions, type WorkerMessage } from './experiments/poo
 export { readMaybeGzip, loadMnistFormat, loadFashionMnist, loadMnist, loadCifar10, loadCifar100, FASHION_MNIST_DIR, FASHION_MNIST_MEAN, FASHION_MNIST_STD, CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, MAX_FILE_BYTES, type ReadOptions, type MnistFormatOptions, type Cifar100Options } from './data/files.js';
 export { reproduce, resultsFile, type ReproduceOptions, type ReproduceResult } from './experiments/reproduce.js';
 export { loadCheckpoint, saveCheckpoint } from './train/checkpointFile.js';
+export { appendDurably, lockFile, type FileLock, type LockHolder } from './io/files.js';
 export { useThreads } from './tensor/nodeThreads.js';

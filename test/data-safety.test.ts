@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
-import { ConfigError, FileError, Rng, SGD, decodeCheckpoint, mlp } from '../dist/index.js';
+import { ArrayDataset, ConfigError, FileError, Rng, SGD, Trainer, decodeCheckpoint, mlp, train } from '../dist/index.js';
 import { saveCheckpoint } from '../dist/train/checkpointFile.js';
 import { appendDurably, lockFile } from '../dist/io/files.js';
 import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
@@ -272,4 +272,33 @@ describe('--resume continues only the same grid, on the same data', () => {
     expect(longer.code).toBe(2);
     expect(longer.stderr).toContain(`${path}: it was written for another run (epochs: 2 in the checkpoint, 3 now)`);
   }, 120_000);
+});
+
+describe('batch normalisation and a last batch of one sample', () => {
+  const five = new ArrayDataset('five', Float32Array.from({ length: 20 }, (_, i) => Math.sin(i)), Int32Array.of(0, 1, 0, 1, 0), [4], 2);
+  const run = (bn: boolean, batchSize: number) => {
+    const model = mlp({ rng: new Rng(1), inputShape: [4], hidden: [3], classes: 2, bn });
+    return new Trainer(model, five, { optimizer: new SGD(model.params(), { lr: 0.1 }), rng: new Rng(2), batchSize });
+  };
+
+  it('is left out of the epoch with BN (a different sample each epoch), kept without it', () => {
+    expect(run(true, 2).stepsPerEpoch).toBe(2);
+    expect(run(false, 2).stepsPerEpoch).toBe(3);
+    expect(run(true, 3).stepsPerEpoch).toBe(2); // a last batch of two is kept
+    const model = mlp({ rng: new Rng(1), inputShape: [4], hidden: [3], classes: 2, bn: true });
+    const result = train(model, { train: five }, { optimizer: new SGD(model.params(), { lr: 0.1 }), epochs: 3, rng: new Rng(2), batchSize: 2 });
+    expect(result.diverged).toBeNull();
+    expect(result.history.map((h) => Number.isFinite(h.trainLoss))).toEqual([true, true, true]);
+  });
+
+  it('a batch size of 1 with BN is refused before training', () => {
+    expect(() => run(true, 1)).toThrow('invalid batchSize: 1 (allowed: at least 2 for a model with batch normalisation (it normalises over the batch))');
+  });
+
+  it('asymprop train --bn --batch-size 7999 on the 8,000 embedded training digits trains, and says one sits out', () => {
+    const r = cli('train', '--bn', '--batch-size', '7999', '--epochs', '1', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('note: 8000 training samples in batches of 7999 leave one over');
+    expect(JSON.parse(r.stdout).history).toHaveLength(1);
+  }, 60_000);
 });

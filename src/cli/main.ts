@@ -178,6 +178,9 @@ async function trainCommand(args: string[]): Promise<number> {
   progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}${threadsUsed > 1 ? `, ${threadsUsed} threads` : ''}`);
   if (checkpointPath !== undefined) checkWritableFile(checkpointPath, 'checkpoint');
   const data = loadDataset(config.dataset, config.dataDir);
+  if (config.bn && config.batchSize > 1 && data.train.size % config.batchSize === 1) {
+    progress.log(`note: ${data.train.size} training samples in batches of ${config.batchSize} leave one over, which batch normalisation cannot train on: it sits out each epoch (a different one each time)`);
+  }
   const resume = values.resume && checkpointPath !== undefined && existsSync(checkpointPath) ? loadCheckpoint(checkpointPath) : undefined;
   if (resume) progress.log(`resuming from ${checkpointPath} (epoch ${resume.header.progress.epoch}, step ${resume.header.progress.step})`);
   else if (values.resume) progress.log(`--resume: there is no checkpoint at ${checkpointPath} yet; starting from the beginning`);

@@ -71,7 +71,11 @@ export interface TrainOptions {
   readonly epochs: number;
   /** Shuffles the training set each epoch. */
   readonly rng: Rng;
-  /** Samples per batch (default 100). The last batch of an epoch may be smaller. */
+  /**
+   * Samples per batch (default 100). The last batch of an epoch may be smaller; in a model with
+   * batch normalisation a last batch of a single sample is left out (BN cannot normalise one value
+   * per channel), a different sample each epoch.
+   */
   readonly batchSize?: number;
   /** Learning rate per epoch; without it the optimizer's rate is kept. */
   readonly schedule?: LrSchedule;

@@ -34,7 +34,7 @@ export interface Batch {
  * ```
  */
 export class Batches {
-  /** Batches per pass: `ceil(size / batchSize)`. */
+  /** Batches per pass: `ceil(size / batchSize)`, less a last batch of one sample left out with `dropSingle`. */
   readonly steps: number;
   private readonly order: Uint32Array;
   private readonly sampleSize: number;
@@ -47,9 +47,15 @@ export class Batches {
     readonly data: Dataset,
     /** Samples per batch. */
     readonly batchSize: number,
+    /**
+     * Leave out a last batch that would hold a single sample (batch normalisation in training
+     * needs at least two values per channel). The order is reshuffled every pass, so a different
+     * sample sits out each time.
+     */
+    readonly dropSingle = false,
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError('batchSize', batchSize, 'a positive integer');
-    this.steps = Math.ceil(data.size / batchSize);
+    this.steps = Math.ceil(data.size / batchSize) - (dropSingle && batchSize > 1 && data.size % batchSize === 1 ? 1 : 0);
     this.order = new Uint32Array(data.size);
     for (let i = 0; i < this.order.length; i++) this.order[i] = i;
     this.sampleSize = sizeOf(data.sampleShape);
@@ -183,7 +189,11 @@ export class Trainer {
     options: TrainerOptions,
   ) {
     if (data.size === 0) throw new ConfigError('training set size', 0, 'at least one sample');
-    this.batches = new Batches(data, options.batchSize ?? 100);
+    // A model with batch normalisation cannot train on a batch of one: such a last batch sits out.
+    const batchNorm = model.feedbackLayers().some(({ layer }) => layer.feedbackKind === 'batchnorm');
+    if (batchNorm && data.size === 1) throw new ConfigError('training set size', 1, 'at least 2 samples for a model with batch normalisation');
+    if (batchNorm && options.batchSize === 1) throw new ConfigError('batchSize', 1, 'at least 2 for a model with batch normalisation (it normalises over the batch)');
+    this.batches = new Batches(data, options.batchSize ?? 100, batchNorm);
     this.optimizer = options.optimizer;
     this.rng = options.rng;
     this.schedule = options.schedule;

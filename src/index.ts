@@ -14,7 +14,7 @@ export { Tensor, allocate, assertFinite, assertSameShape, assertShape, dtypeOf, 
 export type { DType, NestedNumbers, Shape, Storage } from './tensor/tensor.js';
 export { Rng, type RngState } from './tensor/rng.js';
 export { gemm, gemmKernel, gemmReference, matmul, setGemmBackend, transposeInto, type GemmBackend, type MatmulOptions } from './tensor/matmul.js';
-export { gemmModuleBytes, gemmParallelProducts, gemmThreads, useGemmThreads, wasmGemm, wasmGemmAvailable } from './tensor/wasmGemm.js';
+export { MAX_THREADS, gemmModuleBytes, gemmParallelProducts, gemmThreads, useGemmThreads, wasmGemm, wasmGemmAvailable } from './tensor/wasmGemm.js';
 export type { ThreadSpawner, ThreadWorker } from './tensor/threads.js';
 export * as ops from './tensor/ops.js';
 export { Param } from './tensor/param.js';

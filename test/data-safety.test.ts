@@ -7,13 +7,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
-import { ArrayDataset, ConfigError, FileError, Rng, SGD, Trainer, decodeCheckpoint, mlp, train } from '../dist/index.js';
+import { ArrayDataset, ConfigError, FileError, MAX_THREADS, Rng, SGD, Trainer, decodeCheckpoint, mlp, train, useGemmThreads } from '../dist/index.js';
 import { saveCheckpoint } from '../dist/train/checkpointFile.js';
 import { appendDurably, lockFile } from '../dist/io/files.js';
 import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
@@ -299,6 +299,30 @@ describe('batch normalisation and a last batch of one sample', () => {
     const r = cli('train', '--bn', '--batch-size', '7999', '--epochs', '1', '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('note: 8000 training samples in batches of 7999 leave one over');
+    expect(JSON.parse(r.stdout).history).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('bounds: thread, worker and batch counts the machine cannot hold', () => {
+  const cores = availableParallelism();
+
+  it('--threads and --workers above 4 per core are refused at once, naming the limit', () => {
+    for (const [command, option] of [['train', '--threads'], ['reproduce', '--workers']] as const) {
+      for (const n of ['1000', '100000000']) {
+        const r = cli(command, option, n, ...(command === 'reproduce' ? ['--out', join(tmpdir(), 'never-made')] : []));
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`asymprop: invalid ${option.slice(2)}: ${n} (allowed: 1 to ${4 * cores} (at most 4 per core; this machine has ${cores}))`);
+      }
+    }
+  });
+
+  it('useGemmThreads refuses more than MAX_THREADS before starting any', async () => {
+    await expect(useGemmThreads(100_000_000)).rejects.toThrow(`invalid threads: 100000000 (allowed: an integer from 1 to ${MAX_THREADS})`);
+  });
+
+  it('a batch larger than the training set is the whole set (no buffer of a billion samples)', () => {
+    const r = cli('train', '--batch-size', '1000000000', '--epochs', '1', '--json');
+    expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).history).toHaveLength(1);
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { methodOptionFlags, methods } from '../feedback/registry.js';
 
@@ -38,6 +39,17 @@ export function intOption(option: string, value: string | undefined, positive = 
   const n = Number(value);
   if (!/^\s*[+-]?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new ConfigError(option, value, allowed);
   if (positive && n < 1) throw new ConfigError(option, n, allowed);
+  return n;
+}
+
+/**
+ * A count of threads or workers: a positive integer, at most 4 per core of this machine (more only
+ * fills memory: each worker holds its own copy of the data and model).
+ */
+export function parallelOption(option: string, value: string | undefined): number | undefined {
+  const n = intOption(option, value, true);
+  const cores = availableParallelism();
+  if (n !== undefined && n > 4 * cores) throw new ConfigError(option, n, `1 to ${4 * cores} (at most 4 per core; this machine has ${cores})`);
   return n;
 }
 

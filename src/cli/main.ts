@@ -10,7 +10,7 @@ import { dataDigest } from '../data/digest.js';
 import { runExperiment } from '../experiments/run.js';
 import { importModules } from '../experiments/imports.js';
 import { methods } from '../feedback/registry.js';
-import { intOption, joinNegativeValues, methodOptionsFrom, methodOptionTable, numberOption, scanOption } from './args.js';
+import { intOption, joinNegativeValues, parallelOption, methodOptionsFrom, methodOptionTable, numberOption, scanOption } from './args.js';
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
 import { useThreads } from '../tensor/nodeThreads.js';
@@ -172,7 +172,7 @@ async function trainCommand(args: string[]): Promise<number> {
   }
   const onDivergence = values['on-divergence'] ?? 'stop';
   if (onDivergence !== 'stop' && onDivergence !== 'error') throw new ConfigError('on-divergence', onDivergence, "'stop', 'error'");
-  const threads = intOption('threads', values.threads, true) ?? 1;
+  const threads = parallelOption('threads', values.threads) ?? 1;
   const progress = new Progress(process.stderr, values.quiet === true);
   const threadsUsed = threads > 1 ? await useThreads(threads) : 1;
   progress.log(`asymprop train: ${runLabel(config)}, ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} on ${config.dataset}${threadsUsed > 1 ? `, ${threadsUsed} threads` : ''}`);

@@ -8,7 +8,7 @@ import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } 
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
-import { intOption, scanOption } from './args.js';
+import { intOption, parallelOption, scanOption } from './args.js';
 import { lockFile } from '../io/files.js';
 import { importModules } from '../experiments/imports.js';
 import { methodByName } from '../feedback/registry.js';
@@ -80,7 +80,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     ...(imports.length > 0 ? { imports } : {}),
     ...(shard ? { shard } : {}),
     ...(values.resume ? { resume: true } : {}),
-    ...(values.workers !== undefined ? { workers: intOption('workers', values.workers, true)! } : {}),
+    ...(values.workers !== undefined ? { workers: parallelOption('workers', values.workers)! } : {}),
     ...(values['checkpoint-every'] !== undefined ? { checkpointEvery: intOption('checkpoint-every', values['checkpoint-every'], true)! } : {}),
     keepLock: true,
     onStart: (info) => {

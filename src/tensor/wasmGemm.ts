@@ -150,6 +150,9 @@ function getInstance(): Instance | null {
 /** Below this many multiply-adds a product runs on the calling thread alone (waking helpers costs microseconds). */
 const PARALLEL_MIN_WORK = 1 << 20;
 
+/** The most threads {@link useGemmThreads} starts. */
+export const MAX_THREADS = 256;
+
 /**
  * Runs the float32 matrix products on `threads` threads: the calling one plus `threads − 1`
  * helpers started by `spawn`, all running the SIMD kernel on one shared WebAssembly memory.
@@ -177,11 +180,12 @@ const PARALLEL_MIN_WORK = 1 << 20;
  * waits `options.stallSeconds` (default 60) for it throws a `StateError`, the helpers are stopped
  * and products run on the calling thread again.
  *
- * @throws {@link ConfigError} when `threads` is not a positive integer or helpers fail to start
+ * @throws {@link ConfigError} when `threads` is not an integer from 1 to {@link MAX_THREADS} or helpers fail to start
  * (at once when a helper reports an error, such as a worker script that did not load).
  */
 export async function useGemmThreads(threads: number, spawn: ThreadSpawner = spawnWebWorker, options: { stallSeconds?: number } = {}): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', threads, 'a positive integer');
+  // Each helper is a thread with its own stack and WebAssembly instance: thousands only exhaust memory.
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new ConfigError('threads', threads, `an integer from 1 to ${MAX_THREADS}`);
   const stallSeconds = options.stallSeconds ?? 60;
   if (!(stallSeconds > 0 && Number.isFinite(stallSeconds))) throw new ConfigError('stallSeconds', options.stallSeconds, 'a finite number of seconds > 0');
   const current = getInstance();

@@ -59,8 +59,10 @@ export class Batches {
     this.order = new Uint32Array(data.size);
     for (let i = 0; i < this.order.length; i++) this.order[i] = i;
     this.sampleSize = sizeOf(data.sampleShape);
-    this.xFull = Tensor.zeros([batchSize, ...data.sampleShape]);
-    this.yFull = new Int32Array(batchSize);
+    // A batch larger than the data is the whole data: the buffers need no more than it holds.
+    const most = Math.max(1, Math.min(batchSize, data.size));
+    this.xFull = Tensor.zeros([most, ...data.sampleShape]);
+    this.yFull = new Int32Array(most);
   }
 
   /** A new pass: the dataset's order again, then shuffled with `rng` when one is given. */

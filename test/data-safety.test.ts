@@ -6,7 +6,7 @@
  * they are skipped, and the suite's title says why.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -325,4 +325,44 @@ describe('bounds: thread, worker and batch counts the machine cannot hold', () =
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).history).toHaveLength(1);
   }, 60_000);
+});
+
+describe('ordinary filesystem errors: the path and the cause, exit 2, no stack trace', () => {
+  const grid = ['reproduce', '--preset', 'quick', '--only', 'magnitude', '--epochs', '1', '--seeds', '1', '--quiet'];
+  const expectRefused = (r: { code: number | null; stderr: string }, message: string) => {
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`asymprop: ${message}`);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  };
+
+  it('--out empty, a file, a symlink loop; a results path that is a directory; a figures path that is a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-fs-'));
+    writeFileSync(join(dir, 'afile'), 'x');
+    mkdirSync(join(dir, 'resdir', 'results.jsonl'), { recursive: true });
+    symlinkSync(join(dir, 'loop2'), join(dir, 'loop1'));
+    symlinkSync(join(dir, 'loop1'), join(dir, 'loop2'));
+    expectRefused(cli(...grid, '--out', ''), 'invalid out: "" (allowed: a directory path)');
+    expectRefused(cli(...grid, '--out', join(dir, 'afile')), `cannot write results into ${join(dir, 'afile')}: it is a file, not a directory`);
+    expectRefused(cli(...grid, '--out', join(dir, 'loop1')), `cannot create the directory ${join(dir, 'loop1')}: too many symbolic links (a loop?) (ELOOP)`);
+    expectRefused(cli(...grid, '--out', join(dir, 'resdir')), `cannot append to ${join(dir, 'resdir', 'results.jsonl')}: it is not a regular file (a directory?)`);
+    expectRefused(cli('report', join(dir, 'resdir', 'results.jsonl'), '--out', join(dir, 'r')), `invalid results file: "${join(dir, 'resdir', 'results.jsonl')}" (allowed: a readable file (EISDIR`);
+    expectRefused(cli('report', fileURLToPath(new URL('../docs/results/quick/results.jsonl', import.meta.url)), '--out', join(dir, 'afile')), `cannot write the report into ${join(dir, 'afile')}: it is a file, not a directory`);
+    // The grid's runs are kept when its report cannot be written; fixing the path and resuming writes it.
+    const figs = join(dir, 'figs');
+    mkdirSync(figs);
+    writeFileSync(join(figs, 'figures'), 'in the way');
+    expectRefused(cli(...grid, '--out', figs), `cannot create the directory ${join(figs, 'figures')}: a file of that name is in the way`);
+    expect(parseResults(readFileSync(join(figs, 'results.jsonl'), 'utf8'), 'r').records).toHaveLength(10);
+    rmSync(join(figs, 'figures'));
+    expect(cli(...grid, '--out', figs, '--resume').code).toBe(0);
+    expect(existsSync(join(figs, 'report.md'))).toBe(true);
+  }, 120_000);
+
+  it.skipIf(!('dir' in tmpfs))('a read-only --out (a read-only tmpfs)', () => {
+    const ro = mkdtempSync(join(tmpdir(), 'asymprop-ro-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]).status).toBe(0);
+    mounted.push(ro);
+    expectRefused(cli(...grid, '--out', ro), `cannot lock ${join(ro, 'results.jsonl')}: read-only file system (EROFS)`);
+    expectRefused(cli('train', '--epochs', '1', '--checkpoint', join(ro, 'run.ckpt')), `cannot write the checkpoint file ${join(ro, 'run.ckpt')}: its directory ${ro} is not writable`);
+  });
 });

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { cpus as cpus_, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError, FileError } from '../errors.js';
 import { DATASETS, OPTIMIZERS, type DatasetName } from '../experiments/config.js';
 import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } from '../experiments/grid.js';
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
@@ -53,6 +53,7 @@ export async function reproduceCommand(args: string[]): Promise<number> {
   };
   const shard = values.shard !== undefined ? parseShard(values.shard) : undefined;
   const out = values.out ?? `results/${preset}`;
+  if (out === '') throw new ConfigError('out', out, 'a directory path');
   const progress = new Progress(process.stderr, values.quiet === true);
 
   if (values['dry-run']) {
@@ -143,6 +144,8 @@ export async function reportCommand(args: string[]): Promise<number> {
   if (records.length === 0) throw new ConfigError('results files', positionals, 'files holding at least one complete run');
   if (duplicates.length) progress.log(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept`);
   const out = values.out ?? '.';
+  if (out === '') throw new ConfigError('out', out, 'a directory path');
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new FileError(out, 'write the report into', 'it is a file, not a directory');
   // The report rewrites <out>/results.jsonl with the merged runs: never drop runs a file there
   // holds, and never write it while a grid does (the grid holds its lock: the report is refused).
   const target = resultsFile(out);

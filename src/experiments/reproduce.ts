@@ -90,7 +90,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const digests = new Map<string, string>();
   const keyOf = (c: RunConfig) => `${c.dataset}\0${c.dataDir ?? ''}`;
   for (const { config: c } of runs) if (!digests.has(keyOf(c))) digests.set(keyOf(c), dataDigest(loadDataset(c.dataset, c.dataDir)));
+  if (typeof options.out !== 'string' || options.out === '') throw new ConfigError('out', options.out, 'a directory path');
   if (!existsSync(options.out)) makeDirectory(options.out);
+  else if (!statSync(options.out).isDirectory()) throw new FileError(options.out, 'write results into', 'it is a file, not a directory');
+  if (existsSync(file) && !statSync(file).isFile()) throw new FileError(file, 'append to', 'it is not a regular file (a directory?)');
   // The results file is this process's alone until the grid ends: a second grid on it is refused.
   const lock = lockFile(file, `asymprop reproduce --preset ${options.preset}`);
   try {

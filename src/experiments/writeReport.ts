@@ -4,7 +4,9 @@
  * temporary name, flushed and renamed into place, so an interrupted write never leaves a
  * half-written file; `report.md` is written last.
  */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { FileError } from '../errors.js';
+import { reasonOf } from '../io/files.js';
 import { join } from 'node:path';
 import { renderReport, type ReportOptions } from './report/index.js';
 import { mergeRecords, type ResultRecord } from './results.js';
@@ -29,6 +31,7 @@ export interface WrittenReport {
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
+    if ((await stat(path).catch(() => null))?.isDirectory()) throw new FileError(path, 'write', 'it is a directory');
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(text, 'utf8');
@@ -39,7 +42,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw e instanceof FileError ? e : new FileError(path, 'write', reasonOf(e));
   }
 }
 
@@ -81,7 +84,11 @@ export async function writeReport(dir: string, records: readonly ResultRecord[],
   const { markdown, figures } = await renderReport(records, options);
   const results = resultsJsonl(records);
   const figuresDir = join(dir, 'figures');
-  await mkdir(figuresDir, { recursive: true });
+  try {
+    await mkdir(figuresDir, { recursive: true });
+  } catch (e) {
+    throw new FileError(figuresDir, 'create the directory', (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'a file of that name is in the way' : reasonOf(e));
+  }
   const files: string[] = [];
   const put = async (path: string, text: string) => {
     await writeFileAtomic(path, text);

@@ -366,3 +366,57 @@ describe('ordinary filesystem errors: the path and the cause, exit 2, no stack t
     expectRefused(cli('train', '--epochs', '1', '--checkpoint', join(ro, 'run.ckpt')), `cannot write the checkpoint file ${join(ro, 'run.ckpt')}: its directory ${ro} is not writable`);
   });
 });
+
+describe('report input is data, not markup', () => {
+  const quick = fileURLToPath(new URL('../docs/results/quick/results.jsonl', import.meta.url));
+  const good = readFileSync(quick, 'utf8').split('\n')[0]!;
+  const crafted = (change: (r: Record<string, any>) => void) => {
+    const r = JSON.parse(good) as Record<string, any>;
+    change(r);
+    return JSON.stringify(r);
+  };
+
+  it('a record outside the vocabulary or of the wrong shape is refused, naming the line and the field', () => {
+    const cases: [string, string][] = [
+      [crafted((r) => (r.config.dataset = '<script>alert(1)</script>')), 'line 2: config.dataset "<script>alert(1)</script>" is not one of'],
+      [crafted((r) => (r.config.feedback = 'usf\n## Injected heading')), 'line 2: config.feedback "usf\\n## Injected heading" is not a method name'],
+      [crafted((r) => (r.strategy = '<img src=x onerror=alert(1)>')), 'line 2: strategy "<img src=x onerror=alert(1)>" is not a strategy name'],
+      [crafted((r) => (r.config.arch = 'transformer')), 'line 2: config.arch "transformer" is not one of mlp, lenet, resnet'],
+      [crafted((r) => (r.history = [null])), 'line 2: history[0] is not the record of epoch 1'],
+      [crafted((r) => (r.history[0].testAccuracy = 'high')), 'line 2: history[0].testAccuracy "high" is not null or a number'],
+      [crafted((r) => (r.config.epochs = '3')), 'line 2: config.epochs "3" is not an integer'],
+      [crafted((r) => (r.parts = ['main', '<b>'])), 'line 2: parts ["main","<b>"] are not among main, sign, magnitude, transport'],
+      [good.replace(/"config":\{[^}]*\}/, `"config":${'['.repeat(100_000)}${']'.repeat(100_000)}`), 'line 2: config.dataset undefined is not one of'],
+    ];
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-crafted-'));
+    for (const [line, message] of cases) {
+      const file = join(dir, 'results.jsonl');
+      writeFileSync(file, `${good}\n${line}\n`);
+      expect(() => parseResults(readFileSync(file, 'utf8'), file)).toThrow(`${file} (byte ${good.length + 1}): ${message}`);
+      const r = cli('report', file, '--out', join(dir, 'out'), '--quiet');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+
+  it('a --title cannot close the command fence, open a tag or add a heading', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asymprop-title-'));
+    const title = 'Mine\n```\n# Injected <b>bold</b> [link](http://x) *em*';
+    const r = cli('report', quick, '--out', dir, '--title', title, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    const lines = md.split('\n');
+    expect(lines[0]).toBe('# Mine \\`\\`\\` # Injected &lt;b&gt;bold&lt;/b&gt; \\[link\\](http://x) \\*em\\*');
+    // The command (with the title's backticks in it) sits inside a fence longer than they are;
+    // outside it, no tag and no second heading.
+    const open = lines.indexOf('````sh');
+    expect(open).toBeGreaterThan(0);
+    const close = lines.indexOf('````', open + 1);
+    const outside = [...lines.slice(0, open), ...lines.slice(close + 1)];
+    expect(outside.join('\n')).not.toContain('<b>');
+    expect(outside.filter((l) => l.startsWith('# '))).toHaveLength(1);
+    expect(lines.slice(open + 1, close).join('\n')).toContain("--title 'Mine\n```\n# Injected");
+    expect(lines.slice(open + 1, close).some((l) => l.startsWith('````'))).toBe(false);
+  });
+});

@@ -1,7 +1,7 @@
 import { DataFormatError } from '../errors.js';
 import type { FeedbackStats } from '../feedback/stats.js';
-import type { RunConfig } from './config.js';
-import type { Part } from './grid.js';
+import { ARCHITECTURES, DATASETS, OPTIMIZERS, type RunConfig } from './config.js';
+import { PARTS, type Part } from './grid.js';
 import type { RunResult } from './run.js';
 
 /** The format tag of every line of a results file. */
@@ -140,6 +140,8 @@ function checkRecord(line: string, file: string, lineNo: number, offset: number)
   if (typeof r.id !== 'string' || !Array.isArray(r.parts) || typeof r.config !== 'object' || r.config === null || typeof r.diverged !== 'boolean' || !Array.isArray(r.history)) {
     throw new DataFormatError(file, `line ${lineNo}: a record needs id, parts, config, diverged and history`, offset);
   }
+  const problem = recordProblem(r);
+  if (problem) throw new DataFormatError(file, `line ${lineNo}: ${problem}`, offset);
   if (r.dataDigest !== undefined && !(typeof r.dataDigest === 'string' && /^[0-9a-f]{16}$/.test(r.dataDigest))) {
     throw new DataFormatError(file, `line ${lineNo}: dataDigest ${JSON.stringify(r.dataDigest)} is not 16 hex digits`, offset);
   }
@@ -147,6 +149,49 @@ function checkRecord(line: string, file: string, lineNo: number, offset: number)
     throw new DataFormatError(file, `line ${lineNo}: testAccuracy ${JSON.stringify(r.testAccuracy)} is not null or a number in [0, 1]`, offset);
   }
   return r as ResultRecord;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const numberOrNull = (v: unknown): boolean => v === null || finite(v);
+/** Names of methods and strategies as the library writes them: `bm+brsf(lognormal)(flip=0.25)`. */
+const NAME = /^[A-Za-z][\w+().=,:-]{0,127}$/;
+
+/**
+ * What is wrong with a record's fields, or null: the vocabulary (datasets, architectures,
+ * optimizers, parts; names made only of a name's characters) and every field's type. A report
+ * prints these strings, so nothing outside the vocabulary may reach it.
+ */
+function recordProblem(r: Partial<ResultRecord>): string | null {
+  const c = r.config as unknown as Record<string, unknown>;
+  if (!(PARTS as readonly unknown[]).includes(r.parts![0]) || r.parts!.some((p) => !(PARTS as readonly unknown[]).includes(p))) return `parts ${JSON.stringify(r.parts)} are not among ${PARTS.join(', ')}`;
+  if (!(DATASETS as readonly unknown[]).includes(c['dataset'])) return `config.dataset ${JSON.stringify(c['dataset'])} is not one of ${DATASETS.join(', ')}`;
+  if (!(ARCHITECTURES as readonly unknown[]).includes(c['arch'])) return `config.arch ${JSON.stringify(c['arch'])} is not one of ${ARCHITECTURES.join(', ')}`;
+  if (typeof c['feedback'] !== 'string' || !NAME.test(c['feedback'])) return `config.feedback ${JSON.stringify(c['feedback'])} is not a method name`;
+  if (typeof r.strategy !== 'string' || !NAME.test(r.strategy)) return `strategy ${JSON.stringify(r.strategy)} is not a strategy name`;
+  if (c['magnitude'] !== null && !(typeof c['magnitude'] === 'string' && /^[\w.+-]{1,32}$/.test(c['magnitude']))) return `config.magnitude ${JSON.stringify(c['magnitude'])} is not null or a magnitude law`;
+  if (c['optimizer'] !== undefined && !(OPTIMIZERS as readonly unknown[]).includes(c['optimizer'])) return `config.optimizer ${JSON.stringify(c['optimizer'])} is not one of ${OPTIMIZERS.join(', ')}`;
+  for (const k of ['lr', 'flip', 'momentum', 'weightDecay']) if (!finite(c[k])) return `config.${k} ${JSON.stringify(c[k])} is not a number`;
+  for (const k of ['epochs', 'seed', 'batchSize', ...(c['depth'] !== undefined ? ['depth'] : [])]) if (!Number.isInteger(c[k])) return `config.${k} ${JSON.stringify(c[k])} is not an integer`;
+  for (const k of ['bn', 'bm']) if (typeof c[k] !== 'boolean') return `config.${k} ${JSON.stringify(c[k])} is not true or false`;
+  if (c['dataDir'] !== null && typeof c['dataDir'] !== 'string') return `config.dataDir ${JSON.stringify(c['dataDir'])} is not null or a path`;
+  if (c['feedbackOptions'] !== undefined && !(isObject(c['feedbackOptions']) && Object.values(c['feedbackOptions']).every(finite))) return 'config.feedbackOptions is not an object of numbers';
+  if (!numberOrNull(r.trainLoss)) return `trainLoss ${JSON.stringify(r.trainLoss)} is not null or a number`;
+  if (!finite(r.seconds)) return `seconds ${JSON.stringify(r.seconds)} is not a number`;
+  if (r.divergedAt !== null && !(isObject(r.divergedAt) && Number.isInteger(r.divergedAt.epoch) && Number.isInteger(r.divergedAt.step))) return 'divergedAt is not null or { epoch, step, detail, layer }';
+  for (const [i, h] of (r.history as unknown[]).entries()) {
+    if (!isObject(h) || h['epoch'] !== i + 1) return `history[${i}] is not the record of epoch ${i + 1}`;
+    for (const k of ['lr', 'trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy']) if (!numberOrNull(h[k])) return `history[${i}].${k} ${JSON.stringify(h[k])} is not null or a number`;
+    const fb = h['feedback'];
+    if (fb !== undefined && fb !== null) {
+      if (!isObject(fb)) return `history[${i}].feedback is not an object`;
+      for (const [layer, stats] of Object.entries(fb)) {
+        if (!/^[\w.]{1,64}$/.test(layer)) return `history[${i}].feedback has a layer named ${JSON.stringify(layer)}`;
+        if (stats !== null && !(isObject(stats) && Object.values(stats).every(numberOrNull))) return `history[${i}].feedback.${layer} is not null or an object of numbers`;
+      }
+    }
+  }
+  return null;
 }
 
 /** Merges records from several files (shards), keeping the first record of each id. */

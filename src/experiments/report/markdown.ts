@@ -84,12 +84,30 @@ function formatDuration(seconds: number): string {
 }
 
 export const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * Text from outside (a title, a machine description) as inline Markdown that shows as written:
+ * one line, HTML's special characters as entities, and the punctuation of emphasis, code, links
+ * and tables escaped, so that it can neither open a tag nor a link, nor start another line.
+ */
+export function inlineText(s: string): string {
+  return oneLine(s)
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/([\\`*_[\]|])/g, '\\$1');
+}
 const list = (xs: readonly (string | number)[]): string => (xs.length ? xs.join(', ') : 'none');
 
 export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[] {
   const rs = a.records;
-  const lines = [`# ${oneLine(options.title ?? DEFAULT_TITLE)}`, ''];
-  if (options.command !== undefined) lines.push('Command:', '', '```sh', options.command, '```', '');
+  const lines = [`# ${inlineText(options.title ?? DEFAULT_TITLE)}`, ''];
+  if (options.command !== undefined) {
+    // A fence longer than any run of backticks in the command: nothing in it can close the block.
+    const fence = '`'.repeat(Math.max(3, ...[...options.command.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+    lines.push('Command:', '', `${fence}sh`, options.command, fence, '');
+  }
   const diverged = rs.filter((r) => r.diverged).length;
   const partCounts = (['main', 'sign', 'magnitude', 'transport'] as const).filter((p) => p !== 'transport' || rs.some((r) => r.parts.includes(p))).map((p) => `${p} ${rs.filter((r) => r.parts.includes(p)).length}`);
   const missingCells = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingCells.length, 0), 0);
@@ -97,7 +115,7 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
   const missingRuns = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.missingRuns, 0), 0);
   const expectedRuns = a.settings.reduce((n, s) => n + [...s.main, ...s.sign, ...s.magnitude].reduce((k, t) => k + t.expectedRuns, 0), 0);
   lines.push(
-    ...(options.machine !== undefined ? [`- Machine: ${oneLine(options.machine)}`] : []),
+    ...(options.machine !== undefined ? [`- Machine: ${inlineText(options.machine)}`] : []),
     ...(options.wallSeconds !== undefined ? [`- Wall time: ${formatDuration(options.wallSeconds)}`] : []),
     `- Dataset(s): ${list(unique(rs.map((r) => r.config.dataset)).sort(byString))}`,
     `- Epochs: ${list(unique(rs.map((r) => r.config.epochs)).sort((x, y) => x - y))}`,

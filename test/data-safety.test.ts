@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
-import { ArrayDataset, ConfigError, FileError, MAX_THREADS, Rng, SGD, Trainer, decodeCheckpoint, mlp, train, useGemmThreads } from '../dist/index.js';
+import { ArrayDataset, BatchNorm, ConfigError, DataFormatError, Dense, FileError, MAX_THREADS, RMSprop, Rng, SGD, Trainer, decodeCheckpoint, feedbackByName, feedbackFromSpec, mlp, resolveRunConfig, train, useGemmThreads, type FeedbackSpec } from '../dist/index.js';
 import { saveCheckpoint } from '../dist/train/checkpointFile.js';
 import { appendDurably, lockFile } from '../dist/io/files.js';
 import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
@@ -418,5 +418,29 @@ describe('report input is data, not markup', () => {
     expect(outside.filter((l) => l.startsWith('# '))).toHaveLength(1);
     expect(lines.slice(open + 1, close).join('\n')).toContain("--title 'Mine\n```\n# Injected");
     expect(lines.slice(open + 1, close).some((l) => l.startsWith('````'))).toBe(false);
+  });
+});
+
+describe('library API: typed errors naming the argument, nothing accepted silently', () => {
+  it('untyped errors before: BatchNorm without options, decodeCheckpoint of a string, a deeply nested spec, forward of a plain array', () => {
+    expect(() => new BatchNorm(3, undefined as never)).toThrow(ConfigError);
+    expect(() => new BatchNorm(3, undefined as never)).toThrow(/missing BatchNorm\(3\) options \(needed: \{ rng,/);
+    expect(() => decodeCheckpoint('a string longer than twelve' as never, 'x.ckpt')).toThrow(DataFormatError);
+    expect(() => decodeCheckpoint('a string longer than twelve' as never, 'x.ckpt')).toThrow(/x\.ckpt: expected the checkpoint's bytes \(a Uint8Array/);
+    let spec: FeedbackSpec = { type: 'symmetric', flip: 0 };
+    for (let i = 0; i < 100_000; i++) spec = { type: 'batch-manhattan', inner: spec };
+    expect(() => feedbackFromSpec(spec)).toThrow(/invalid feedback spec: "9\+ nested wrappers" \(allowed: at most 8 wrappers around a rule\)/);
+    expect(feedbackFromSpec({ type: 'batch-manhattan', inner: { type: 'symmetric', flip: 0 } }).name).toBe('bm+bp');
+    const dense = new Dense(2, 2, { rng: new Rng(1) });
+    expect(() => dense.forward([1, 2] as never, true)).toThrow(/invalid Dense\(2→2\)\.forward input: \[1,2\] \(allowed: a Tensor of shape \[N, 2\]/);
+    expect(() => dense.forward([1, 2] as never, true)).toThrow(ConfigError);
+  });
+
+  it('silently accepted before: SGD or RMSprop momentum 5, unknown configuration fields', () => {
+    expect(() => new SGD([], { lr: 0.1, momentum: 5 })).toThrow('invalid momentum: 5 (allowed: a number in [0, 1))');
+    expect(() => new SGD([], { lr: 0.1, momentum: 0.9, dampening: 2 })).toThrow('invalid dampening: 2 (allowed: a number in [0, 1])');
+    expect(() => new RMSprop([], { momentum: 1 })).toThrow('invalid momentum: 1 (allowed: a number in [0, 1))');
+    expect(() => resolveRunConfig({ feedback: 'usf', epochz: 3 } as never)).toThrow(/invalid run configuration field: "epochz" \(allowed: dataset, dataDir, arch,/);
+    expect(() => feedbackByName('brsf', { magnitude: 'const-NaN' })).toThrow(ConfigError);
   });
 });

@@ -110,6 +110,9 @@ export function defaultLr(bm: boolean, optimizer: OptimizerName = 'sgd'): number
   return optimizer === 'adam' ? 1e-3 : optimizer === 'rmsprop' ? 1e-2 : 0.1;
 }
 
+/** Every field a {@link RunConfig} may have. */
+const CONFIG_KEYS = ['dataset', 'dataDir', 'arch', 'depth', 'feedback', 'feedbackOptions', 'bm', 'bn', 'lr', 'flip', 'magnitude', 'epochs', 'seed', 'batchSize', 'optimizer', 'momentum', 'weightDecay'];
+
 /**
  * Fills defaults in and validates every field, throwing a {@link ConfigError} that names the option.
  *
@@ -122,6 +125,10 @@ export function defaultLr(bm: boolean, optimizer: OptimizerName = 'sgd'): number
  * ```
  */
 export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
+  if (typeof partial !== 'object' || partial === null) throw new ConfigError('run configuration', partial, 'an object of RunConfig fields');
+  // A misspelt field would otherwise be carried along silently while its default is used.
+  const unknown = Object.keys(partial).filter((k) => !CONFIG_KEYS.includes(k));
+  if (unknown.length > 0) throw new ConfigError('run configuration field', unknown.length === 1 ? unknown[0] : unknown, CONFIG_KEYS.join(', '));
   const bm = partial.bm ?? PROTOCOL_DEFAULTS.bm;
   let c: RunConfig = { ...PROTOCOL_DEFAULTS, lr: defaultLr(bm, (OPTIMIZERS as readonly unknown[]).includes(partial.optimizer) ? partial.optimizer : 'sgd'), ...stripUndefined(partial), bm };
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch)) throw new ConfigError('arch', c.arch, ARCHITECTURES.map((a) => `'${a}'`).join(', '));

@@ -8,6 +8,9 @@ import { randomFeedback } from './random.js';
 import { methodByName, methodOptions, methods } from './registry.js';
 import { signConcordant } from './signConcordant.js';
 import type { FeedbackSpec, FeedbackStrategy } from './strategy.js';
+
+/** The most wrappers (Batch Manhattan) a spec may nest around its rule. */
+const MAX_SPEC_DEPTH = 8;
 import { symmetric } from './symmetric.js';
 import { weightMirror } from './weightMirror.js';
 
@@ -35,6 +38,11 @@ export type CustomFeedbackFactories = Readonly<Record<string, (options: Readonly
  * ```
  */
 export function feedbackFromSpec(spec: FeedbackSpec, custom: CustomFeedbackFactories = {}): FeedbackStrategy {
+  // Wrappers nest (Batch Manhattan around a rule); a spec nested deeper than any real one is damage.
+  let depth = 0;
+  for (let s: FeedbackSpec | undefined = spec; s?.type === 'batch-manhattan'; s = s.inner) {
+    if (++depth > MAX_SPEC_DEPTH) throw new ConfigError('feedback spec', `${depth}+ nested wrappers`, `at most ${MAX_SPEC_DEPTH} wrappers around a rule`);
+  }
   switch (spec?.type) {
     case 'symmetric': return symmetric({ flip: spec.flip });
     case 'sign-concordant': return signConcordant({ magnitude: spec.magnitude, redraw: spec.redraw, flip: spec.flip });

@@ -108,6 +108,7 @@ export class BatchNorm extends FeedbackLayerBase {
   ) {
     super();
     checkPositiveInt(`BatchNorm numFeatures`, numFeatures);
+    if (typeof options !== 'object' || options === null) throw new ConfigError(`BatchNorm(${numFeatures}) options`, options, '{ rng, eps?, momentum?, feedback?, dtype? } (rng: an Rng, e.g. new Rng(seed))');
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum ?? 0.1;
     if (!(this.eps > 0 && Number.isFinite(this.eps))) throw new ConfigError('BatchNorm eps', options.eps, 'a finite number > 0');

@@ -226,6 +226,7 @@ export class RMSprop extends AdaptiveOptimizer {
   /** @throws {@link ConfigError} naming the option for a negative or non-finite lr, eps, weightDecay or momentum, or α outside [0, 1). */
   constructor(params: readonly Param[], options: RMSpropOptions = {}) {
     const momentum = nonNegative('momentum', options.momentum ?? 0);
+    if (momentum >= 1) throw new ConfigError('momentum', momentum, 'a number in [0, 1)');
     const centered = options.centered ?? false;
     super('rmsprop', ['square_avg', ...(momentum > 0 ? ['momentum_buffer'] : []), ...(centered ? ['grad_avg'] : [])], params, options.lr ?? 1e-2, options.weightDecay ?? 0);
     this.alpha = fraction('alpha', options.alpha ?? 0.99);

@@ -70,14 +70,17 @@ export class SGD implements Optimizer {
   /**
    * @param params the parameters to update (their names must be unique, as a `Sequential` makes them).
    * @throws {@link ConfigError} when `lr`, `momentum`, `dampening` or `weightDecay` is not a finite
-   * number ≥ 0, `nesterov` is asked for without momentum or with dampening, or two parameters share
+   * number ≥ 0, `momentum` is 1 or more, `dampening` more than 1, `nesterov` is asked for without momentum or with dampening, or two parameters share
    * a name.
    */
   constructor(params: readonly Param[], options: SGDOptions) {
     this.params = [...params];
     this.lr = checkNonNegative('lr', options.lr);
     this.momentum = checkNonNegative('momentum', options.momentum ?? 0);
+    // μ ≥ 1 never forgets a gradient: the velocity grows without bound (5 is a typo, not a setting).
+    if (this.momentum >= 1) throw new ConfigError('momentum', this.momentum, 'a number in [0, 1)');
     this.dampening = checkNonNegative('dampening', options.dampening ?? 0);
+    if (this.dampening > 1) throw new ConfigError('dampening', this.dampening, 'a number in [0, 1]');
     this.weightDecay = checkNonNegative('weightDecay', options.weightDecay ?? 0);
     this.nesterov = options.nesterov ?? false;
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {

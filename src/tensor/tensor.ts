@@ -252,6 +252,7 @@ export function sameShape(a: Shape, b: Shape): boolean {
 
 /** Throws a {@link ShapeError} unless `t` has rank `rank` (and, where given, the listed sizes; `-1` matches any). */
 export function assertShape(where: string, t: Tensor, expected: readonly number[]): void {
+  if (!(t instanceof Tensor)) throw new ConfigError(`${where} input`, t, `a Tensor of shape ${formatShape(expected).replaceAll('-1', 'N')} (e.g. new Tensor(data, shape))`);
   let ok = t.rank === expected.length;
   for (let i = 0; ok && i < expected.length; i++) if (expected[i] !== -1 && expected[i] !== t.shape[i]) ok = false;
   if (!ok) throw new ShapeError(where, formatShape(expected).replaceAll('-1', 'N'), t.shape);

@@ -176,6 +176,7 @@ export function encodeCheckpoint(source: CheckpointSource): Uint8Array {
  * file's length. Every problem is a {@link DataFormatError} naming the file, field and offset.
  */
 export function decodeCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
+  if (!(bytes instanceof Uint8Array)) throw new DataFormatError(String(file), `expected the checkpoint's bytes (a Uint8Array, e.g. from readFileSync), received ${describeValue(bytes)}`);
   if (bytes.length < 12) throw new DataFormatError(file, `${bytes.length} bytes is shorter than a checkpoint header (12 bytes)`, 0);
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
   if (magic !== CHECKPOINT_MAGIC) throw new DataFormatError(file, `not an asymprop checkpoint: magic ${JSON.stringify(magic)}, expected "${CHECKPOINT_MAGIC}"`, 0);

@@ -444,3 +444,13 @@ describe('library API: typed errors naming the argument, nothing accepted silent
     expect(() => feedbackByName('brsf', { magnitude: 'const-NaN' })).toThrow(ConfigError);
   });
 });
+
+describe('a reader that stops early', () => {
+  it('asymprop reproduce --dry-run | head -1: the output ends, exit 0, no EPIPE stack trace', () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" reproduce --preset protocol --dry-run | head -1; exit "\${PIPESTATUS:-0}"`], { encoding: 'utf8' });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+    const status = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" reproduce --preset protocol --dry-run | head -1 >/dev/null; echo \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+    expect(status.stdout.trim()).toBe('0');
+  });
+});

@@ -232,6 +232,13 @@ function version(): string {
   return pkg.version;
 }
 
+// A reader that stops early (`asymprop reproduce --dry-run | head`) closes the pipe: that ends the
+// output, not the program with a stack trace. Everything a command saves is on disk already.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -374,7 +374,7 @@ describe('protocol deviations read from the runs', () => {
 describe('the committed reports are what their results render to', () => {
   // Everything in a report is a function of its results, except what the header says about how it
   // was made (title, command, machine, wall time): read those back from the committed report.
-  for (const dir of ['quick', 'protocol']) {
+  for (const dir of ['quick', 'protocol', 'transport-quick', 'transport', 'deep-quick']) {
     it(`docs/results/${dir}`, async () => {
       const base = new URL(`../docs/results/${dir}/`, import.meta.url);
       const committed = readFileSync(new URL('report.md', base), 'utf8');

@@ -7,13 +7,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 // The grid runner starts worker threads, which load compiled JavaScript: this suite uses dist/.
-import { ArrayDataset, BatchNorm, ConfigError, DataFormatError, Dense, FileError, MAX_THREADS, RMSprop, Rng, SGD, Trainer, decodeCheckpoint, feedbackByName, feedbackFromSpec, mlp, resolveRunConfig, train, useGemmThreads, type FeedbackSpec } from '../dist/index.js';
+import { ArrayDataset, BatchNorm, ConfigError, DataFormatError, Dense, FileError, MAX_THREADS, RMSprop, Rng, SGD, Trainer, decodeCheckpoint, defineStrategy, feedbackByName, feedbackFromSpec, mlp, resolveRunConfig, train, useGemmThreads, type FeedbackContext, type FeedbackSpec } from '../dist/index.js';
 import { saveCheckpoint } from '../dist/train/checkpointFile.js';
 import { appendDurably, lockFile } from '../dist/io/files.js';
 import { reproduce, resultsFile } from '../dist/experiments/reproduce.js';
@@ -180,11 +180,43 @@ describe('one grid per results file', () => {
     const out = mkdtempSync(join(tmpdir(), 'asymprop-stale-'));
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const pid = Number(gone.stdout);
-    writeFileSync(`${resultsFile(out)}.lock`, `${JSON.stringify({ pid, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', what: 'killed' })}\n`);
+    writeFileSync(`${resultsFile(out)}.lock`, `${JSON.stringify({ pid, host: (await import('node:os')).hostname(), since: '2026-01-01T00:00:00.000Z', what: 'killed', token: 'f00d' })}\n`);
     const result = await reproduce({ preset: 'quick', epochs: 1, workers: 1, out, filter: (r: GridRun) => r.parts.includes('sign') && r.config.flip === 1 && !r.config.bm });
     expect(result.ran).toBe(1);
     expect(existsSync(`${resultsFile(out)}.lock`)).toBe(false);
   }, 120_000);
+
+  it('a lock naming this very process but not held by it is stale (a pid given again after a kill or reboot)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'asymprop-self-')), 'results.jsonl');
+    writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z', what: 'before the reboot', token: 'old' })}\n`);
+    const lock = lockFile(file, 'after');
+    expect(JSON.parse(readFileSync(`${file}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, what: 'after' });
+    lock.release();
+  });
+
+  it('an unreadable lock file is refused, naming it (asymprop never writes one: its locks appear whole)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'asymprop-empty-')), 'results.jsonl');
+    writeFileSync(`${file}.lock`, '');
+    expect(() => lockFile(file, 'x')).toThrow(`cannot lock ${file}: its lock file ${file}.lock is not one asymprop wrote; remove it if no grid is running`);
+  });
+
+  it('of processes taking over one stale lock at the same moment, exactly one gets it', async () => {
+    const files = fileURLToPath(new URL('../dist/io/files.js', import.meta.url));
+    const script = `import(${JSON.stringify(files)}).then(({ lockFile }) => { try { const l = lockFile(process.argv[1], 'race'); process.stdout.write('GOT'); setTimeout(() => l.release(), 1500); } catch (e) { process.stdout.write(e.name); } });`;
+    for (let trial = 0; trial < 4; trial++) {
+      const file = join(mkdtempSync(join(tmpdir(), 'asymprop-race-')), 'results.jsonl');
+      const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+      writeFileSync(`${file}.lock`, `${JSON.stringify({ pid: dead, host: hostname(), since: '2026-01-01T00:00:00.000Z', what: 'killed', token: 'dead' })}\n`);
+      const outcomes = await Promise.all([0, 1, 2, 3].map(() => new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.on('exit', () => resolve(out));
+      })));
+      expect(outcomes.filter((o) => o === 'GOT'), outcomes.join(',')).toHaveLength(1);
+      expect(outcomes.filter((o) => o !== 'GOT').every((o) => o === 'FileError'), outcomes.join(',')).toBe(true);
+    }
+  }, 60_000);
 
   it('lockFile refuses a live holder in the same process, and release lets the next one in', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'asymprop-lockfile-')), 'results.jsonl');
@@ -452,5 +484,19 @@ describe('a reader that stops early', () => {
     expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
     const status = spawnSync('bash', ['-c', `"${process.execPath}" "${CLI}" reproduce --preset protocol --dry-run | head -1 >/dev/null; echo \${PIPESTATUS[0]}`], { encoding: 'utf8' });
     expect(status.stdout.trim()).toBe('0');
+  });
+});
+
+describe('strategy names are printable: refused where defined, accepted in records', () => {
+  it('defineStrategy refuses a name that would make markup; a record of any other name reads back', () => {
+    const bind = (context: FeedbackContext) => feedbackByName('bp').bind(context);
+    expect(() => defineStrategy({ name: 'a|b', spec: { type: 'custom', name: 'x' }, bind })).toThrow(/invalid strategy name: "a\|b" \(allowed: 1 to 128 characters/);
+    expect(() => defineStrategy({ name: '', spec: { type: 'custom', name: 'x' }, bind })).toThrow(ConfigError);
+    for (const name of ['my rule', 'λ-rule', 'sign/feedback', 'bm+brsf(lognormal)(flip=0.25)']) {
+      expect(defineStrategy({ name, spec: { type: 'custom', name: 'x' }, bind }).name).toBe(name);
+      const quick = readFileSync(fileURLToPath(new URL('../docs/results/quick/results.jsonl', import.meta.url)), 'utf8').split('\n')[0]!;
+      const line = JSON.stringify({ ...JSON.parse(quick), strategy: name });
+      expect(parseResults(`${line}\n`, 'r').records[0]!.strategy).toBe(name);
+    }
   });
 });

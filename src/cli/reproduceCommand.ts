@@ -134,23 +134,24 @@ export async function reportCommand(args: string[]): Promise<number> {
   });
   if (positionals.length === 0) throw new ConfigError('results files', [], 'one or more results .jsonl files');
   const progress = new Progress(process.stderr, values.quiet === true);
-  const lists = positionals.map((file) => {
-    const parsed = readResultsFile(file);
-    if (parsed.truncatedTail) progress.log(`asymprop: ${file} ends in an incomplete line (an interrupted run); it is ignored`);
-    if (parsed.records.length === 0) progress.log(`asymprop: ${file} holds no complete run`);
-    return parsed.records;
-  });
-  const { records, duplicates } = mergeRecords(lists);
-  if (records.length === 0) throw new ConfigError('results files', positionals, 'files holding at least one complete run');
-  if (duplicates.length) progress.log(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept`);
   const out = values.out ?? '.';
   if (out === '') throw new ConfigError('out', out, 'a directory path');
   if (existsSync(out) && !statSync(out).isDirectory()) throw new FileError(out, 'write the report into', 'it is a file, not a directory');
   // The report rewrites <out>/results.jsonl with the merged runs: never drop runs a file there
   // holds, and never write it while a grid does (the grid holds its lock: the report is refused).
+  // The lock is taken before any file is read, so that what is merged is what is on disk.
   const target = resultsFile(out);
   const lock = existsSync(out) ? lockFile(target, 'asymprop report') : null;
   try {
+    const lists = positionals.map((file) => {
+      const parsed = readResultsFile(file);
+      if (parsed.truncatedTail) progress.log(`asymprop: ${file} ends in an incomplete line (an interrupted run); it is ignored`);
+      if (parsed.records.length === 0) progress.log(`asymprop: ${file} holds no complete run`);
+      return parsed.records;
+    });
+    const { records, duplicates } = mergeRecords(lists);
+    if (records.length === 0) throw new ConfigError('results files', positionals, 'files holding at least one complete run');
+    if (duplicates.length) progress.log(`asymprop: ${duplicates.length} runs appear in more than one file; the first copy of each is kept`);
     if (existsSync(target) && !positionals.some((f) => resolve(f) === resolve(target))) {
       const kept = new Set(records.map((r) => r.id));
       let there: ResultRecord[];

@@ -1,3 +1,4 @@
+import { isStrategyName } from '../feedback/define.js';
 import { ConfigError } from '../errors.js';
 import { feedbackByName, methodByName, methodOptions } from '../feedback/registry.js';
 import { parseMagnitudeLaw } from '../feedback/magnitude.js';
@@ -159,7 +160,9 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new ConfigError('batch-size', c.batchSize, 'a positive integer');
   if (!Number.isFinite(c.momentum) || c.momentum < 0 || c.momentum >= 1) throw new ConfigError('momentum', c.momentum, 'a number in [0, 1)');
   if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw new ConfigError('weight-decay', c.weightDecay, 'a finite number ≥ 0');
-  strategyOf(withOptions);
+  // A strategy's name is written into every result and printed by reports: refused here, before any run.
+  const strategy = strategyOf(withOptions);
+  if (!isStrategyName(strategy.name)) throw new ConfigError(`strategy name of method ${c.feedback}`, strategy.name, '1 to 128 characters, none of them a control character or one of < > & ` * _ [ ] | \\');
   return withOptions;
 }
 

@@ -90,13 +90,16 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
   let failure: Error | null = null;
   const workers: Worker[] = [];
 
+  // Each worker's part of the pool ends when the worker has exited, never before: the caller may
+  // close its files once the pool settles, and no worker may still be writing then.
+  let stopped = false;
   const runWorker = () =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<void>((resolve) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { imports: options.imports ?? [] } });
       let current: number | null = null;
       const feed = () => {
         if (next >= configs.length || failure) {
-          void worker.terminate().then(() => resolve());
+          void worker.terminate();
           return;
         }
         const id = next++;
@@ -107,14 +110,15 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
       };
       workers.push(worker);
       worker.on('message', (m: WorkerMessage) => {
+        if (stopped) return; // the caller could take no more: nothing reaches it after that
         try {
           options.onMessage?.(m);
         } catch (e) {
-          // The caller could not take the message (its results file is full, say): stop at once,
-          // every worker, since no later result could be kept either.
+          // The caller could not take the message (its results file is full, say): stop every
+          // worker at once, since no later result could be kept either.
           failure ??= e as Error;
+          stopped = true;
           for (const w of workers) void w.terminate();
-          resolve();
           return;
         }
         if (m.type === 'done' || m.type === 'error') current = null;
@@ -126,15 +130,12 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
           feed();
         }
       });
-      // A worker stopped from outside (see onMessage above) ends its part of the pool too; one
-      // that exits in the middle of a run on its own fails the pool.
       worker.on('exit', (code) => {
         if (current !== null && !failure) failure = new Error(`the worker of run ${current} exited with code ${code} before the run ended`);
         resolve();
       });
       worker.on('error', (e) => {
-        failure ??= e;
-        reject(e);
+        failure ??= e; // the worker exits next, which settles its part
       });
       feed();
     });

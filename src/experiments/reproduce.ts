@@ -104,14 +104,14 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
       if (!options.resume) {
         throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
       }
-      earlier = parseResults(readFileSync(file, 'utf8'), file);
+      earlier = parseResults(fileOp(file, 'read', () => readFileSync(file, 'utf8')), file);
     }
     const previous = earlier?.records ?? [];
     if (runs.length > 0) checkEarlier(previous, runs[0]!.config, digests.get(keyOf(runs[0]!.config))!, file, options.out);
     const truncatedTail = earlier?.truncatedTail ?? false;
     const done = new Set(previous.map((r) => r.id));
     const todo = runs.filter((r) => !done.has(r.id));
-    if (earlier?.truncatedTail) truncateSync(file, earlier.completeBytes); // the line a killed process was writing
+    if (earlier?.truncatedTail) fileOp(file, 'cut back', () => truncateSync(file, earlier!.completeBytes)); // the line a killed process was writing
     options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
     const checkpointDir = join(options.out, 'checkpoints');
@@ -140,7 +140,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
               appendDurably(fd, `${JSON.stringify(record)}\n`, file);
               fresh.push(record);
               // Only once its result is on disk is a run's checkpoint no longer needed.
-              if (checkpoints) rmSync(checkpoints[m.id]!, { force: true });
+              if (checkpoints) fileOp(checkpoints[m.id]!, 'remove the finished run\'s checkpoint', () => rmSync(checkpoints[m.id]!, { force: true }));
             }
             options.onMessage?.(m, run);
           },
@@ -181,6 +181,15 @@ function checkEarlier(previous: readonly ResultRecord[], grid: RunConfig, digest
   throw new ConfigError('out', out, `a directory whose results this grid can continue: ${file} holds ${what}; resume with the options it was made with, or choose another --out`);
 }
 
+/** Runs a file operation, turning a system error into a {@link FileError} naming the path. */
+function fileOp<T>(path: string, operation: string, op: () => T): T {
+  try {
+    return op();
+  } catch (e) {
+    throw e instanceof FileError ? e : new FileError(path, operation, reasonOf(e));
+  }
+}
+
 function makeDirectory(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
@@ -207,10 +216,11 @@ function hashId(id: string): string {
 function removeStaleCheckpoints(dir: string, runs: readonly GridRun[], done: ReadonlySet<string>): void {
   if (!existsSync(dir)) return;
   const mine = new Map(runs.map((r) => [hashId(r.id), r.id]));
-  for (const file of readdirSync(dir)) {
+  if (!statSync(dir).isDirectory()) throw new FileError(dir, 'keep checkpoints in', 'it is a file, not a directory');
+  for (const file of fileOp(dir, 'list', () => readdirSync(dir))) {
     const m = /^([0-9a-f]{16})\.ckpt(\..+\.tmp)?$/.exec(file);
     const id = m ? mine.get(m[1]!) : undefined;
     if (id === undefined) continue;
-    if (m![2] || done.has(id)) rmSync(join(dir, file), { force: true });
+    if (m![2] || done.has(id)) fileOp(join(dir, file), 'remove', () => rmSync(join(dir, file), { force: true }));
   }
 }

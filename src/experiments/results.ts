@@ -1,4 +1,5 @@
 import { DataFormatError } from '../errors.js';
+import { isStrategyName } from '../feedback/define.js';
 import type { FeedbackStats } from '../feedback/stats.js';
 import { ARCHITECTURES, DATASETS, OPTIMIZERS, type RunConfig } from './config.js';
 import { PARTS, type Part } from './grid.js';
@@ -154,7 +155,7 @@ function checkRecord(line: string, file: string, lineNo: number, offset: number)
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
 const numberOrNull = (v: unknown): boolean => v === null || finite(v);
-/** Names of methods and strategies as the library writes them: `bm+brsf(lognormal)(flip=0.25)`. */
+/** Names of registered methods (lower-case letters, digits, dashes), with room for a user's. */
 const NAME = /^[A-Za-z][\w+().=,:-]{0,127}$/;
 
 /**
@@ -168,7 +169,7 @@ function recordProblem(r: Partial<ResultRecord>): string | null {
   if (!(DATASETS as readonly unknown[]).includes(c['dataset'])) return `config.dataset ${JSON.stringify(c['dataset'])} is not one of ${DATASETS.join(', ')}`;
   if (!(ARCHITECTURES as readonly unknown[]).includes(c['arch'])) return `config.arch ${JSON.stringify(c['arch'])} is not one of ${ARCHITECTURES.join(', ')}`;
   if (typeof c['feedback'] !== 'string' || !NAME.test(c['feedback'])) return `config.feedback ${JSON.stringify(c['feedback'])} is not a method name`;
-  if (typeof r.strategy !== 'string' || !NAME.test(r.strategy)) return `strategy ${JSON.stringify(r.strategy)} is not a strategy name`;
+  if (!isStrategyName(r.strategy)) return `strategy ${JSON.stringify(r.strategy)} is not a strategy name`;
   if (c['magnitude'] !== null && !(typeof c['magnitude'] === 'string' && /^[\w.+-]{1,32}$/.test(c['magnitude']))) return `config.magnitude ${JSON.stringify(c['magnitude'])} is not null or a magnitude law`;
   if (c['optimizer'] !== undefined && !(OPTIMIZERS as readonly unknown[]).includes(c['optimizer'])) return `config.optimizer ${JSON.stringify(c['optimizer'])} is not one of ${OPTIMIZERS.join(', ')}`;
   for (const k of ['lr', 'flip', 'momentum', 'weightDecay']) if (!finite(c[k])) return `config.${k} ${JSON.stringify(c[k])} is not a number`;

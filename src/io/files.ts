@@ -7,7 +7,8 @@
  * write fails (ENOSPC): a single `writeSync` that ignores its return value leaves a short file
  * and reports success.
  */
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { FileError } from '../errors.js';
 
@@ -88,6 +89,8 @@ export interface LockHolder {
   readonly since: string;
   /** What it is doing, e.g. its command line. */
   readonly what: string;
+  /** A random token of this taking of the lock: a lock is released only by the one that took it. */
+  readonly token: string;
 }
 
 /** A held lock: `release()` removes the lock file (and is safe to call twice). */
@@ -98,9 +101,17 @@ export interface FileLock {
   release(): void;
 }
 
-/** Whether a process of this machine is alive (a process of another machine is assumed alive). */
+/** The tokens of the locks this process holds now. */
+const held = new Set<string>();
+
+/**
+ * Whether the holder of a lock still runs. A lock of another machine is taken as alive. A lock
+ * that names this very process but none of the locks it holds is stale: a process killed before
+ * (kill -9, a reboot, a container restarted) whose pid this one has been given again.
+ */
 function alive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
+  if (holder.pid === process.pid) return held.has(holder.token);
   try {
     process.kill(holder.pid, 0);
     return true;
@@ -111,50 +122,95 @@ function alive(holder: LockHolder): boolean {
 
 /**
  * Takes the exclusive lock of a file that one process at a time may write (a grid's results
- * file): creates `<path>.lock` (only if it does not exist, atomically) holding this process's id.
- * A lock left by a process that no longer runs (one killed with `kill -9`) is stale and taken
- * over; a live holder is refused with a {@link FileError} naming it. The lock is released by
- * `release()` and, failing that, when the process exits.
+ * file): `<path>.lock`, holding this process's id and a random token. The lock file appears
+ * complete or not at all (written beside it, then hard-linked into place, which fails if it
+ * exists). A lock left by a process that no longer runs (one killed with `kill -9`) is stale and
+ * taken over: renamed away first, so that of two processes taking over the same stale lock only
+ * one succeeds. A live holder is refused with a {@link FileError} naming it. The lock is released
+ * by `release()` and, failing that, when the process exits.
  */
 export function lockFile(path: string, what: string): FileLock {
   const file = `${path}.lock`;
-  const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), what };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), what, token: randomBytes(12).toString('hex') };
+  const tmp = `${file}.${me.token}.tmp`;
+  try {
     let fd: number;
     try {
-      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FileError(path, 'lock', reasonOf(e));
-      const holder = readHolder(file);
-      if (holder && alive(holder)) {
-        throw new FileError(path, 'lock', `another process is writing it: pid ${holder.pid} on ${holder.host} since ${holder.since} (${holder.what}); wait for it to finish, or choose another --out`);
-      }
-      // Stale (its process is gone) or unreadable (a holder killed while writing it): take it over.
-      rmSync(file, { force: true });
-      continue;
+      throw new FileError(path, 'lock', reasonOf(e));
     }
     try {
       writeFully(fd, new TextEncoder().encode(`${JSON.stringify(me)}\n`), file);
     } finally {
       closeSync(fd);
     }
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      process.removeListener('exit', release);
-      if (readHolder(file)?.pid === process.pid) rmSync(file, { force: true });
-    };
-    process.on('exit', release);
-    return { file, release };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(tmp, file);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FileError(path, 'lock', reasonOf(e));
+      }
+      const holder = readHolder(file);
+      if (holder === 'gone') continue; // released meanwhile: try again
+      if (holder && alive(holder)) {
+        throw new FileError(path, 'lock', `another process is writing it: pid ${holder.pid} on ${holder.host} since ${holder.since} (${holder.what}); wait for it to finish, or choose another --out`);
+      }
+      if (holder === null) {
+        // Unreadable: not a lock this library writes (its locks appear whole). Refuse rather than guess.
+        throw new FileError(path, 'lock', `its lock file ${file} is not one asymprop wrote; remove it if no grid is running`);
+      }
+      // Stale: move it aside under a name of our own, and check that what moved is the stale lock
+      // read above (not one a faster process put there meanwhile, which goes back).
+      const aside = `${file}.${me.token}.stale`;
+      try {
+        renameSync(file, aside);
+      } catch {
+        continue; // someone else moved it first
+      }
+      const moved = readHolder(aside);
+      if (moved !== null && moved !== 'gone' && moved.token !== holder.token) {
+        try {
+          linkSync(aside, file);
+        } catch {
+          // The lock's place is taken again: the holder we moved keeps running without its file.
+        }
+        rmSync(aside, { force: true });
+        throw new FileError(path, 'lock', `another process took it at the same moment (pid ${moved.pid})`);
+      }
+      rmSync(aside, { force: true });
+    }
+    const mine = readHolder(file);
+    if (mine === null || mine === 'gone' || mine.token !== me.token) {
+      throw new FileError(path, 'lock', 'the lock file keeps changing hands: other processes are taking it at the same time');
+    }
+  } finally {
+    rmSync(tmp, { force: true });
   }
-  throw new FileError(path, 'lock', 'the lock file keeps reappearing: another process is taking it at the same time');
+  held.add(me.token);
+  const release = () => {
+    if (!held.has(me.token)) return;
+    held.delete(me.token);
+    process.removeListener('exit', release);
+    const holder = readHolder(file);
+    if (holder !== null && holder !== 'gone' && holder.token === me.token) rmSync(file, { force: true });
+  };
+  process.on('exit', release);
+  return { file, release };
 }
 
-function readHolder(file: string): LockHolder | null {
+/** The holder a lock file names; `'gone'` when there is no such file; null when it cannot be read as one. */
+function readHolder(file: string): LockHolder | 'gone' | null {
+  let text: string;
   try {
-    const h = JSON.parse(readFileSync(file, 'utf8')) as LockHolder;
-    return Number.isInteger(h?.pid) && typeof h.host === 'string' ? h : null;
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
+  }
+  try {
+    const h = JSON.parse(text) as LockHolder;
+    return Number.isInteger(h?.pid) && typeof h.host === 'string' && typeof h.token === 'string' ? h : null;
   } catch {
     return null;
   }

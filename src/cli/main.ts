@@ -62,7 +62,7 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
         --methods a,b,... (the main or transport part's methods instead of the preset's)
         --optimizer sgd|adam|rmsprop (every run's optimizer, at the preset's learning rates)
         --import FILE (a module that registers learning rules; repeatable)
-        --out DIR [results/<preset>]  --resume (continue an interrupted grid)
+        --out DIR [results/<preset>]  --resume (continue an interrupted grid: same settings, same data)
         --shard i/n (run one n-th of the grid; merge with asymprop report)
         --dry-run (list the runs, or with --shard the shard's runs, without running them)
         --checkpoint-every N (checkpoint runs every N steps, so --resume continues them midway)

@@ -437,6 +437,7 @@ describe('the deep report (a residual network)', () => {
     expect(await verdict({ ...ACC, usf: 85, fa: 88 })).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF −5.0, brSF −1.5, frSF −0.5 against bp): brSF, frSF within 3 points, uSF further behind; random feedback (FA −2.0, DFA −15.0 against bp): FA within 3 points, DFA further behind.');
     // A grid still running: what is missing is named, not guessed.
     expect(await verdict({ bp: 90, usf: 89, fa: 70 })).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF −1.0 against bp): all within 3 points of bp; brSF, frSF not run yet; random feedback (FA −20.0 against bp): all more than 3 points behind bp; DFA not run yet.');
+    expect(await verdict({ bp: 90, fa: 70 })).toBe('- **resnet20+BN** (bp 90.0%): sign-concordant feedback (uSF, brSF, frSF): not run yet; random feedback (FA −20.0 against bp): all more than 3 points behind bp; DFA not run yet.');
     expect(await verdict({ usf: 89 })).toBe('- **resnet20+BN**: no bp run yet, so neither question can be answered.');
   });
 });

@@ -235,7 +235,7 @@ function depthVerdict(s: string, cols: readonly string[], accuracy: Accuracy, la
   ];
   const parts = groups.map(({ name, rules }) => {
     const run = rules.filter((c) => accuracy(s, c).runs > 0);
-    if (run.length === 0) return `${name}: not run yet`;
+    if (run.length === 0) return `${name} (${rules.map(label).join(', ')}): not run yet`;
     const gaps = run.map((c) => {
       const a = accuracy(s, c);
       return { c, gap: a.mean === null ? null : bp.mean! - a.mean, diverged: a.diverged, runs: a.runs };

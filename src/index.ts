@@ -27,7 +27,7 @@ export { brsf, frsf, signConcordant, usf, type SignConcordantOptions } from './f
 export { feedbackAlignment, randomFeedback } from './feedback/random.js';
 export { batchManhattan } from './feedback/batchManhattan.js';
 export { BindingState, LearnedFeedback, MatrixFeedback, checkFlip, checkRate, drawFlipMask } from './feedback/base.js';
-export { ALL_LAYER_KINDS, bindFeedback, defineStrategy, isStrategyName, type StrategyDefinition } from './feedback/define.js';
+export { ALL_LAYER_KINDS, STRATEGY_NAME_RULE, bindFeedback, defineStrategy, isStrategyName, type StrategyDefinition } from './feedback/define.js';
 export { checkMagnitudeLaw, drawMagnitudes, magnitudeName, parseMagnitudeLaw, type MagnitudeLaw } from './feedback/magnitude.js';
 export { directFeedback } from './feedback/direct.js';
 export { KOLEN_POLLACK_DEFAULTS, kolenPollack, type KolenPollackOptions } from './feedback/kolenPollack.js';

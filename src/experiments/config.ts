@@ -1,4 +1,4 @@
-import { isStrategyName } from '../feedback/define.js';
+import { STRATEGY_NAME_RULE, isStrategyName } from '../feedback/define.js';
 import { ConfigError } from '../errors.js';
 import { feedbackByName, methodByName, methodOptions } from '../feedback/registry.js';
 import { parseMagnitudeLaw } from '../feedback/magnitude.js';
@@ -162,7 +162,7 @@ export function resolveRunConfig(partial: Partial<RunConfig>): RunConfig {
   if (!Number.isFinite(c.weightDecay) || c.weightDecay < 0) throw new ConfigError('weight-decay', c.weightDecay, 'a finite number ≥ 0');
   // A strategy's name is written into every result and printed by reports: refused here, before any run.
   const strategy = strategyOf(withOptions);
-  if (!isStrategyName(strategy.name)) throw new ConfigError(`strategy name of method ${c.feedback}`, strategy.name, '1 to 128 characters, none of them a control character or one of < > & ` * _ [ ] | \\');
+  if (!isStrategyName(strategy.name)) throw new ConfigError(`strategy name of method ${c.feedback}`, strategy.name, STRATEGY_NAME_RULE);
   return withOptions;
 }
 

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { runPool, type WorkerMessage } from './pool.js';
 import { ConfigError, FileError } from '../errors.js';
-import { appendDurably, lockFile, reasonOf, type FileLock } from '../io/files.js';
+import { appendDurably, lockFile, withFileError, type FileLock } from '../io/files.js';
 import { loadDataset } from './datasets.js';
 import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
 import { configDifferences, type RunConfig } from './config.js';
@@ -87,10 +87,10 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   // Every dataset is read before anything is written: a missing or damaged file stops the grid
   // with its error and leaves nothing behind. Each worker then reads its own copy. The digest of
   // the data goes into every record, and earlier records on other data are refused.
+  if (typeof options.out !== 'string' || options.out === '') throw new ConfigError('out', options.out, 'a directory path');
   const digests = new Map<string, string>();
   const keyOf = (c: RunConfig) => `${c.dataset}\0${c.dataDir ?? ''}`;
   for (const { config: c } of runs) if (!digests.has(keyOf(c))) digests.set(keyOf(c), dataDigest(loadDataset(c.dataset, c.dataDir)));
-  if (typeof options.out !== 'string' || options.out === '') throw new ConfigError('out', options.out, 'a directory path');
   if (!existsSync(options.out)) makeDirectory(options.out);
   else if (!statSync(options.out).isDirectory()) throw new FileError(options.out, 'write results into', 'it is a file, not a directory');
   if (existsSync(file) && !statSync(file).isFile()) throw new FileError(file, 'append to', 'it is not a regular file (a directory?)');
@@ -104,26 +104,21 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
       if (!options.resume) {
         throw new ConfigError('out', options.out, `a directory without ${file}: it holds earlier results; pass --resume to continue them, or choose another --out`);
       }
-      earlier = parseResults(fileOp(file, 'read', () => readFileSync(file, 'utf8')), file);
+      earlier = parseResults(withFileError(file, 'read', () => readFileSync(file, 'utf8')), file);
     }
     const previous = earlier?.records ?? [];
     if (runs.length > 0) checkEarlier(previous, runs[0]!.config, digests.get(keyOf(runs[0]!.config))!, file, options.out);
     const truncatedTail = earlier?.truncatedTail ?? false;
     const done = new Set(previous.map((r) => r.id));
     const todo = runs.filter((r) => !done.has(r.id));
-    if (earlier?.truncatedTail) fileOp(file, 'cut back', () => truncateSync(file, earlier!.completeBytes)); // the line a killed process was writing
+    if (earlier?.truncatedTail) withFileError(file, 'cut back', () => truncateSync(file, earlier!.completeBytes)); // the line a killed process was writing
     options.onStart?.({ total: runs.length, skipped: runs.length - todo.length, file, truncatedTail });
 
     const checkpointDir = join(options.out, 'checkpoints');
     removeStaleCheckpoints(checkpointDir, runs, done);
     const checkpoints = options.checkpointEvery !== undefined ? todo.map((r) => join(checkpointDir, `${hashId(r.id)}.ckpt`)) : undefined;
     if (checkpoints) makeDirectory(checkpointDir);
-    let fd: number;
-    try {
-      fd = openSync(file, 'a');
-    } catch (e) {
-      throw new FileError(file, 'open for appending', reasonOf(e));
-    }
+    const fd = withFileError(file, 'open for appending', () => openSync(file, 'a'));
     const fresh: ResultRecord[] = [];
     try {
       await runPool(
@@ -140,7 +135,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
               appendDurably(fd, `${JSON.stringify(record)}\n`, file);
               fresh.push(record);
               // Only once its result is on disk is a run's checkpoint no longer needed.
-              if (checkpoints) fileOp(checkpoints[m.id]!, 'remove the finished run\'s checkpoint', () => rmSync(checkpoints[m.id]!, { force: true }));
+              if (checkpoints) withFileError(checkpoints[m.id]!, 'remove the finished run\'s checkpoint', () => rmSync(checkpoints[m.id]!, { force: true }));
             }
             options.onMessage?.(m, run);
           },
@@ -174,28 +169,16 @@ function checkEarlier(previous: readonly ResultRecord[], grid: RunConfig, digest
     if (r.dataDigest !== undefined && r.config.dataset === grid.dataset && r.dataDigest !== digest) {
       differences.push(`data: digest ${JSON.stringify(r.dataDigest)} in the results file, ${JSON.stringify(digest)} for ${grid.dataset}${grid.dataDir ? ` from ${grid.dataDir}` : ''} now`);
     }
-    if (differences.length > 0) counts.set(differences.join('; '), (counts.get(differences.join('; ')) ?? 0) + 1);
+    const key = differences.join('; ');
+    if (key) counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   if (counts.size === 0) return;
   const what = [...counts].map(([d, n]) => `${n} run${n === 1 ? '' : 's'} with ${d}`).join('; and ');
   throw new ConfigError('out', out, `a directory whose results this grid can continue: ${file} holds ${what}; resume with the options it was made with, or choose another --out`);
 }
 
-/** Runs a file operation, turning a system error into a {@link FileError} naming the path. */
-function fileOp<T>(path: string, operation: string, op: () => T): T {
-  try {
-    return op();
-  } catch (e) {
-    throw e instanceof FileError ? e : new FileError(path, operation, reasonOf(e));
-  }
-}
-
 function makeDirectory(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new FileError(dir, 'create the directory', reasonOf(e));
-  }
+  withFileError(dir, 'create the directory', () => mkdirSync(dir, { recursive: true }));
 }
 
 /** A file name for a run id (ids hold slashes and '=' signs): 16 hex digits of two FNV-1a hashes. */
@@ -217,10 +200,10 @@ function removeStaleCheckpoints(dir: string, runs: readonly GridRun[], done: Rea
   if (!existsSync(dir)) return;
   const mine = new Map(runs.map((r) => [hashId(r.id), r.id]));
   if (!statSync(dir).isDirectory()) throw new FileError(dir, 'keep checkpoints in', 'it is a file, not a directory');
-  for (const file of fileOp(dir, 'list', () => readdirSync(dir))) {
+  for (const file of withFileError(dir, 'list', () => readdirSync(dir))) {
     const m = /^([0-9a-f]{16})\.ckpt(\..+\.tmp)?$/.exec(file);
     const id = m ? mine.get(m[1]!) : undefined;
     if (id === undefined) continue;
-    if (m![2] || done.has(id)) fileOp(join(dir, file), 'remove', () => rmSync(join(dir, file), { force: true }));
+    if (m![2] || done.has(id)) withFileError(join(dir, file), 'remove', () => rmSync(join(dir, file), { force: true }));
   }
 }

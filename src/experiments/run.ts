@@ -95,13 +95,13 @@ export function runExperiment(config: RunConfig, data: { train: Dataset; test: D
     const file = resume.file ?? 'checkpoint';
     // Where the data lies does not matter when both sides know what it is: the digests decide.
     const savedDigest = resume.header.meta['dataDigest'];
-    const byDigest = callbacks.dataDigest !== undefined && savedDigest !== undefined;
+    const byDigest = dataDigest !== undefined && savedDigest !== undefined;
     const saved = resume.header.meta['config'] as Partial<RunConfig> | undefined;
     const fields = Object.keys({ ...saved, ...config }).filter((k) => !(byDigest && k === 'dataDir'));
     const differences = configDifferences(saved, config, 'the checkpoint', fields);
     if (differences.length > 0) throw new DataFormatError(file, `it was written for another run (${differences.join('; ')})`);
-    if (byDigest && savedDigest !== callbacks.dataDigest) {
-      throw new DataFormatError(file, `it was written for a run on other data (data digest ${JSON.stringify(savedDigest)} in the checkpoint, ${JSON.stringify(callbacks.dataDigest)} for ${config.dataset}${config.dataDir ? ` from ${config.dataDir}` : ''} now)`);
+    if (byDigest && savedDigest !== dataDigest) {
+      throw new DataFormatError(file, `it was written for a run on other data (data digest ${JSON.stringify(savedDigest)} in the checkpoint, ${JSON.stringify(dataDigest)} for ${config.dataset}${config.dataDir ? ` from ${config.dataDir}` : ''} now)`);
     }
     progress = restoreCheckpoint(resume, { model, optimizer, rngs: { data: dataRng } }, file);
   }

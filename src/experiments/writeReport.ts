@@ -6,7 +6,7 @@
  */
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { FileError } from '../errors.js';
-import { reasonOf } from '../io/files.js';
+import { reasonOf, toFileError } from '../io/files.js';
 import { join } from 'node:path';
 import { renderReport, type ReportOptions } from './report/index.js';
 import { mergeRecords, type ResultRecord } from './results.js';
@@ -42,7 +42,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e instanceof FileError ? e : new FileError(path, 'write', reasonOf(e));
+    throw toFileError(e, path, 'write');
   }
 }
 

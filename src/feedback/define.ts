@@ -7,9 +7,12 @@ import { symmetric } from './symmetric.js';
 export const ALL_LAYER_KINDS: readonly FeedbackLayerKind[] = ['dense', 'conv', 'batchnorm'];
 
 /**
- * Whether `name` can name a strategy: 1 to 128 characters, with no control character and none of
- * the characters that would make Markdown or HTML of it where results and reports print it.
+ * What a strategy's name may be: no character that would make Markdown or HTML of it where results
+ * and reports print it.
  */
+export const STRATEGY_NAME_RULE = '1 to 128 characters, none of them a control character or one of < > & ` * _ [ ] | \\';
+
+/** Whether `name` follows {@link STRATEGY_NAME_RULE}. */
 export function isStrategyName(name: unknown): name is string {
   return typeof name === 'string' && /^[^\u0000-\u001f\u007f<>&`*_[\]|\\]{1,128}$/u.test(name);
 }
@@ -46,7 +49,7 @@ export interface StrategyDefinition {
  */
 export function defineStrategy(definition: StrategyDefinition): FeedbackStrategy {
   const { name, spec, appliesTo = ALL_LAYER_KINDS, readsOutputError = false } = definition;
-  if (!isStrategyName(name)) throw new ConfigError('strategy name', name, '1 to 128 characters, none of them a control character or one of < > & ` * _ [ ] | \\ (it is printed in reports and tables)');
+  if (!isStrategyName(name)) throw new ConfigError('strategy name', name, `${STRATEGY_NAME_RULE} (it is printed in reports and tables)`);
   const strategy: FeedbackStrategy = {
     name,
     spec,

@@ -39,12 +39,7 @@ export function reasonOf(e: unknown): string {
 export function writeFully(fd: number, bytes: Uint8Array, path: string, operation = 'write'): void {
   let done = 0;
   while (done < bytes.length) {
-    let n: number;
-    try {
-      n = writeSync(fd, bytes, done, bytes.length - done);
-    } catch (e) {
-      throw new FileError(path, operation, reasonOf(e));
-    }
+    const n = withFileError(path, operation, () => writeSync(fd, bytes, done, bytes.length - done));
     // A write that makes no progress would loop for ever; the system reports no error for it.
     if (n <= 0) throw new FileError(path, operation, `the system wrote ${n} of ${bytes.length - done} bytes`);
     done += n;
@@ -60,7 +55,7 @@ export function appendDurably(fd: number, text: string, path: string): void {
   const before = fstatSync(fd).size;
   try {
     writeFully(fd, new TextEncoder().encode(text), path, 'append to');
-    fsync(fd, path, 'append to');
+    withFileError(path, 'append to', () => fsyncSync(fd));
   } catch (e) {
     try {
       ftruncateSync(fd, before);
@@ -71,11 +66,17 @@ export function appendDurably(fd: number, text: string, path: string): void {
   }
 }
 
-function fsync(fd: number, path: string, operation: string): void {
+/** A system error as a {@link FileError} naming the path (a FileError is returned as it is). */
+export function toFileError(e: unknown, path: string, operation: string): FileError {
+  return e instanceof FileError ? e : new FileError(path, operation, reasonOf(e));
+}
+
+/** Runs a file operation, turning a system error into a {@link FileError} naming the path. */
+export function withFileError<T>(path: string, operation: string, op: () => T): T {
   try {
-    fsyncSync(fd);
+    return op();
   } catch (e) {
-    throw new FileError(path, operation, reasonOf(e));
+    throw toFileError(e, path, operation);
   }
 }
 
@@ -134,12 +135,7 @@ export function lockFile(path: string, what: string): FileLock {
   const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), what, token: randomBytes(12).toString('hex') };
   const tmp = `${file}.${me.token}.tmp`;
   try {
-    let fd: number;
-    try {
-      fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    } catch (e) {
-      throw new FileError(path, 'lock', reasonOf(e));
-    }
+    const fd = withFileError(path, 'lock', () => openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644));
     try {
       writeFully(fd, new TextEncoder().encode(`${JSON.stringify(me)}\n`), file);
     } finally {

@@ -3,7 +3,7 @@ import type { FeedbackState } from '../feedback/strategy.js';
 import type { Sequential } from '../layers/sequential.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
 import { isRngState, type RngState } from '../tensor/rng.js';
-import type { TrainProgress } from './train.js';
+import { validateProgress, type TrainProgress } from './train.js';
 
 /**
  * Checkpoints: everything a run needs to continue exactly where it stopped.
@@ -317,36 +317,6 @@ function validateHeader(header: CheckpointHeader, file: string): void {
     if (!isRngState(state)) throw bad(`rngs.${name}`, 'a generator state (Rng.state())', state);
   }
   validateProgress(header.progress, (field, expected, value) => bad(`progress.${field}`, expected, value));
-}
-
-/**
- * Checks a {@link TrainProgress} for its types and for what holds in any run: epoch ≥ 1, step ≥ 0,
- * one history record per finished epoch, running sums that are finite and consistent. The
- * ranges that depend on the run (the epochs, the steps per epoch) are checked by `train`.
- */
-export function validateProgress(progress: TrainProgress, bad: (field: string, expected: string, value: unknown) => Error): void {
-  const p = progress as unknown as Record<string, unknown>;
-  const count = (field: string, min: number) => {
-    if (!Number.isInteger(p[field]) || (p[field] as number) < min) throw bad(field, `an integer ≥ ${min}`, p[field]);
-    return p[field] as number;
-  };
-  const epoch = count('epoch', 1);
-  count('step', 0);
-  const seen = count('seen', 0);
-  const correct = count('correct', 0);
-  if (correct > seen) throw bad('correct', `at most the ${seen} samples seen`, correct);
-  if (typeof p['lossSum'] !== 'number' || !Number.isFinite(p['lossSum']) || p['lossSum'] < 0) throw bad('lossSum', 'a finite number ≥ 0', p['lossSum']);
-  if (!isRngState(p['epochStartRng'])) throw bad('epochStartRng', 'a generator state (Rng.state())', p['epochStartRng']);
-  const history = p['history'];
-  if (!Array.isArray(history)) throw bad('history', 'a list of epoch records', history);
-  if (history.length !== epoch - 1) throw bad('history', `one record per finished epoch (${epoch - 1}, as epoch is ${epoch})`, `${history.length} records`);
-  history.forEach((h: unknown, i) => {
-    const e = h as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || e['epoch'] !== i + 1) throw bad(`history[${i}]`, `the record of epoch ${i + 1}`, h);
-    for (const k of ['trainLoss', 'trainAccuracy', 'testAccuracy']) {
-      if (typeof e[k] !== 'number' && e[k] !== null) throw bad(`history[${i}].${k}`, 'a number', e[k]);
-    }
-  });
 }
 
 function align8(n: number): number {

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DataFormatError, FileError } from '../errors.js';
-import { reasonOf, writeFully } from '../io/files.js';
+import { DataFormatError } from '../errors.js';
+import { withFileError, writeFully } from '../io/files.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointSource } from './checkpoint.js';
 
 /**
@@ -9,30 +9,24 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointSou
  * renamed over the target (and the directory flushed), so a crash at any moment leaves either
  * the previous checkpoint or the new one, never a half-written file. A write that fails (a full
  * disk, a read-only directory) removes the temporary file, leaves the previous checkpoint in
- * place and throws a {@link FileError} naming the file and the cause.
+ * place and throws a {@link asymprop!FileError} naming the file and the cause.
  */
 export function saveCheckpoint(path: string, source: CheckpointSource): void {
   const bytes = encodeCheckpoint(source);
   const tmp = `${path}.${process.pid}.tmp`;
-  let fd: number;
+  const operation = 'write the checkpoint';
+  const fd = withFileError(path, operation, () => openSync(tmp, 'w'));
   try {
-    fd = openSync(tmp, 'w');
-  } catch (e) {
-    throw new FileError(path, 'write the checkpoint', reasonOf(e));
-  }
-  try {
-    writeFully(fd, bytes, path, 'write the checkpoint');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
     try {
+      writeFully(fd, bytes, path, operation);
+      withFileError(path, operation, () => fsyncSync(fd));
+    } finally {
       closeSync(fd);
-    } catch {
-      // already closed
     }
+    withFileError(path, operation, () => renameSync(tmp, path));
+  } catch (e) {
     rmSync(tmp, { force: true });
-    throw e instanceof FileError ? e : new FileError(path, 'write the checkpoint', reasonOf(e));
+    throw e;
   }
   try {
     const dir = openSync(dirname(path), 'r');

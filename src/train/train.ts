@@ -6,9 +6,8 @@ import { softmaxCrossEntropy } from '../layers/loss.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { allFinite } from '../tensor/ops.js';
-import type { Rng } from '../tensor/rng.js';
+import { isRngState, type Rng } from '../tensor/rng.js';
 import { Batches, Trainer, type TrainerPosition } from './trainer.js';
-import { validateProgress } from './checkpoint.js';
 
 /** One epoch's record. */
 export interface EpochRecord {
@@ -236,3 +235,34 @@ function checkResume(resume: TrainProgress, epochs: number, batchSize: number): 
     throw new ConfigError('resume progress seen', resume.seen, `${resume.step} steps × ${batchSize} samples = ${resume.step * batchSize}`);
   }
 }
+
+/**
+ * Checks a {@link TrainProgress} for its types and for what holds in any run: epoch ≥ 1, step ≥ 0,
+ * one history record per finished epoch, running sums that are finite and consistent. The
+ * ranges that depend on the run (the epochs, the steps per epoch) are checked by `train`.
+ */
+export function validateProgress(progress: TrainProgress, bad: (field: string, expected: string, value: unknown) => Error): void {
+  const p = progress as unknown as Record<string, unknown>;
+  const count = (field: string, min: number) => {
+    if (!Number.isInteger(p[field]) || (p[field] as number) < min) throw bad(field, `an integer ≥ ${min}`, p[field]);
+    return p[field] as number;
+  };
+  const epoch = count('epoch', 1);
+  count('step', 0);
+  const seen = count('seen', 0);
+  const correct = count('correct', 0);
+  if (correct > seen) throw bad('correct', `at most the ${seen} samples seen`, correct);
+  if (typeof p['lossSum'] !== 'number' || !Number.isFinite(p['lossSum']) || p['lossSum'] < 0) throw bad('lossSum', 'a finite number ≥ 0', p['lossSum']);
+  if (!isRngState(p['epochStartRng'])) throw bad('epochStartRng', 'a generator state (Rng.state())', p['epochStartRng']);
+  const history = p['history'];
+  if (!Array.isArray(history)) throw bad('history', 'a list of epoch records', history);
+  if (history.length !== epoch - 1) throw bad('history', `one record per finished epoch (${epoch - 1}, as epoch is ${epoch})`, `${history.length} records`);
+  history.forEach((h: unknown, i) => {
+    const e = h as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || e['epoch'] !== i + 1) throw bad(`history[${i}]`, `the record of epoch ${i + 1}`, h);
+    for (const k of ['trainLoss', 'trainAccuracy', 'testAccuracy']) {
+      if (typeof e[k] !== 'number' && e[k] !== null) throw bad(`history[${i}].${k}`, 'a number', e[k]);
+    }
+  });
+}
+

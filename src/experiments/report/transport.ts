@@ -79,6 +79,8 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
   const cols = ordered(methods('transport').map((m) => m.name), rs.map((r) => r.config.feedback), false);
   const label = (name: string) => registered.find((m) => m.name === name)?.label ?? name;
   const settings = ordered(SETTING_ORDER, rs.map(settingOf), false);
+  // The weighted layers of each setting, bottom to top, found once.
+  const layersOf = new Map(settings.map((s) => [s, weightedLayers(rs.filter((r) => settingOf(r) === s))]));
   const runsOf = (setting: string, method: string) => rs.filter((r) => settingOf(r) === setting && r.config.feedback === method);
   const accuracy = (setting: string, method: string): { mean: number | null; diverged: number; runs: number } => {
     const cell = runsOf(setting, method);
@@ -111,8 +113,7 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
   const figures: Figure[] = [];
   const figureRows: Record<string, string | number>[] = [];
   for (const s of settings) {
-    const inSetting = rs.filter((r) => settingOf(r) === s);
-    const layers = weightedLayers(inSetting);
+    const layers = layersOf.get(s)!;
     if (layers.length === 0) continue;
     const rules = cols.filter((x) => x !== 'bp' && runsOf(s, x).some((r) => !r.diverged));
     const span = (c: string, l: string, key: string) => {
@@ -168,7 +169,7 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     config: { font: 'sans-serif' },
   }) as unknown as TopLevelSpec;
   const caption = 'Alignment over training, per weighted layer (bottom to top): the angle between each rule’s feedback matrix and W (solid), and between the error each layer receives and backprop’s (dashed), mean over seeds';
-  const deep = new Set(settings.filter((s) => weightedLayers(rs.filter((r) => settingOf(r) === s)).length > WIDE_LAYERS));
+  const deep = new Set(settings.filter((s) => layersOf.get(s)!.length > WIDE_LAYERS));
   const shallowRows = figureRows.filter((r) => !deep.has(r['setting'] as string));
   if (shallowRows.length > 0) {
     figures.push({ name: 'transport-alignment.svg', caption, spec: figureSpec(shallowRows, { row: { field: 'setting', sort: settings, title: null }, column: { field: 'layer', title: null } }) });
@@ -177,7 +178,7 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
   for (const s of deep) {
     const rows = figureRows.filter((r) => r['setting'] === s);
     if (rows.length === 0) continue;
-    const n = weightedLayers(rs.filter((r) => settingOf(r) === s)).length;
+    const n = layersOf.get(s)!.length;
     const sort = Array.from({ length: n }, (_, i) => `layer ${i + 1} of ${n}`);
     figures.push({ name: `transport-alignment-${s.replace(/\W+/g, '-').toLowerCase()}.svg`, caption: `${caption} (${s})`, spec: figureSpec(rows, { field: 'layer', sort, title: null }, 6) });
   }
@@ -192,7 +193,7 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     const aligned: string[] = [];
     for (const s of settings) {
       const cell = runsOf(s, c).filter((r) => !r.diverged);
-      const layers = weightedLayers(rs.filter((r) => settingOf(r) === s)).slice(0, -1);
+      const layers = layersOf.get(s)!.slice(0, -1);
       if (cell.length === 0 || layers.length === 0) continue;
       const recv = layers.map((l) => statSeries(cell, l, 'receivedErrorAngle')).map((x) => x[x.length - 1]).filter((v): v is number => v !== null && v !== undefined);
       const vw = layers.map((l) => statSeries(cell, l, 'angleVW')).map((x) => [x[0], x[x.length - 1]] as const).filter(([a, b]) => typeof a === 'number' && typeof b === 'number') as [number, number][];

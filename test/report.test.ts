@@ -441,3 +441,35 @@ describe('the deep report (a residual network)', () => {
     expect(await verdict({ usf: 89 })).toBe('- **resnet20+BN**: no bp run yet, so neither question can be answered.');
   });
 });
+
+describe('the missing runs of a grid whose records name it', () => {
+  // The quick preset, 1 epoch, split into 3 shards; shard 3 wrote nothing and shard 2 lost a run.
+  const grid = gridFor('quick', { epochs: 1 });
+  const shard = (i: number) => grid.filter((_, k) => k % 3 === i - 1);
+  const named = (i: number) => shard(i).map((run) => ({ ...record(run, 90), grid: { preset: 'quick' as const, options: { epochs: 1 }, runs: grid.length, shard: { index: i, count: 3 } } }));
+  const header = async (records: ResultRecord[]) => (await renderReport(records)).markdown.split('\n## ')[0]!;
+
+  it('names each missing run and the shard that holds none of its runs', async () => {
+    const records = [...named(1), ...named(2).slice(1)];
+    const text = await header(records);
+    const lost = [shard(2)[0]!.id, ...shard(3).map((r) => r.id)];
+    expect(text).toContain(`- Missing: **${lost.length} of the 56 runs** of \`asymprop reproduce --preset quick --epochs 1\`; by shard: 1/3 complete (19 runs), 2/3 18 of 19 runs, 3/3 **none of its 18 runs** (failed, still running, or its file not given)`);
+    const listed = text.split('\n').filter((l) => l.startsWith('  - missing: ')).map((l) => l.slice('  - missing: '.length).replace(/\\/g, ''));
+    expect(listed).toEqual(grid.map((r) => r.id).filter((id) => lost.includes(id)).slice(0, 10));
+    expect(text).toContain(`  - … and ${lost.length - 10} more`);
+    expect(text).not.toContain('expected-looking');
+  });
+
+  it('says the grid is complete when every shard is there, and records without a grid keep the old estimate', async () => {
+    expect(await header([...named(1), ...named(2), ...named(3)])).toContain('- Grid: `asymprop reproduce --preset quick --epochs 1`, all 56 runs present; by shard: 1/3 complete (19 runs), 2/3 complete (19 runs), 3/3 complete (18 runs)');
+    expect(await header(named(1).map(({ grid: _, ...r }) => r))).toContain('expected-looking cells have no run');
+  });
+
+  it('refuses a malformed grid field when reading a results file', () => {
+    const line = (grid: unknown) => `${JSON.stringify({ ...named(1)[0], grid })}\n`;
+    expect(parseResults(line(named(1)[0]!.grid), 'r.jsonl').records[0]!.grid).toEqual(named(1)[0]!.grid);
+    expect(() => parseResults(line({ preset: 'nope', options: {}, runs: 3 }), 'r.jsonl')).toThrow(/line 1: grid \.preset "nope" is not one of/);
+    expect(() => parseResults(line({ preset: 'quick', options: {}, runs: 3, shard: { index: 4, count: 3 } }), 'r.jsonl')).toThrow(/grid \.shard .* is not \{ index, count \}/);
+    expect(() => parseResults(line({ preset: 'quick', options: { filter: 1 }, runs: 3 }), 'r.jsonl')).toThrow(/grid \.options\.filter 1 is not a valid grid option/);
+  });
+});

@@ -299,3 +299,47 @@ export function parseShard(text: string): {
 export function shardOf<T>(runs: readonly T[], shard: { index: number; count: number }): T[] {
   return runs.filter((_, i) => i % shard.count === shard.index - 1);
 }
+
+/**
+ * What a grid's results need to know about the grid they came from, so that a report of them can
+ * tell which runs are missing: the preset, the options that shape its run list, how many runs it
+ * has, and the shard, if the records came from one. Every record of `asymprop reproduce` carries
+ * it (as `grid`); a grid made with a `filter` has no identity (its run list cannot be rebuilt).
+ */
+export interface GridIdentity {
+  /** The preset. */
+  readonly preset: Preset;
+  /** The options that shape its run list (those given; defaults left out). */
+  readonly options: Pick<GridOptions, 'dataset' | 'seeds' | 'epochs' | 'only' | 'optimizer' | 'methods'>;
+  /** How many runs the whole grid has (every shard together). */
+  readonly runs: number;
+  /** The shard the records came from (1-based), if any. */
+  readonly shard?: {
+    /** The shard's number, 1 to `count`. */
+    index: number;
+    /** The number of shards. */
+    count: number;
+  };
+}
+
+/** The {@link GridIdentity} of a grid (of one of its shards), or null for a grid made with a `filter`. */
+export function gridIdentity(preset: Preset, options: GridOptions, runs: number, shard?: { index: number; count: number }): GridIdentity | null {
+  if (options.filter) return null;
+  const kept: Record<string, unknown> = {};
+  for (const key of ['dataset', 'seeds', 'epochs', 'only', 'optimizer', 'methods'] as const) if (options[key] !== undefined) kept[key] = options[key];
+  return { preset, options: kept as GridIdentity['options'], runs, ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}) };
+}
+
+/** The grid's options as `asymprop reproduce` flags, e.g. `--preset quick --epochs 1`. */
+export function gridFlags(grid: Pick<GridIdentity, 'preset' | 'options'>): string {
+  const o = grid.options;
+  return [
+    `--preset ${grid.preset}`,
+    ...(o.dataset !== undefined ? [`--dataset ${o.dataset}`] : []),
+    ...(o.seeds !== undefined ? [`--seeds ${o.seeds.join(',')}`] : []),
+    ...(o.epochs !== undefined ? [`--epochs ${o.epochs}`] : []),
+    ...(o.only !== undefined ? [`--only ${o.only.join(',')}`] : []),
+    ...(o.optimizer !== undefined ? [`--optimizer ${o.optimizer}`] : []),
+    ...(o.methods !== undefined ? [`--methods ${o.methods.join(',')}`] : []),
+  ].join(' ');
+}

@@ -4,7 +4,7 @@ import { runPool, type WorkerMessage } from './pool.js';
 import { ConfigError, FileError } from '../errors.js';
 import { appendDurably, lockFile, withFileError, type FileLock } from '../io/files.js';
 import { loadDataset } from './datasets.js';
-import { gridFor, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
+import { gridFor, gridIdentity, shardOf, type GridOptions, type GridRun, type Preset } from './grid.js';
 import { configDifferences, type RunConfig } from './config.js';
 import { dataDigest } from '../data/digest.js';
 import { parseResults, toRecord, type ParsedResults, type ResultRecord } from './results.js';
@@ -83,6 +83,8 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
   const grid = gridFor(options.preset, options);
   const runs = options.shard ? shardOf(grid, options.shard) : grid;
   const file = resultsFile(options.out, options.shard);
+  // Each record names its grid and shard, so that a report of merged shards can name what is missing.
+  const identity = gridIdentity(options.preset, options, grid.length, options.shard);
 
   // Every dataset is read before anything is written: a missing or damaged file stops the grid
   // with its error and leaves nothing behind. Each worker then reads its own copy. The digest of
@@ -130,7 +132,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceRes
           onMessage: (m) => {
             const run = todo[m.id]!;
             if (m.type === 'done') {
-              const record = toRecord(run.id, run.parts, m.result, new Date(), digests.get(keyOf(run.config)));
+              const record = toRecord(run.id, run.parts, m.result, new Date(), digests.get(keyOf(run.config)), identity);
               // The whole line or nothing: a failed append (a full disk) is cut back and stops the grid.
               appendDurably(fd, `${JSON.stringify(record)}\n`, file);
               fresh.push(record);

@@ -2,7 +2,7 @@ import { DataFormatError } from '../errors.js';
 import { isStrategyName } from '../feedback/define.js';
 import type { FeedbackStats } from '../feedback/stats.js';
 import { ARCHITECTURES, DATASETS, OPTIMIZERS, type RunConfig } from './config.js';
-import { PARTS, type Part } from './grid.js';
+import { PARTS, PRESETS, type GridIdentity, type Part } from './grid.js';
 import type { RunResult } from './run.js';
 
 /** The format tag of every line of a results file. */
@@ -63,6 +63,8 @@ export interface ResultRecord {
   readonly finishedAt: string;
   /** {@link dataDigest} of the data the run trained and tested on (absent in records written before it existed). */
   readonly dataDigest?: string;
+  /** The grid (and shard) the run belongs to, so that a report can name the runs still missing (absent in records written before it existed, and for grids made with a filter). */
+  readonly grid?: GridIdentity;
 }
 
 /**
@@ -70,7 +72,7 @@ export interface ResultRecord {
  * NaN), and the history keeps only the per-epoch numbers, with the per-layer feedback statistics
  * only in the `transport` part's records.
  */
-export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date(), dataDigest?: string): ResultRecord {
+export function toRecord(id: string, parts: readonly Part[], result: RunResult, finishedAt: Date = new Date(), dataDigest?: string, grid?: GridIdentity | null): ResultRecord {
   const finite = (x: number) => (Number.isFinite(x) ? x : null);
   return {
     format: RESULTS_FORMAT,
@@ -90,6 +92,7 @@ export function toRecord(id: string, parts: readonly Part[], result: RunResult, 
     seconds: result.seconds,
     finishedAt: finishedAt.toISOString(),
     ...(dataDigest !== undefined ? { dataDigest } : {}),
+    ...(grid ? { grid } : {}),
   };
 }
 
@@ -177,6 +180,10 @@ function recordProblem(r: Partial<ResultRecord>): string | null {
   for (const k of ['bn', 'bm']) if (typeof c[k] !== 'boolean') return `config.${k} ${JSON.stringify(c[k])} is not true or false`;
   if (c['dataDir'] !== null && typeof c['dataDir'] !== 'string') return `config.dataDir ${JSON.stringify(c['dataDir'])} is not null or a path`;
   if (c['feedbackOptions'] !== undefined && !(isObject(c['feedbackOptions']) && Object.values(c['feedbackOptions']).every(finite))) return 'config.feedbackOptions is not an object of numbers';
+  if (r.grid !== undefined) {
+    const problem = gridProblem(r.grid);
+    if (problem) return `grid ${problem}`;
+  }
   if (!numberOrNull(r.trainLoss)) return `trainLoss ${JSON.stringify(r.trainLoss)} is not null or a number`;
   if (!finite(r.seconds)) return `seconds ${JSON.stringify(r.seconds)} is not a number`;
   if (r.divergedAt !== null && !(isObject(r.divergedAt) && Number.isInteger(r.divergedAt.epoch) && Number.isInteger(r.divergedAt.step))) return 'divergedAt is not null or { epoch, step, detail, layer }';
@@ -191,6 +198,28 @@ function recordProblem(r: Partial<ResultRecord>): string | null {
         if (stats !== null && !(isObject(stats) && Object.values(stats).every(numberOrNull))) return `history[${i}].feedback.${layer} is not null or an object of numbers`;
       }
     }
+  }
+  return null;
+}
+
+/** What is wrong with a record's `grid`, or null. */
+function gridProblem(g: unknown): string | null {
+  if (!isObject(g)) return 'is not an object { preset, options, runs, shard? }';
+  if (!(PRESETS as readonly unknown[]).includes(g['preset'])) return `.preset ${JSON.stringify(g['preset'])} is not one of ${PRESETS.join(', ')}`;
+  if (!Number.isInteger(g['runs']) || (g['runs'] as number) < 1) return `.runs ${JSON.stringify(g['runs'])} is not a positive integer`;
+  const s = g['shard'];
+  if (s !== undefined && !(isObject(s) && Number.isInteger(s['index']) && Number.isInteger(s['count']) && (s['index'] as number) >= 1 && (s['index'] as number) <= (s['count'] as number))) return `.shard ${JSON.stringify(s)} is not { index, count } with 1 ≤ index ≤ count`;
+  const o = g['options'];
+  if (!isObject(o)) return '.options is not an object';
+  for (const [k, v] of Object.entries(o)) {
+    const ok = k === 'dataset' ? (DATASETS as readonly unknown[]).includes(v)
+      : k === 'optimizer' ? (OPTIMIZERS as readonly unknown[]).includes(v)
+        : k === 'epochs' ? Number.isInteger(v)
+          : k === 'seeds' ? Array.isArray(v) && v.every(Number.isInteger)
+            : k === 'only' ? Array.isArray(v) && v.every((p) => (PARTS as readonly unknown[]).includes(p))
+              : k === 'methods' ? Array.isArray(v) && v.every((m) => typeof m === 'string' && NAME.test(m))
+                : false;
+    if (!ok) return `.options.${k} ${JSON.stringify(v)} is not a valid grid option`;
   }
   return null;
 }

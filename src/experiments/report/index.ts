@@ -17,6 +17,7 @@ import { transportSection } from './transport.js';
 export { analyseResults, type Cell, type LrResult, type ResultsAnalysis, type SeedRun, type Setting, type Table } from './analysis.js';
 export { FINDING_THRESHOLDS, spearman, type Finding, type Verdict } from './findings.js';
 export type { ReportOptions } from './markdown.js';
+export { gridCoverage, type GridCoverage } from './coverage.js';
 
 /** A rendered report: the markdown text and its figures (file name → SVG text). */
 export interface RenderedReport {

@@ -3,6 +3,7 @@
  */
 import type { Cell, ResultsAnalysis, SeedRun, Table } from './analysis.js';
 import type { Figure } from './figures.js';
+import { gridCoverage, type GridCoverage } from './coverage.js';
 import type { Finding } from './findings.js';
 import { byString, cellKey, pct, unique } from './util.js';
 
@@ -122,13 +123,30 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
     `- Seeds: ${list(unique(rs.map((r) => r.config.seed)).sort((x, y) => x - y))}`,
     `- Runs: ${rs.length} (per part: ${partCounts.join(', ')}; a run shared by two parts counts in both), of which ${diverged} diverged`,
     `- Run time summed over runs: ${formatDuration(rs.reduce((t, r) => t + (Number.isFinite(r.seconds) ? r.seconds : 0), 0))}`,
-    ...(expectedCells === 0 ? [] : [`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`]),
   );
+  // Records that name their grid say exactly which runs are missing; older ones only let the
+  // tables' shape suggest it.
+  const coverage = gridCoverage(rs);
+  if (coverage.length > 0) lines.push(...coverage.flatMap(coverageLines));
+  else if (expectedCells > 0) lines.push(`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`);
   const unplaced = a.settings.reduce((n, s) => n + s.unplaced, 0);
   if (unplaced > 0) lines.push(`- Runs in no table (outside the grid's parts): ${unplaced}`);
   if (a.duplicates.length > 0) lines.push(`- Duplicate ids dropped (first kept): ${a.duplicates.length}`);
   lines.push('');
   return lines;
+}
+
+/** How many missing runs the header names one by one. */
+const MISSING_LISTED = 10;
+
+function coverageLines(c: GridCoverage): string[] {
+  const grid = `\`asymprop reproduce ${c.flags}\``;
+  if (c.missing === null) return [`- Grid ${grid} (${c.runs} runs): which of its runs are missing cannot be told here: ${inlineText(c.problem ?? '')}`];
+  const shards = c.shards.length === 0 ? '' : `; by shard: ${c.shards.map((s) => `${s.index}/${s.count} ${s.present === s.runs ? `complete (${s.runs} runs)` : s.present === 0 ? `**none of its ${s.runs} runs** (failed, still running, or its file not given)` : `${s.present} of ${s.runs} runs`}`).join(', ')}`;
+  if (c.missing.length === 0) return [`- Grid: ${grid}, all ${c.runs} runs present${shards}`];
+  const named = c.missing.slice(0, MISSING_LISTED).map((id) => `  - missing: ${inlineText(id)}`);
+  const more = c.missing.length > MISSING_LISTED ? [`  - … and ${c.missing.length - MISSING_LISTED} more`] : [];
+  return [`- Missing: **${c.missing.length} of the ${c.runs} runs** of ${grid}${shards}`, ...named, ...more];
 }
 
 export function figureMarkdown(f: Figure, n: number): string[] {

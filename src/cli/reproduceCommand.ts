@@ -8,6 +8,7 @@ import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } 
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
+import { gridCoverage } from '../experiments/report/coverage.js';
 import { intOption, parallelOption, scanOption } from './args.js';
 import { lockFile } from '../io/files.js';
 import { importModules } from '../experiments/imports.js';
@@ -68,12 +69,14 @@ export async function reproduceCommand(args: string[]): Promise<number> {
   const t0 = Date.now();
   const active = new Map<number, string>();
   let total = 0, finished = 0;
-  const onSigint = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     progress.done();
-    process.stderr.write(`\ninterrupted: ${finished} runs of this session are saved; rerun the same command with --resume to continue\n`);
-    process.exit(130);
+    process.stderr.write(`\ninterrupted (${signal}): ${finished} runs of this session are saved; rerun the same command with --resume to continue\n`);
+    process.exit(signal === 'SIGTERM' ? 143 : 130);
   };
-  process.once('SIGINT', onSigint);
+  // Ctrl-C, and the SIGTERM a scheduler sends when it cancels or preempts the task (scancel).
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const result = await reproduce({
     preset,
     ...gridOptions,
@@ -102,7 +105,8 @@ export async function reproduceCommand(args: string[]): Promise<number> {
       progress.update(`${bar(total ? finished / total : 1)} ${finished}/${total} runs, ${((Date.now() - t0) / 1000).toFixed(0)} s | ${[...active.values()].join(' | ')}`);
     },
   });
-  process.removeListener('SIGINT', onSigint);
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
   progress.done();
   const wallSeconds = (Date.now() - t0) / 1000;
   progress.log(`${result.ran} runs done in ${wallSeconds.toFixed(0)} s; ${result.records.length} in ${result.file}`);
@@ -168,6 +172,12 @@ export async function reportCommand(args: string[]): Promise<number> {
     }
     const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
     progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
+    // A shard that failed or has not finished shows up here, not only inside the report.
+    for (const c of gridCoverage(records)) {
+      if (c.missing === null || c.missing.length === 0) continue;
+      const empty = c.shards.filter((s) => s.present === 0).map((s) => `${s.index}/${s.count}`);
+      progress.log(`asymprop: ${c.missing.length} of the ${c.runs} runs of --preset ${c.flags.replace(/^--preset /, '')} are missing${empty.length ? ` (shard${empty.length === 1 ? '' : 's'} ${empty.join(', ')} wrote none)` : ''}; the report lists them`);
+    }
   } finally {
     lock?.release();
   }

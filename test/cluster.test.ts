@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { gridFor, shardOf } from '../dist/experiments/grid.js';
 import { parseResults, type ResultRecord } from '../dist/experiments/results.js';
-import { CLUSTER_MISSING, startCluster, type Cluster } from './slurm.js';
+import { resultsFile } from '../dist/experiments/reproduce.js';
+import { CLUSTER_MISSING, ENDED, startCluster, type Cluster } from './slurm.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DOC = readFileSync(join(REPO, 'docs', 'cluster.md'), 'utf8');
@@ -51,7 +52,8 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
   let project = '';
   let cluster: Cluster | null = null;
   let reference: ResultRecord[] = [];
-  const asymprop = (args: readonly string[], cwd = project) => spawnSync(join(project, 'node_modules', '.bin', 'asymprop'), args, { cwd, encoding: 'utf8' });
+  // Every command has a time limit: a hung child must fail the test, not stall the suite.
+  const asymprop = (args: readonly string[], cwd = project) => spawnSync(join(project, 'node_modules', '.bin', 'asymprop'), args, { cwd, encoding: 'utf8', timeout: 15 * MINUTES });
 
   beforeAll(async () => {
     if (CLUSTER_MISSING) return;
@@ -73,8 +75,8 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
     reference = read(join(dir, 'reference', 'results.jsonl'));
   }, 20 * MINUTES);
 
-  afterAll(() => {
-    cluster?.stop();
+  afterAll(async () => {
+    await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -89,16 +91,17 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
     const env = { PRESET: 'quick', OPTIONS };
     const job = c.submit([`--array=1-${SHARDS}`, 'docs/examples/slurm-array.sh'], project, env);
     const out = join(project, 'results', 'quick');
-    const shardFile = (i: number) => join(out, `results.shard-${i}-of-${SHARDS}.jsonl`);
+    const shardFile = (i: number) => resultsFile(out, { index: i, count: SHARDS });
     const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
     const checkpoints = () => (existsSync(join(out, 'checkpoints')) ? readdirSync(join(out, 'checkpoints')).filter((f) => f.endsWith('.ckpt')).length : 0);
 
-    // Task 2 runs once task 1 is done (each task takes both of the node's CPUs). Cancel it when it
-    // has finished a run and is midway through another, with a checkpoint on disk.
+    // Task 2 runs once task 1 is done (each task takes both of the node's 2 CPUs), so the
+    // checkpoints on disk are its own. Cancel it when it has finished two runs and is midway
+    // through another, with a checkpoint on disk.
     const end = Date.now() + 10 * MINUTES;
     while (!(lines(shardFile(2)) >= 2 && checkpoints() > 0)) {
       if (Date.now() > end) throw new Error(`task 2 did not get going: ${JSON.stringify(c.tasks(job))}`);
-      if (c.tasks(job).find((t) => t.task === '2' && !['PENDING', 'RUNNING'].includes(t.state))) throw new Error(`task 2 ended before it could be cancelled: ${JSON.stringify(c.tasks(job))}`);
+      if (c.tasks(job)?.find((t) => t.task === '2' && ENDED.includes(t.state))) throw new Error(`task 2 ended before it could be cancelled: ${JSON.stringify(c.tasks(job))}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     c.run('/usr/bin/scancel', [`${job}_2`], project);
@@ -139,6 +142,7 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
     const c = cluster!;
     const out = join(project, 'results', 'failing');
     mkdirSync(out, { recursive: true });
+    for (const i of [1, 2]) expect(existsSync(resultsFile(join(project, 'results', 'quick'), { index: i, count: SHARDS })), 'the array job of the previous test left its shards').toBe(true);
     for (const i of [1, 2]) copyFileSync(join(project, 'results', 'quick', `results.shard-${i}-of-${SHARDS}.jsonl`), join(out, `results.shard-${i}-of-${SHARDS}.jsonl`));
     const job = c.submit(['--array=3', `--export=ALL,SHARDS=${SHARDS}`, 'docs/examples/slurm-array.sh'], project, { PRESET: 'quick', OUT: out, OPTIONS: '--epoch 1' });
     const tasks = await c.wait(job, 5 * MINUTES);
@@ -168,10 +172,10 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
       command = command.replace(from, to);
     }
     writeFileSync(join(project, 'hosts.txt'), ':\n');
-    const r = spawnSync('bash', ['-c', command], { cwd: project, encoding: 'utf8', input: '' });
+    const r = spawnSync('bash', ['-c', command], { cwd: project, encoding: 'utf8', input: '', timeout: 15 * MINUTES });
     expect(r.status, r.stderr).toBe(0);
     const out = join(project, 'results', 'parallel');
-    const files = [1, 2, 3].map((i) => join(out, `results.shard-${i}-of-${SHARDS}.jsonl`));
+    const files = [1, 2, 3].map((i) => resultsFile(out, { index: i, count: SHARDS }));
     const merged = asymprop(['report', ...files, '--out', out]);
     expect(merged.status, merged.stderr).toBe(0);
     expect(byId(read(join(out, 'results.jsonl')))).toEqual(byId(reference));

@@ -473,3 +473,20 @@ describe('the missing runs of a grid whose records name it', () => {
     expect(() => parseResults(line({ preset: 'quick', options: { filter: 1 }, runs: 3 }), 'r.jsonl')).toThrow(/grid \.options\.filter 1 is not a valid grid option/);
   });
 });
+
+describe('a grid identity', () => {
+  it('is one for the same grid spelled two ways, and none for a filtered grid', async () => {
+    const { gridIdentity } = await import('../src/experiments/grid.js');
+    expect(gridIdentity('quick', { only: ['sign', 'main'], epochs: 3, seeds: [1] }, 10)).toEqual({ preset: 'quick', options: { only: ['main', 'sign'] }, runs: 10 });
+    expect(gridIdentity('quick', { only: ['main', 'sign', 'magnitude', 'transport'], dataset: 'mnist-embedded' }, 56, { index: 2, count: 3 })).toEqual({ preset: 'quick', options: {}, runs: 56, shard: { index: 2, count: 3 } });
+    expect(gridIdentity('quick', { filter: () => true }, 56)).toBeNull();
+  });
+
+  it('is refused when it could not be a grid (a shard count above its runs, no seeds, zero epochs)', () => {
+    const base = { ...record(gridFor('quick')[0]!, 90) };
+    const line = (grid: unknown) => `${JSON.stringify({ ...base, grid })}\n`;
+    expect(() => parseResults(line({ preset: 'quick', options: {}, runs: 56, shard: { index: 1, count: 1e10 } }), 'r.jsonl')).toThrow(/grid \.shard .* count ≤ runs/);
+    expect(() => parseResults(line({ preset: 'quick', options: { seeds: [] }, runs: 56 }), 'r.jsonl')).toThrow(/grid \.options\.seeds \[\] is not a valid grid option/);
+    expect(() => parseResults(line({ preset: 'quick', options: { epochs: 0 }, runs: 56 }), 'r.jsonl')).toThrow(/grid \.options\.epochs 0/);
+  });
+});

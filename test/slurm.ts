@@ -15,7 +15,9 @@ import { createServer } from 'node:net';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 
-const PROGRAMS = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/bin/sbatch', '/usr/bin/scontrol', '/usr/bin/parallel'];
+const PROGRAMS = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/bin/sbatch', '/usr/bin/scontrol', '/usr/bin/squeue', '/usr/bin/scancel', '/usr/bin/sinfo', '/usr/bin/parallel'];
+/** Every Slurm command gets this long before it counts as hung. */
+const COMMAND_TIMEOUT_MS = 60_000;
 
 /** Why a cluster cannot start on this machine, or null when it can. */
 export const CLUSTER_MISSING: string | null =
@@ -23,7 +25,9 @@ export const CLUSTER_MISSING: string | null =
     ? 'not root: slurmd must start the jobs as root on this one-node cluster'
     : PROGRAMS.some((p) => !existsSync(p))
       ? `missing ${PROGRAMS.filter((p) => !existsSync(p)).join(', ')} (apt-get install -y slurm-wlm munge parallel)`
-      : null;
+      : availableParallelism() < 2
+        ? 'fewer than 2 CPUs: the documented script asks for 2 per task'
+        : null;
 
 /** One array task as `scontrol show job` reports it. */
 export interface TaskState {
@@ -43,15 +47,18 @@ export interface Cluster {
   run(command: string, args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): string;
   /** Submits a batch script (`sbatch --parsable`) and returns the job id. */
   submit(args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): string;
-  /** The job's array tasks in index order (empty once Slurm has forgotten the job). */
-  tasks(job: string): TaskState[];
+  /** The job's array tasks in index order, or null when scontrol does not answer (or has forgotten the job). */
+  tasks(job: string): TaskState[] | null;
   /** Waits until no task of the job is pending or running, at most `timeoutMs`. */
   wait(job: string, timeoutMs: number): Promise<TaskState[]>;
-  /** Cancels every job and stops the daemons. */
-  stop(): void;
+  /** Cancels every job, waits (at most 30 s) until none is left, and stops the daemons. */
+  stop(): Promise<void>;
   /** The Slurm version, e.g. `slurm-wlm 22.05.8`. */
   readonly version: string;
 }
+
+/** The states of an array task that has ended. */
+export const ENDED = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,9 +117,13 @@ export async function startCluster(dir: string): Promise<Cluster> {
     if (!existsSync(socket)) throw new Error(`munged did not start:\n${munge.output()}`);
 
     const node = hostname().split('.')[0]!;
-    const cpus = availableParallelism();
+    // Two CPUs, whatever the machine has: each task of the documented script takes both, so the
+    // tasks of an array run one after another, the same on every machine.
+    const cpus = 2;
     const memory = Math.floor((totalmem() / 2 ** 20) * 0.9);
-    const [ctldPort, dPort] = [await freePort(), await freePort()];
+    const ctldPort = await freePort();
+    let dPort = await freePort();
+    while (dPort === ctldPort) dPort = await freePort();
     const conf = join(dir, 'slurm.conf');
     writeFileSync(conf, [
       'ClusterName=asymproptest',
@@ -150,22 +161,22 @@ export async function startCluster(dir: string): Promise<Cluster> {
     ].join('\n'));
     const env = { ...process.env, SLURM_CONF: conf };
     const ctld = start('/usr/sbin/slurmctld', ['-D', '-i', '-f', conf], 'slurmctld', env);
-    const slurmd = start('/usr/sbin/slurmd', ['-D', '-f', conf], 'slurmd', env);
+    const slurmd = start('/usr/sbin/slurmd', ['-D', '-N', node, '-f', conf], 'slurmd', env);
     const log = () => `slurmctld:\n${ctld.output()}\nslurmd:\n${slurmd.output()}\n${existsSync(join(logs, 'slurmctld.log')) ? readFileSync(join(logs, 'slurmctld.log'), 'utf8').slice(-2000) : ''}`;
     await until('the node to be idle', 30_000, () => {
       if (ctld.child.exitCode !== null || slurmd.child.exitCode !== null) throw new Error(`a Slurm daemon exited:\n${log()}`);
-      const r = spawnSync('/usr/bin/sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8' });
+      const r = spawnSync('/usr/bin/sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
       return r.status === 0 && r.stdout.trim() === 'idle';
     }, log);
 
     const run = (command: string, args: readonly string[], cwd: string, extra: NodeJS.ProcessEnv = {}) => {
-      const r = spawnSync(command, args, { cwd, env: { ...env, ...extra }, encoding: 'utf8' });
+      const r = spawnSync(command, args, { cwd, env: { ...env, ...extra }, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
       if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stdout}${r.stderr}`);
       return r.stdout;
     };
-    const tasks = (job: string): TaskState[] => {
-      const r = spawnSync('/usr/bin/scontrol', ['show', 'job', '-o', job], { env, encoding: 'utf8' });
-      if (r.status !== 0) return [];
+    const tasks = (job: string): TaskState[] | null => {
+      const r = spawnSync('/usr/bin/scontrol', ['show', 'job', '-o', job], { env, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
+      if (r.status !== 0) return null;
       return r.stdout.trim().split('\n').filter((l) => l.includes('JobState=')).map((line) => ({
         task: /ArrayTaskId=(\S+)/.exec(line)?.[1] ?? '',
         state: /JobState=(\S+)/.exec(line)![1]!,
@@ -185,11 +196,22 @@ export async function startCluster(dir: string): Promise<Cluster> {
       submit: (args, cwd, extra) => run('/usr/bin/sbatch', ['--parsable', ...args], cwd, extra).trim().split(';')[0]!,
       tasks,
       wait: async (job, timeoutMs) => {
-        await until(`job ${job} to end`, timeoutMs, () => tasks(job).every((t) => !['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'SUSPENDED'].includes(t.state)), log);
-        return tasks(job);
+        const ended = () => {
+          const ts = tasks(job);
+          return ts !== null && ts.length > 0 && ts.every((t) => ENDED.includes(t.state)) ? ts : null;
+        };
+        await until(`job ${job} to end`, timeoutMs, () => ended() !== null, log);
+        return ended()!;
       },
-      stop: () => {
-        spawnSync('/usr/bin/scancel', ['--full', '--user=root'], { env });
+      stop: async () => {
+        // Jobs first (their processes are not the daemons' children), then the daemons.
+        spawnSync('/usr/bin/scancel', ['--full', '--user=root'], { env, timeout: COMMAND_TIMEOUT_MS });
+        const end = Date.now() + 30_000;
+        while (Date.now() < end) {
+          const q = spawnSync('/usr/bin/squeue', ['-h', '-o', '%i'], { env, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
+          if (q.status === 0 && q.stdout.trim() === '') break;
+          await sleep(500);
+        }
         stopDaemons();
       },
     };

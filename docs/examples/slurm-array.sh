@@ -16,9 +16,9 @@ set -euo pipefail
 SHARDS=${SHARDS:-${SLURM_ARRAY_TASK_COUNT:?run as an array job}}
 PRESET=${PRESET:-protocol}
 OUT=${OUT:-results/$PRESET}
+read -ra options <<< "${OPTIONS:-}"           # OPTIONS split into words, never into file names
 # --resume makes a requeued or restarted task continue its own shard instead of starting over.
-# The log lists each run as it finishes. OPTIONS is split into words on purpose.
-# shellcheck disable=SC2086
-npx asymprop reproduce --preset "$PRESET" ${DATA_DIR:+--data-dir "$DATA_DIR"} \
+# The log lists each run as it finishes. npx --no: the asymprop installed here, never a download.
+npx --no asymprop reproduce --preset "$PRESET" ${DATA_DIR:+--data-dir "$DATA_DIR"} \
   --out "$OUT" --shard "${SLURM_ARRAY_TASK_ID}/${SHARDS}" --resume \
-  --workers "${SLURM_CPUS_PER_TASK:-2}" ${OPTIONS:-}
+  --workers "${SLURM_CPUS_PER_TASK:-2}" "${options[@]}"

@@ -68,11 +68,12 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
         --checkpoint-every N (checkpoint runs every N steps, so --resume continues them midway)
         --quiet (no progress on stderr; the report still goes to stdout)
 
-  asymprop report <results.jsonl ...> [--out DIR] [--title TEXT] [--quiet]
+  asymprop report <results.jsonl ...> [--out DIR] [--title TEXT] [--import FILE] [--quiet]
       Merge results files (e.g. shards) and render report.md, figures/ and the merged
       results.jsonl into --out [the current directory]; --title sets the report's heading
-      [asymprop reproduction]. It stops rather than replace a results.jsonl in --out that holds
-      runs not among the files merged.
+      [asymprop reproduction]. It names the grid's missing runs, and the shards that wrote none
+      (--import: the modules registering a user's methods that the grid ran). It stops rather
+      than replace a results.jsonl in --out that holds runs not among the files merged.
 
   asymprop --version | --help
 `;

@@ -130,11 +130,13 @@ export async function reproduceCommand(args: string[]): Promise<number> {
 
 /** `asymprop report <results.jsonl ...> --out DIR`: merge results files (shards) and render the report. */
 export async function reportCommand(args: string[]): Promise<number> {
+  // Modules that register a user's methods, so that the grid of a results file that names them can be rebuilt.
+  await importModules(scanOption(args, '--import'));
   const { values, positionals } = parseArgs({
     args,
     strict: true,
     allowPositionals: true,
-    options: { out: { type: 'string' }, title: { type: 'string' }, quiet: { type: 'boolean' } },
+    options: { out: { type: 'string' }, title: { type: 'string' }, quiet: { type: 'boolean' }, import: { type: 'string', multiple: true } },
   });
   if (positionals.length === 0) throw new ConfigError('results files', [], 'one or more results .jsonl files');
   const progress = new Progress(process.stderr, values.quiet === true);
@@ -174,9 +176,10 @@ export async function reportCommand(args: string[]): Promise<number> {
     progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
     // A shard that failed or has not finished shows up here, not only inside the report.
     for (const c of gridCoverage(records)) {
+      if (c.missing === null) progress.log(`asymprop: which runs of ${c.flags} are missing cannot be told: ${c.problem}`);
       if (c.missing === null || c.missing.length === 0) continue;
       const empty = c.shards.filter((s) => s.present === 0).map((s) => `${s.index}/${s.count}`);
-      progress.log(`asymprop: ${c.missing.length} of the ${c.runs} runs of --preset ${c.flags.replace(/^--preset /, '')} are missing${empty.length ? ` (shard${empty.length === 1 ? '' : 's'} ${empty.join(', ')} wrote none)` : ''}; the report lists them`);
+      progress.log(`asymprop: ${c.missing.length} of the ${c.runs} runs of ${c.flags} are missing${empty.length ? ` (shard${empty.length === 1 ? '' : 's'} ${empty.join(', ')} wrote none)` : ''}; the report lists them`);
     }
   } finally {
     lock?.release();

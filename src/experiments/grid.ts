@@ -325,8 +325,15 @@ export interface GridIdentity {
 /** The {@link GridIdentity} of a grid (of one of its shards), or null for a grid made with a `filter`. */
 export function gridIdentity(preset: Preset, options: GridOptions, runs: number, shard?: { index: number; count: number }): GridIdentity | null {
   if (options.filter) return null;
+  // The same grid spelled two ways (`--only sign,main`, `--epochs 3` on a 3-epoch preset) is one identity.
+  const spec = PRESET_SPECS[preset];
   const kept: Record<string, unknown> = {};
-  for (const key of ['dataset', 'seeds', 'epochs', 'only', 'optimizer', 'methods'] as const) if (options[key] !== undefined) kept[key] = options[key];
+  if (options.dataset !== undefined && options.dataset !== spec.dataset) kept['dataset'] = options.dataset;
+  if (options.seeds !== undefined && options.seeds.join() !== spec.seeds.join()) kept['seeds'] = [...options.seeds];
+  if (options.epochs !== undefined && options.epochs !== spec.epochs) kept['epochs'] = options.epochs;
+  if (options.only !== undefined && PARTS.some((p) => !options.only!.includes(p))) kept['only'] = PARTS.filter((p) => options.only!.includes(p));
+  if (options.optimizer !== undefined) kept['optimizer'] = options.optimizer;
+  if (options.methods !== undefined) kept['methods'] = [...options.methods];
   return { preset, options: kept as GridIdentity['options'], runs, ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}) };
 }
 

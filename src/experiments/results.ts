@@ -207,17 +207,18 @@ function gridProblem(g: unknown): string | null {
   if (!isObject(g)) return 'is not an object { preset, options, runs, shard? }';
   if (!(PRESETS as readonly unknown[]).includes(g['preset'])) return `.preset ${JSON.stringify(g['preset'])} is not one of ${PRESETS.join(', ')}`;
   if (!Number.isInteger(g['runs']) || (g['runs'] as number) < 1) return `.runs ${JSON.stringify(g['runs'])} is not a positive integer`;
+  const runs = g['runs'] as number;
   const s = g['shard'];
-  if (s !== undefined && !(isObject(s) && Number.isInteger(s['index']) && Number.isInteger(s['count']) && (s['index'] as number) >= 1 && (s['index'] as number) <= (s['count'] as number))) return `.shard ${JSON.stringify(s)} is not { index, count } with 1 ≤ index ≤ count`;
+  if (s !== undefined && !(isObject(s) && Number.isInteger(s['index']) && Number.isInteger(s['count']) && (s['index'] as number) >= 1 && (s['index'] as number) <= (s['count'] as number) && (s['count'] as number) <= runs)) return `.shard ${JSON.stringify(s)} is not { index, count } with 1 ≤ index ≤ count ≤ runs`;
   const o = g['options'];
   if (!isObject(o)) return '.options is not an object';
   for (const [k, v] of Object.entries(o)) {
     const ok = k === 'dataset' ? (DATASETS as readonly unknown[]).includes(v)
       : k === 'optimizer' ? (OPTIMIZERS as readonly unknown[]).includes(v)
-        : k === 'epochs' ? Number.isInteger(v)
-          : k === 'seeds' ? Array.isArray(v) && v.every(Number.isInteger)
-            : k === 'only' ? Array.isArray(v) && v.every((p) => (PARTS as readonly unknown[]).includes(p))
-              : k === 'methods' ? Array.isArray(v) && v.every((m) => typeof m === 'string' && NAME.test(m))
+        : k === 'epochs' ? Number.isInteger(v) && (v as number) >= 1
+          : k === 'seeds' ? Array.isArray(v) && v.length >= 1 && v.length <= runs && v.every(Number.isInteger)
+            : k === 'only' ? Array.isArray(v) && v.length >= 1 && v.every((p) => (PARTS as readonly unknown[]).includes(p))
+              : k === 'methods' ? Array.isArray(v) && v.length >= 1 && v.length <= runs && v.every((m) => typeof m === 'string' && NAME.test(m))
                 : false;
     if (!ok) return `.options.${k} ${JSON.stringify(v)} is not a valid grid option`;
   }

@@ -19,6 +19,8 @@ export interface GridCoverage {
   readonly problem: string | null;
   /** Per shard, when the records came from shards of one count: how many of its runs are present. */
   readonly shards: readonly { index: number; count: number; runs: number; present: number }[];
+  /** The shard counts the records came from (1: unsharded), when more than one. */
+  readonly mixedCounts: readonly number[];
 }
 
 const keyOf = (g: GridIdentity): string => JSON.stringify([g.preset, g.options, g.runs]);
@@ -40,10 +42,10 @@ export function gridCoverage(records: readonly ResultRecord[]): GridCoverage[] {
     try {
       ids = gridFor(grid.preset, grid.options).map((r) => r.id);
     } catch (e) {
-      return { flags, runs: grid.runs, missing: null, problem: (e as Error).message, shards: [] };
+      return { flags, runs: grid.runs, missing: null, problem: (e as Error).message, shards: [], mixedCounts: [] };
     }
     if (ids.length !== grid.runs) {
-      return { flags, runs: grid.runs, missing: null, problem: `this version of asymprop makes ${ids.length} runs of it, the records' ${grid.runs}`, shards: [] };
+      return { flags, runs: grid.runs, missing: null, problem: `this version of asymprop makes ${ids.length} runs of it, the records' ${grid.runs}`, shards: [], mixedCounts: [] };
     }
     // Shards are reported when every record of the grid came from shards of one count.
     const count = counts.size === 1 ? [...counts][0]! : 1;
@@ -53,6 +55,7 @@ export function gridCoverage(records: readonly ResultRecord[]): GridCoverage[] {
           return { index: i + 1, count, runs: own.length, present: own.filter((id) => have.has(id)).length };
         })
       : [];
-    return { flags, runs: grid.runs, missing: ids.filter((id) => !have.has(id)), problem: null, shards };
+    const mixedCounts = counts.size > 1 ? [...counts].sort((a, b) => a - b) : [];
+    return { flags, runs: grid.runs, missing: ids.filter((id) => !have.has(id)), problem: null, shards, mixedCounts };
   });
 }

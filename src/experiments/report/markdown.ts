@@ -128,7 +128,7 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
   // tables' shape suggest it.
   const coverage = gridCoverage(rs);
   if (coverage.length > 0) lines.push(...coverage.flatMap(coverageLines));
-  else if (expectedCells > 0) lines.push(`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`);
+  if (coverage.every((c) => c.missing === null) && expectedCells > 0) lines.push(`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`);
   const unplaced = a.settings.reduce((n, s) => n + s.unplaced, 0);
   if (unplaced > 0) lines.push(`- Runs in no table (outside the grid's parts): ${unplaced}`);
   if (a.duplicates.length > 0) lines.push(`- Duplicate ids dropped (first kept): ${a.duplicates.length}`);
@@ -142,7 +142,7 @@ const MISSING_LISTED = 10;
 function coverageLines(c: GridCoverage): string[] {
   const grid = `\`asymprop reproduce ${c.flags}\``;
   if (c.missing === null) return [`- Grid ${grid} (${c.runs} runs): which of its runs are missing cannot be told here: ${inlineText(c.problem ?? '')}`];
-  const shards = c.shards.length === 0 ? '' : `; by shard: ${c.shards.map((s) => `${s.index}/${s.count} ${s.present === s.runs ? `complete (${s.runs} runs)` : s.present === 0 ? `**none of its ${s.runs} runs** (failed, still running, or its file not given)` : `${s.present} of ${s.runs} runs`}`).join(', ')}`;
+  const shards = c.mixedCounts.length > 0 ? `; from shards of ${c.mixedCounts.map((n) => (n === 1 ? 'an unsharded run' : `${n} shards`)).join(' and ')}` : c.shards.length === 0 ? '' : `; by shard: ${c.shards.map((s) => `${s.index}/${s.count} ${s.present === s.runs ? `complete (${s.runs} runs)` : s.present === 0 ? `**none of its ${s.runs} runs** (failed, still running, or its file not given)` : `${s.present} of ${s.runs} runs`}`).join(', ')}`;
   if (c.missing.length === 0) return [`- Grid: ${grid}, all ${c.runs} runs present${shards}`];
   const named = c.missing.slice(0, MISSING_LISTED).map((id) => `  - missing: ${inlineText(id)}`);
   const more = c.missing.length > MISSING_LISTED ? [`  - … and ${c.missing.length - MISSING_LISTED} more`] : [];

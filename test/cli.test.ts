@@ -103,7 +103,12 @@ describe('asymprop train', () => {
     [['reproduce', '--optimizer', 'lbfgs', '--dry-run'], /invalid optimizer: "lbfgs"/],
     [['train', '--depth', '8'], /invalid depth: 8 \(allowed: no depth: only --arch resnet/],
     [['train', '--dataset', 'imagenet'], /invalid dataset: "imagenet"/],
-    [['train', '--bogus'], /Unknown option '--bogus'/],
+    [['train', '--bogus'], /unknown option --bogus for asymprop train\nRun "asymprop train --help" for its options/],
+    [['train', '--epoch', '1'], /unknown option --epoch for asymprop train \(did you mean --epochs\?\)/],
+    [['reproduce', '--preset', 'quick', '--worker', '2'], /unknown option --worker for asymprop reproduce \(did you mean --workers\?\)/],
+    [['report', 'r.jsonl', '--titel', 'x'], /unknown option --titel for asymprop report \(did you mean --title\?\)/],
+    [['demo', '--seeed', '2'], /unknown option --seeed for asymprop demo \(did you mean --seed\?\)/],
+    [['train', '--epochs', '0'], /Run "asymprop train --help" for its options/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ];
   for (const [args, message] of bad) {
@@ -173,6 +178,25 @@ describe('asymprop reproduce --dry-run', () => {
     });
     expect(shards.map((r) => listed(r.stdout).ids.length)).toEqual([78, 77, 77]);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('asymprop <command> --help', () => {
+  for (const command of ['demo', 'train', 'reproduce', 'report']) {
+    it(`asymprop ${command} --help and -h print that command's own section, exit 0`, () => {
+      for (const flag of ['--help', '-h']) {
+        const r = cli(command, flag);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.startsWith(`  asymprop ${command}`)).toBe(true);
+        expect(r.stdout).not.toMatch(new RegExp(`^ {2}asymprop (?!${command})[a-z]+`, 'm'));
+        expect(r.stdout).toContain('Every command: asymprop --help');
+      }
+    });
+  }
+  it('help comes before any other option, valid or not', () => {
+    const r = cli('reproduce', '--preset', 'nope', '--bogus', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--shard i/n');
   });
 });
 

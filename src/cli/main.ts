@@ -78,8 +78,59 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
   asymprop --version | --help
 `;
 
+const COMMANDS = ['demo', 'train', 'reproduce', 'report'] as const;
+
+/** The usage text's section of one command: from its "  asymprop <command>" line to the next command's. */
+function commandUsage(command: string): string | null {
+  const lines = usage().split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  asymprop ${command} `) || l === `  asymprop ${command}`);
+  if (start < 0) return null;
+  let end = lines.findIndex((l, i) => i > start && /^ {2}asymprop /.test(l));
+  if (end < 0) end = lines.length;
+  while (end > start && lines[end - 1]!.trim() === '') end--;
+  return lines.slice(start, end).join('\n');
+}
+
+/** The option nearest to an unknown one among a command's: a unique prefix match, or within 2 edits. */
+function nearestOption(unknown: string, known: readonly string[]): string | null {
+  const prefixed = known.filter((k) => k.startsWith(unknown) || unknown.startsWith(k));
+  if (prefixed.length === 1) return prefixed[0]!;
+  let best: string | null = null, bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(unknown, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** What to tell a user whose command line was refused: the error, the nearest option, where the list is. */
+function usageError(err: Error & { code?: string }, command: string | undefined): string {
+  const known = command && (COMMANDS as readonly string[]).includes(command);
+  const where = known ? `Run "asymprop ${command} --help" for its options.` : 'Run "asymprop --help" for the options.';
+  const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(err.message)?.[1] : undefined;
+  if (unknown === undefined) return `asymprop: ${err.message}\n${where}\n`;
+  const flags = known ? [...new Set([...(commandUsage(command)!.matchAll(/--[a-z][a-z-]*/g))].map((m) => m[0]))] : [];
+  const near = nearestOption(unknown, flags);
+  return `asymprop: unknown option ${unknown}${known ? ` for asymprop ${command}` : ''}${near ? ` (did you mean ${near}?)` : ''}\n${where}\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Every command has its own help: `asymprop train --help`, `asymprop report -h`.
+  if ((COMMANDS as readonly string[]).includes(command!) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${commandUsage(command!)}\n\nEvery command: asymprop --help\n`);
+    return 0;
+  }
   switch (command) {
     case 'train':
       return trainCommand(rest);
@@ -129,7 +180,6 @@ const TRAIN_OPTIONS = {
   resume: { type: 'boolean' },
   'on-divergence': { type: 'string' },
   threads: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 async function trainCommand(args: string[]): Promise<number> {
@@ -143,10 +193,6 @@ async function trainCommand(args: string[]): Promise<number> {
     allowPositionals: false,
     options,
   });
-  if (values.help) {
-    process.stdout.write(usage());
-    return 0;
-  }
   const config = resolveRunConfig({
     arch: values.arch as Architecture | undefined,
     depth: intOption('depth', values.depth, true),
@@ -250,7 +296,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`asymprop: ${err.message}\n`);
       process.exitCode = 3;
     } else if (e instanceof AsympropError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`asymprop: ${err.message}\nRun "asymprop --help" for the options.\n`);
+      process.stderr.write(usageError(err, process.argv[2]));
       process.exitCode = 2;
     } else {
       process.stderr.write(`asymprop: internal error: ${err.stack ?? String(e)}\n`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { demoTables } from '../src/cli/demo.js';
+import { formatLoss } from '../src/cli/table.js';
 import type { RunResult } from '../src/experiments/run.js';
 
 // These tests drive the built command line (npm test builds dist/ first), as a user would.
@@ -178,6 +179,13 @@ describe('asymprop reproduce --dry-run', () => {
     });
     expect(shards.map((r) => listed(r.stdout).ids.length)).toEqual([78, 77, 77]);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('losses printed for people', () => {
+  it('keep four decimals while small and switch to three significant digits when huge (never 14 integer digits or e+24 with 16)', () => {
+    expect([0.123456, 2.302585, 999.99999, 12345.678, 90761339055319.1563, 4.5968698546627265e24, -2e7].map(formatLoss)).toEqual(['0.1235', '2.3026', '1000.0000', '12345.68', '9.076e+13', '4.597e+24', '-2.000e+7']);
+    expect([NaN, Infinity, -Infinity].map(formatLoss)).toEqual(['NaN', '∞', '−∞']);
   });
 });
 

@@ -13,6 +13,7 @@ import { methods } from '../feedback/registry.js';
 import { intOption, joinNegativeValues, parallelOption, methodOptionsFrom, methodOptionTable, numberOption, scanOption } from './args.js';
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
+import { formatLoss } from './table.js';
 import { useThreads } from '../tensor/nodeThreads.js';
 
 const usage = (): string => `asymprop: neural networks with asymmetric feedback (Liao, Leibo & Poggio, AAAI 2016)
@@ -238,10 +239,10 @@ async function trainCommand(args: string[]): Promise<number> {
     ...(checkpointPath !== undefined ? { checkpointEvery: checkpointEvery ?? Number.MAX_SAFE_INTEGER, onCheckpoint: (source) => saveCheckpoint(checkpointPath, source) } : {}),
     onDivergence: onDivergence === 'error' ? 'throw' : 'stop',
     onBatch: (epoch, step, steps, loss) =>
-      progress.update(`epoch ${epoch}/${config.epochs} ${bar(step / steps)} loss ${loss.toFixed(4)}`),
+      progress.update(`epoch ${epoch}/${config.epochs} ${bar(step / steps)} loss ${formatLoss(loss)}`),
     onEpoch: (r) =>
       progress.log(
-        `epoch ${r.epoch}/${config.epochs}  lr ${r.lr.toPrecision(2)}  train loss ${r.trainLoss.toFixed(4)}  ` +
+        `epoch ${r.epoch}/${config.epochs}  lr ${r.lr.toPrecision(2)}  train loss ${formatLoss(r.trainLoss)}  ` +
           `train acc ${(r.trainAccuracy * 100).toFixed(2)}%  test acc ${(r.testAccuracy * 100).toFixed(2)}%  (${r.seconds.toFixed(1)} s)`,
       ),
   });

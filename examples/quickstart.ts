@@ -1,4 +1,4 @@
-// The README's API tour, runnable: `npx tsx examples/quickstart.ts` or, after `npm run build`,
+// The README's API tour, runnable: `npm run example examples/quickstart.ts` or, after `npm run build`,
 // through the test suite (test/examples.test.ts runs it with a small epoch count).
 import { Rng, SGD, batchManhattan, brsf, mlp, protocolSchedule, randomFeedback, train, usf } from 'asymprop';
 import { splitEmbeddedMnist } from 'asymprop/node';

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { feedbackFromSpec, Rng, Dense } from '../src/index.js';
 import { checkCustomStrategy, shuffledMagnitudes } from '../examples/custom-strategy.js';
@@ -23,5 +26,17 @@ describe('examples run as documented', () => {
     b.weight.value.data.set(a.weight.value.data);
     b.feedback.loadState(JSON.parse(JSON.stringify(a.feedback.state())));
     expect(b.feedback.matrix(b.weight.value)!.data).toEqual(a.feedback.matrix(a.weight.value)!.data);
+  });
+
+  it('the README\'s command runs an example in a shell with no terminal: npm run example (tsx from the devDependencies, nothing fetched)', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string>; devDependencies: Record<string, string> };
+    expect(pkg.scripts['example']).toBe('npm run build --silent && tsx');
+    expect(pkg.devDependencies['tsx']).toBeDefined();
+    expect(readFileSync(`${root}README.md`, 'utf8')).toContain('npm run example examples/quickstart.ts');
+    // The script's tsx, on the build npm test made (its own build step would remove dist/ under the other tests).
+    const r = spawnSync(`${root}node_modules/.bin/tsx`, ['examples/custom-strategy.ts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/customParamsOk: true/);
   });
 });

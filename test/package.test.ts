@@ -314,6 +314,36 @@ console.log(name, shape, accuracy);
   });
 });
 
+describe('TypeScript consumers of the subpath entries', () => {
+  // `asymprop/node` and `asymprop/report` resolve through "exports" under node16/nodenext and
+  // bundler resolution, and through "typesVersions" under node10, the resolution of
+  // `--module commonjs` (TS2307 there before it existed).
+  const settings: Record<string, string[]> = {
+    node16: ['--module', 'node16', '--moduleResolution', 'node16'],
+    bundler: ['--module', 'esnext', '--moduleResolution', 'bundler'],
+    'default (node10)': ['--module', 'commonjs'],
+  };
+  for (const [name, flags] of Object.entries(settings)) {
+    it(`type-checks imports of asymprop, asymprop/node and asymprop/report under ${name} resolution`, () => {
+      writeFileSync(
+        join(project, 'subpaths.ts'),
+        `import { Rng } from 'asymprop';
+import { splitEmbeddedMnist } from 'asymprop/node';
+import { renderReport } from 'asymprop/report';
+
+const split: (typeof splitEmbeddedMnist) = splitEmbeddedMnist;
+const render: (typeof renderReport) = renderReport;
+// @ts-expect-error the subpath's exports are typed, not any
+const wrong: number = splitEmbeddedMnist;
+console.log(new Rng(1), split, render, wrong);
+`,
+      );
+      const r = npx(['tsc', '--noEmit', '--strict', '--target', 'es2022', ...flags, 'subpaths.ts'], project);
+      expect(r.status, `tsc reported:\n${r.stdout}\n${r.stderr}`).toBe(0);
+    });
+  }
+});
+
 describe('the asymprop bin', () => {
   it('prints the package version', () => {
     const r = npx(['asymprop', '--version'], project);

@@ -16,7 +16,12 @@ const DIVERGED_MARK = '✕';
 export interface Figure {
   readonly name: string;
   readonly caption: string;
-  readonly spec: TopLevelSpec;
+  /**
+   * Its Vega-Lite specification (a vega-lite `TopLevelSpec`, built typed as one). Typed as an
+   * object here so that the shipped declarations never name vega-lite's types, which TypeScript
+   * cannot resolve under node10 resolution (vega-lite declares them only in "exports").
+   */
+  readonly spec: object;
 }
 
 /** Renames Vega's process-wide clip and gradient ids by order of appearance, so output never depends on what was drawn before. */
@@ -29,8 +34,8 @@ function normaliseIds(svg: string): string {
   return svg.replace(/(id="|url\(#)((?:clip|gradient_|p_gradient_)\d+)/g, (all, pre: string, id: string) => (ids.has(id) ? `${pre}${ids.get(id)}` : all));
 }
 
-export async function toSvg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none', logLevel: vega.Error });
+export async function toSvg(spec: object): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec as TopLevelSpec).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return normaliseIds(await view.toSVG());
   } finally {

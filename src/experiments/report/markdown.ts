@@ -68,6 +68,8 @@ export function tableMarkdown(t: Table): string[] {
     const names = t.missingCells.length <= 10 ? ` (${t.missingCells.join('; ')})` : '';
     lines.push(`Missing: ${t.missingCells.length} of ${t.rows.length * t.cols.length} cells${names}; ${t.missingRuns} of ${t.expectedRuns} expected runs (learning rate × seed).`, '');
   }
+  // With one learning rate per row the table by learning rate would repeat the one above.
+  if (t.rows.every((row) => (t.rowLrs.get(row)?.length ?? 0) <= 1)) return lines;
   lines.push('Every learning rate (mean (per-seed values); the best of each cell in bold):', '');
   lines.push(mdRow([t.corner.replace(' \\', ', lr \\'), ...t.colLabels]), mdRow([t.corner, ...t.colLabels].map(() => '---')));
   for (const row of t.rows) {
@@ -128,7 +130,13 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
   // tables' shape suggest it.
   const coverage = gridCoverage(rs);
   if (coverage.length > 0) lines.push(...coverage.flatMap(coverageLines));
-  if (coverage.every((c) => c.missing === null) && expectedCells > 0) lines.push(`- Missing: ${missingCells} of ${expectedCells} expected-looking cells have no run, and ${missingRuns} of ${expectedRuns} expected runs are absent (expected: every row and column of each table present, at the learning rates and seeds seen in these results)`);
+  // Without their grid, the tables' shape is the only clue: a row and a column that both have runs
+  // should meet in a cell with runs, at every learning rate and seed seen.
+  if (coverage.every((c) => c.missing === null) && expectedCells > 0) {
+    lines.push(missingCells + missingRuns === 0
+      ? `- Missing: nothing that the tables show (every cell has a run, at every learning rate and seed seen in these results)`
+      : `- Missing: ${missingCells} table cell${missingCells === 1 ? '' : 's'} without a run; ${missingRuns} of the ${expectedRuns} runs that the tables' rows, columns, learning rates and seeds imply are absent`);
+  }
   const unplaced = a.settings.reduce((n, s) => n + s.unplaced, 0);
   if (unplaced > 0) lines.push(`- Runs in no table (outside the grid's parts): ${unplaced}`);
   if (a.duplicates.length > 0) lines.push(`- Duplicate ids dropped (first kept): ${a.duplicates.length}`);

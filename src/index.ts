@@ -72,5 +72,5 @@ export { feedbackAt, type FeedbackChoice } from './models/common.js';
 export { GradCheckError, assertGradCheck, gradCheck, type GradCheckOptions, type GradCheckResult, type GradMismatch } from './check/gradCheck.js';
 export { ARCHITECTURES, DATASETS, DEFAULT_RESNET_DEPTH, OPTIMIZERS, PROTOCOL_DEFAULTS, archLabel, configDifferences, defaultLr, resolveRunConfig, runLabel, strategyOf, type Architecture, type DatasetName, type OptimizerName, type RunConfig } from './experiments/config.js';
 export { runExperiment, type RunCallbacks, type RunResult } from './experiments/run.js';
-export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, gridFlags, gridFor, gridIdentity, normalisationOf, parseShard, runId, shardOf, type GridIdentity, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
+export { FLIPS, LR_GRID, MAGNITUDES, METHODS, NORMALISATIONS, PARTS, PRESETS, GRID_IDENTITY_OPTIONS, gridFlags, gridFor, gridIdentity, normalisationOf, parseShard, runId, shardOf, type GridIdentity, type GridOptions, type GridRun, type NormalisationName, type Part, type Preset } from './experiments/grid.js';
 export { RESULTS_FORMAT, mergeRecords, parseResults, toRecord, type ParsedResults, type ResultRecord } from './experiments/results.js';

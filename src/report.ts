@@ -6,6 +6,6 @@
  * @packageDocumentation
  * @module asymprop/report
  */
-export { FINDING_THRESHOLDS, analyseResults, renderReport, spearman, type Cell, type Finding, type LrResult, type RenderedReport, type ReportOptions, type ResultsAnalysis, type SeedRun, type Setting, type Table, type Verdict } from './experiments/report/index.js';
+export { FINDING_THRESHOLDS, analyseResults, gridCoverage, renderReport, spearman, type GridCoverage, type Cell, type Finding, type LrResult, type RenderedReport, type ReportOptions, type ResultsAnalysis, type SeedRun, type Setting, type Table, type Verdict } from './experiments/report/index.js';
 export { resultsJsonl, writeFileAtomic, writeReport, type WrittenReport } from './experiments/writeReport.js';
 export { protocolDeviations } from './experiments/report/deviations.js';

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import { gridFor, shardOf } from '../dist/experiments/grid.js';
 import { parseResults, type ResultRecord } from '../dist/experiments/results.js';
 import { resultsFile } from '../dist/experiments/reproduce.js';
-import { CLUSTER_MISSING, ENDED, startCluster, type Cluster } from './slurm.js';
+import { CLUSTER_MISSING, ENDED, startCluster, until, type Cluster } from './slurm.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const DOC = readFileSync(join(REPO, 'docs', 'cluster.md'), 'utf8');
@@ -98,12 +98,10 @@ describe.sequential('the grid as a Slurm array job, as docs/cluster.md shows it'
     // Task 2 runs once task 1 is done (each task takes both of the node's 2 CPUs), so the
     // checkpoints on disk are its own. Cancel it when it has finished two runs and is midway
     // through another, with a checkpoint on disk.
-    const end = Date.now() + 10 * MINUTES;
-    while (!(lines(shardFile(2)) >= 2 && checkpoints() > 0)) {
-      if (Date.now() > end) throw new Error(`task 2 did not get going: ${JSON.stringify(c.tasks(job))}`);
+    await until('task 2 to be midway', 10 * MINUTES, () => {
       if (c.tasks(job)?.find((t) => t.task === '2' && ENDED.includes(t.state))) throw new Error(`task 2 ended before it could be cancelled: ${JSON.stringify(c.tasks(job))}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+      return lines(shardFile(2)) >= 2 && checkpoints() > 0;
+    }, () => JSON.stringify(c.tasks(job)));
     c.run('/usr/bin/scancel', [`${job}_2`], project);
     const first = await c.wait(job, 10 * MINUTES);
     expect(first.map((t) => [t.task, t.state])).toEqual([['1', 'COMPLETED'], ['2', 'CANCELLED'], ['3', 'COMPLETED']]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunConfig } from '../src/experiments/config.js';
-import { gridFor, normalisationOf, runId, type GridRun } from '../src/experiments/grid.js';
+import { gridFor, normalisationOf, runId, shardOf, type GridRun } from '../src/experiments/grid.js';
 import { analyseResults, renderReport, spearman, type Finding, type RenderedReport } from '../src/experiments/report/index.js';
 import { RESULTS_FORMAT, parseResults, type ResultRecord } from '../src/experiments/results.js';
 import { writeReport } from '../src/experiments/writeReport.js';
@@ -458,7 +458,7 @@ describe('a report says what is missing plainly and repeats nothing', () => {
 describe('the missing runs of a grid whose records name it', () => {
   // The quick preset, 1 epoch, split into 3 shards; shard 3 wrote nothing and shard 2 lost a run.
   const grid = gridFor('quick', { epochs: 1 });
-  const shard = (i: number) => grid.filter((_, k) => k % 3 === i - 1);
+  const shard = (i: number) => shardOf(grid, { index: i, count: 3 });
   const named = (i: number) => shard(i).map((run) => ({ ...record(run, 90), grid: { preset: 'quick' as const, options: { epochs: 1 }, runs: grid.length, shard: { index: i, count: 3 } } }));
   const header = async (records: ResultRecord[]) => (await renderReport(records)).markdown.split('\n## ')[0]!;
 

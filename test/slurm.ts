@@ -73,7 +73,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, timeoutMs: number, done: () => boolean, log: () => string): Promise<void> {
+/** Polls `done` every 200 ms until it is true; throws after `timeoutMs`, with `log()` in the message. */
+export async function until(what: string, timeoutMs: number, done: () => boolean, log: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${log()}`);

@@ -8,7 +8,6 @@ import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } 
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
-import { gridCoverage } from '../experiments/report/coverage.js';
 import { intOption, parallelOption, scanOption } from './args.js';
 import { lockFile } from '../io/files.js';
 import { importModules } from '../experiments/imports.js';
@@ -175,7 +174,7 @@ export async function reportCommand(args: string[]): Promise<number> {
     const written = await writeReport(out, records, { title: values.title ?? 'asymprop reproduction', command: `asymprop report ${shellWords(args)}`, machine: machineDescription() });
     progress.log(`report: ${written.report} (${records.length} runs from ${positionals.length} files)`);
     // A shard that failed or has not finished shows up here, not only inside the report.
-    for (const c of gridCoverage(records)) {
+    for (const c of written.coverage) {
       if (c.missing === null) progress.log(`asymprop: which runs of ${c.flags} are missing cannot be told: ${c.problem}`);
       if (c.missing === null || c.missing.length === 0) continue;
       const empty = c.shards.filter((s) => s.present === 0).map((s) => `${s.index}/${s.count}`);

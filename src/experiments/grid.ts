@@ -300,6 +300,9 @@ export function shardOf<T>(runs: readonly T[], shard: { index: number; count: nu
   return runs.filter((_, i) => i % shard.count === shard.index - 1);
 }
 
+/** The {@link GridOptions} that shape a grid's run list, and so its identity; each is also the name of its `reproduce` flag. */
+export const GRID_IDENTITY_OPTIONS = ['dataset', 'seeds', 'epochs', 'only', 'optimizer', 'methods'] as const;
+
 /**
  * What a grid's results need to know about the grid they came from, so that a report of them can
  * tell which runs are missing: the preset, the options that shape its run list, how many runs it
@@ -310,7 +313,7 @@ export interface GridIdentity {
   /** The preset. */
   readonly preset: Preset;
   /** The options that shape its run list (those given; defaults left out). */
-  readonly options: Pick<GridOptions, 'dataset' | 'seeds' | 'epochs' | 'only' | 'optimizer' | 'methods'>;
+  readonly options: Pick<GridOptions, (typeof GRID_IDENTITY_OPTIONS)[number]>;
   /** How many runs the whole grid has (every shard together). */
   readonly runs: number;
   /** The shard the records came from (1-based), if any. */
@@ -339,14 +342,10 @@ export function gridIdentity(preset: Preset, options: GridOptions, runs: number,
 
 /** The grid's options as `asymprop reproduce` flags, e.g. `--preset quick --epochs 1`. */
 export function gridFlags(grid: Pick<GridIdentity, 'preset' | 'options'>): string {
-  const o = grid.options;
-  return [
-    `--preset ${grid.preset}`,
-    ...(o.dataset !== undefined ? [`--dataset ${o.dataset}`] : []),
-    ...(o.seeds !== undefined ? [`--seeds ${o.seeds.join(',')}`] : []),
-    ...(o.epochs !== undefined ? [`--epochs ${o.epochs}`] : []),
-    ...(o.only !== undefined ? [`--only ${o.only.join(',')}`] : []),
-    ...(o.optimizer !== undefined ? [`--optimizer ${o.optimizer}`] : []),
-    ...(o.methods !== undefined ? [`--methods ${o.methods.join(',')}`] : []),
-  ].join(' ');
+  const flags = [`--preset ${grid.preset}`];
+  for (const key of GRID_IDENTITY_OPTIONS) {
+    const value: unknown = grid.options[key];
+    if (value !== undefined) flags.push(`--${key} ${Array.isArray(value) ? value.join(',') : String(value)}`);
+  }
+  return flags.join(' ');
 }

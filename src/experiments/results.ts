@@ -2,7 +2,7 @@ import { DataFormatError } from '../errors.js';
 import { isStrategyName } from '../feedback/define.js';
 import type { FeedbackStats } from '../feedback/stats.js';
 import { ARCHITECTURES, DATASETS, OPTIMIZERS, type RunConfig } from './config.js';
-import { PARTS, PRESETS, type GridIdentity, type Part } from './grid.js';
+import { GRID_IDENTITY_OPTIONS, PARTS, PRESETS, type GridIdentity, type Part } from './grid.js';
 import type { RunResult } from './run.js';
 
 /** The format tag of every line of a results file. */
@@ -212,15 +212,18 @@ function gridProblem(g: unknown): string | null {
   if (s !== undefined && !(isObject(s) && Number.isInteger(s['index']) && Number.isInteger(s['count']) && (s['index'] as number) >= 1 && (s['index'] as number) <= (s['count'] as number) && (s['count'] as number) <= runs)) return `.shard ${JSON.stringify(s)} is not { index, count } with 1 ≤ index ≤ count ≤ runs`;
   const o = g['options'];
   if (!isObject(o)) return '.options is not an object';
+  // A list longer than the grid's runs cannot have made it: bounded, so a report never builds a huge grid.
+  const list = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.length >= 1 && v.length <= runs && v.every(item);
+  const valid: Record<(typeof GRID_IDENTITY_OPTIONS)[number], (v: unknown) => boolean> = {
+    dataset: (v) => (DATASETS as readonly unknown[]).includes(v),
+    seeds: (v) => list(v, Number.isInteger),
+    epochs: (v) => Number.isInteger(v) && (v as number) >= 1,
+    only: (v) => list(v, (p) => (PARTS as readonly unknown[]).includes(p)),
+    optimizer: (v) => (OPTIMIZERS as readonly unknown[]).includes(v),
+    methods: (v) => list(v, (m) => typeof m === 'string' && NAME.test(m)),
+  };
   for (const [k, v] of Object.entries(o)) {
-    const ok = k === 'dataset' ? (DATASETS as readonly unknown[]).includes(v)
-      : k === 'optimizer' ? (OPTIMIZERS as readonly unknown[]).includes(v)
-        : k === 'epochs' ? Number.isInteger(v) && (v as number) >= 1
-          : k === 'seeds' ? Array.isArray(v) && v.length >= 1 && v.length <= runs && v.every(Number.isInteger)
-            : k === 'only' ? Array.isArray(v) && v.length >= 1 && v.every((p) => (PARTS as readonly unknown[]).includes(p))
-              : k === 'methods' ? Array.isArray(v) && v.length >= 1 && v.length <= runs && v.every((m) => typeof m === 'string' && NAME.test(m))
-                : false;
-    if (!ok) return `.options.${k} ${JSON.stringify(v)} is not a valid grid option`;
+    if (!(GRID_IDENTITY_OPTIONS as readonly string[]).includes(k) || !valid[k as keyof typeof valid](v)) return `.options.${k} ${JSON.stringify(v)} is not a valid grid option`;
   }
   return null;
 }

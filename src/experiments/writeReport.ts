@@ -8,7 +8,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { FileError } from '../errors.js';
 import { reasonOf, toFileError } from '../io/files.js';
 import { join } from 'node:path';
-import { renderReport, type ReportOptions } from './report/index.js';
+import { renderReport, type RenderedReport, type ReportOptions } from './report/index.js';
 import { mergeRecords, type ResultRecord } from './results.js';
 
 /** What {@link writeReport} wrote. */
@@ -25,6 +25,8 @@ export interface WrittenReport {
   readonly records: ResultRecord[];
   /** Ids that appeared more than once (the first record was kept). */
   readonly duplicates: string[];
+  /** Which runs of each grid the records name they hold (the report's "Missing" lines). */
+  readonly coverage: RenderedReport['coverage'];
 }
 
 /** Writes `text` to `path` atomically: a temporary file beside it, flushed, then renamed over it. */
@@ -81,7 +83,7 @@ export function resultsJsonl(records: readonly ResultRecord[]): {
  * ```
  */
 export async function writeReport(dir: string, records: readonly ResultRecord[], options: ReportOptions = {}): Promise<WrittenReport> {
-  const { markdown, figures } = await renderReport(records, options);
+  const { markdown, figures, coverage } = await renderReport(records, options);
   const results = resultsJsonl(records);
   const figuresDir = join(dir, 'figures');
   try {
@@ -104,5 +106,5 @@ export async function writeReport(dir: string, records: readonly ResultRecord[],
   await put(resultsPath, results.text);
   const reportPath = join(dir, 'report.md');
   await put(reportPath, markdown);
-  return { report: reportPath, results: resultsPath, figures: figurePaths, files, records: results.records, duplicates: results.duplicates };
+  return { report: reportPath, results: resultsPath, figures: figurePaths, files, records: results.records, duplicates: results.duplicates, coverage };
 }

@@ -3,6 +3,7 @@
  * schedule), a table per part of the grid with every cell's runs and best learning rate, and the
  * findings judged from them.
  */
+import { gridCoverage, type GridCoverage } from './coverage.js';
 import { methods } from '../../feedback/registry.js';
 import { ARCHITECTURES } from '../config.js';
 import { MAGNITUDES, METHODS, normalisationOf } from '../grid.js';
@@ -124,6 +125,8 @@ export interface ResultsAnalysis {
   readonly records: readonly ResultRecord[];
   /** Ids that appeared more than once, each listed once, sorted (the first record was kept). */
   readonly duplicates: readonly string[];
+  /** For every grid the records name, which of its runs they hold ({@link gridCoverage}; none for older records). */
+  readonly coverage: readonly GridCoverage[];
 }
 
 /** The registered method name of a feedback name (its aliases: `symmetric` is bp, `random` is fa). */
@@ -352,5 +355,5 @@ export function analyseResults(records: readonly ResultRecord[]): ResultsAnalysi
     const slug = [c.dataset, `${c.epochs}ep`, ...(extras.length ? [`b${c.batchSize}-m${c.momentum}-wd${c.weightDecay}`] : [])].join('-').replace(/[^a-zA-Z0-9.-]+/g, '-');
     return buildSetting(label, slug, rs);
   });
-  return { settings, records: merged, duplicates: [...new Set(duplicates)].sort(byString) };
+  return { settings, records: merged, duplicates: [...new Set(duplicates)].sort(byString), coverage: gridCoverage(merged) };
 }

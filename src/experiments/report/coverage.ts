@@ -18,7 +18,16 @@ export interface GridCoverage {
   /** Why the run list could not be rebuilt (a method not registered here, say), or null. */
   readonly problem: string | null;
   /** Per shard, when the records came from shards of one count: how many of its runs are present. */
-  readonly shards: readonly { index: number; count: number; runs: number; present: number }[];
+  readonly shards: readonly {
+    /** The shard's number, 1 to `count`. */
+    index: number;
+    /** The number of shards. */
+    count: number;
+    /** How many runs of the grid the shard has. */
+    runs: number;
+    /** How many of them the records hold. */
+    present: number;
+  }[];
   /** The shard counts the records came from (1: unsharded), when more than one. */
   readonly mixedCounts: readonly number[];
 }

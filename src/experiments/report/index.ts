@@ -13,6 +13,7 @@ import { curvesFigure, magnitudeFigure, mainFigure, signFigure, toSvg, type Figu
 import { howJudged } from './findings.js';
 import { figureMarkdown, findingMarkdown, headerLines, oneLine, tableMarkdown, type ReportOptions } from './markdown.js';
 import { transportSection } from './transport.js';
+import type { GridCoverage } from './coverage.js';
 
 export { analyseResults, type Cell, type LrResult, type ResultsAnalysis, type SeedRun, type Setting, type Table } from './analysis.js';
 export { FINDING_THRESHOLDS, spearman, type Finding, type Verdict } from './findings.js';
@@ -25,6 +26,8 @@ export interface RenderedReport {
   readonly markdown: string;
   /** The figures: file name (e.g. `main-accuracy.svg`) → SVG text. */
   readonly figures: Record<string, string>;
+  /** Which runs of each grid the records name they hold (see {@link ResultsAnalysis.coverage}). */
+  readonly coverage: readonly GridCoverage[];
 }
 
 /**
@@ -106,5 +109,5 @@ export async function renderReport(records: readonly ResultRecord[], options: Re
 
   const rendered: Record<string, string> = {};
   for (const f of figures) rendered[f.name] = await toSvg(f.spec);
-  return { markdown: lines.join('\n'), figures: rendered };
+  return { markdown: lines.join('\n'), figures: rendered, coverage: a.coverage };
 }

@@ -3,7 +3,7 @@
  */
 import type { Cell, ResultsAnalysis, SeedRun, Table } from './analysis.js';
 import type { Figure } from './figures.js';
-import { gridCoverage, type GridCoverage } from './coverage.js';
+import type { GridCoverage } from './coverage.js';
 import type { Finding } from './findings.js';
 import { byString, cellKey, pct, unique } from './util.js';
 
@@ -128,7 +128,7 @@ export function headerLines(a: ResultsAnalysis, options: ReportOptions): string[
   );
   // Records that name their grid say exactly which runs are missing; older ones only let the
   // tables' shape suggest it.
-  const coverage = gridCoverage(rs);
+  const coverage = a.coverage;
   if (coverage.length > 0) lines.push(...coverage.flatMap(coverageLines));
   // Without their grid, the tables' shape is the only clue: a row and a column that both have runs
   // should meet in a cell with runs, at every learning rate and seed seen.

@@ -11,11 +11,10 @@
  * `UPDATE_CHECKSUMS=1 npx vitest run test/checksums.test.ts` rewrites the fixture (only do that
  * for a change that is meant to alter these numbers, and say so in the commit).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { Rng, SGD, Tensor, batchManhattan, feedbackByName, lenet, mlp, symmetric, trainStep, usf, type FeedbackStrategy, type Sequential } from 'asymprop';
+import { describe } from 'vitest';
+import { Rng, SGD, Tensor, batchManhattan, feedbackByName, lenet, mlp, symmetric, trainStep, usf, type FeedbackStrategy } from 'asymprop';
 import { splitEmbeddedMnist } from 'asymprop/node';
+import { checksums, holdToFixture } from './checksum-helpers.js';
 
 const FIXTURE = new URL('./fixtures/checksums-2016.json', import.meta.url);
 const STEPS = 5;
@@ -56,32 +55,6 @@ function cases(): Case[] {
   return out;
 }
 
-const sha = (parts: readonly (ArrayBufferView | string)[]): string => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(typeof p === 'string' ? p : new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
-  return h.digest('hex').slice(0, 16);
-};
-
-/** The statistics of the 2016 protocol, keyed in a fixed order (NaN as null). */
-const STAT_KEYS = ['angleVW', 'signConcordance', 'normRatio', 'errorAngle', 'localErrorAngle'] as const;
-
-function checksums(model: Sequential, optimizer: SGD): Record<string, string> {
-  const params = model.params().filter((p) => !p.name.includes('feedback'));
-  const stats = model.feedbackStats();
-  const statText = JSON.stringify(Object.keys(stats).sort().map((k) => [k, STAT_KEYS.map((s) => {
-    const v = stats[k]?.[s];
-    return v === undefined || Number.isNaN(v) ? null : v;
-  })]));
-  const opt = optimizer.state();
-  return {
-    weights: sha(params.flatMap((p) => [p.name, p.value.data])),
-    gradients: sha(params.flatMap((p) => [p.name, p.grad.data])),
-    optimizer: sha([JSON.stringify({ type: opt.type, lr: opt.lr, steps: opt.steps }), ...Object.keys(opt.buffers).sort().flatMap((k) => [k, JSON.stringify(opt.buffers[k])])]),
-    feedbackState: sha([JSON.stringify(Object.entries(model.feedbackState()).sort(([a], [b]) => a.localeCompare(b)))]),
-    stats: sha([statText]),
-  };
-}
-
 function run(c: Case, data: ReturnType<typeof splitEmbeddedMnist>['train']): Record<string, string> {
   const rng = new Rng(7);
   const build = c.arch === 'lenet' ? lenet : mlp;
@@ -101,23 +74,5 @@ function run(c: Case, data: ReturnType<typeof splitEmbeddedMnist>['train']): Rec
 
 describe('the 2016 rules are unchanged to the bit', () => {
   const data = splitEmbeddedMnist().train;
-  const all = cases();
-  const expected: Record<string, Record<string, string>> = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, 'utf8')) : {};
-  const got: Record<string, Record<string, string>> = {};
-
-  it(`has a recorded checksum for each of the ${all.length} configurations`, () => {
-    if (process.env['UPDATE_CHECKSUMS']) return;
-    expect(Object.keys(expected).sort()).toEqual(all.map((c) => c.name).sort());
-  });
-
-  for (const c of all) {
-    it(`${c.name}: weights, gradients, momentum, feedback state and statistics after ${STEPS} steps`, () => {
-      got[c.name] = run(c, data);
-      if (process.env['UPDATE_CHECKSUMS']) {
-        writeFileSync(FIXTURE, `${JSON.stringify(Object.fromEntries(all.filter((k) => got[k.name]).map((k) => [k.name, got[k.name]])), null, 1)}\n`);
-        return;
-      }
-      expect(got[c.name]).toEqual(expected[c.name]);
-    });
-  }
+  holdToFixture(FIXTURE, cases(), (c) => `${c.name}: weights, gradients, momentum, feedback state and statistics after ${STEPS} steps`, (c) => run(c, data));
 });

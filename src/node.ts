@@ -13,4 +13,4 @@ export { readMaybeGzip, loadMnistFormat, loadFashionMnist, loadMnist, loadCifar1
 export { reproduce, resultsFile, type ReproduceOptions, type ReproduceResult } from './experiments/reproduce.js';
 export { loadCheckpoint, saveCheckpoint } from './train/checkpointFile.js';
 export { appendDurably, lockFile, type FileLock, type LockHolder } from './io/files.js';
-export { useThreads } from './tensor/nodeThreads.js';
+export { useThreads } from './kernels/nodeThreads.js';

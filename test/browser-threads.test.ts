@@ -1,6 +1,6 @@
 /**
  * Matrix products on two threads in a real browser: `useGemmThreads(2)` with its default spawner
- * (a module Web Worker running gemmWorker.js, found by `new URL('./gemmWorker.js', import.meta.url)`)
+ * (a module Web Worker running kernelWorker.js, found by `new URL('./wasm/kernelWorker.js', import.meta.url)`)
  * on a page bundled by Vite, in Debian's chromium driven by playwright-core.
  *
  * The page (test/browser-threads/) runs random float32 products, some big enough to be shared
@@ -34,7 +34,7 @@ import { digest, runProduct, runTraining, type ProductCase, type Report } from '
 
 const PAGE = join(REPO, 'test', 'browser-threads');
 const PAGE_FILES = ['index.html', 'page.ts', 'checks.ts'];
-/** Products below this many multiply-adds run on the calling thread alone (PARALLEL_MIN_WORK in wasmGemm.ts). */
+/** Products below this many multiply-adds run on the calling thread alone (PARALLEL_MIN_WORK in kernels/fast.ts). */
 const PARALLEL_MIN_WORK = 1 << 20;
 
 const shape = (m: [number, number], n: [number, number], k: [number, number]) =>
@@ -87,8 +87,8 @@ function recordModules(pattern: RegExp, into: string[]): Plugin {
 /** Build options that record where the kernel's wrapper and its worker came from. */
 function recording(modules: string[], worker: NonNullable<InlineConfig['worker']> = {}): InlineConfig {
   return {
-    plugins: [recordModules(/wasmGemm/, modules)],
-    worker: { ...worker, plugins: () => [recordModules(/gemmWorker/, modules)] },
+    plugins: [recordModules(/kernels[\\/]fast\./, modules)],
+    worker: { ...worker, plugins: () => [recordModules(/kernelWorker/, modules)] },
   };
 }
 
@@ -204,8 +204,8 @@ describe('matrix products on two threads in chromium', () => {
 
     it('emits the worker', (context) => {
       needBrowser(context);
-      expect(modules.sort()).toEqual([join(REPO, 'src', 'tensor', 'gemmWorker.ts'), join(REPO, 'src', 'tensor', 'wasmGemm.ts')]);
-      expect(readdirSync(join(out, 'assets')).filter((f) => /^gemmWorker-.*\.js$/.test(f))).toHaveLength(1);
+      expect(modules.sort()).toEqual([join(REPO, 'src', 'kernels', 'fast.ts'), join(REPO, 'src', 'kernels', 'wasm', 'kernelWorker.ts')]);
+      expect(readdirSync(join(out, 'assets')).filter((f) => /^kernelWorker-.*\.js$/.test(f))).toHaveLength(1);
     });
 
     it('cross-origin isolated: two threads, the large products shared out, results and training bit-identical', async (context) => {
@@ -215,7 +215,7 @@ describe('matrix products on two threads in chromium', () => {
       const result = await check(url, CASES, true);
       expectTwoThreads(result, CASES, true);
       expect(result.workers).toHaveLength(1);
-      expect(result.workers[0]).toMatch(/\/assets\/gemmWorker-[\w-]+\.js$/);
+      expect(result.workers[0]).toMatch(/\/assets\/kernelWorker-[\w-]+\.js$/);
       expect(result.report.startMilliseconds, 'the helper started').toBeLessThan(10_000);
     });
 
@@ -247,9 +247,9 @@ describe('matrix products on two threads in chromium', () => {
 
     it('emits the worker from the package', (context) => {
       needBrowser(context);
-      const dist = join(project, 'node_modules', 'asymprop', 'dist', 'tensor');
-      expect(modules.sort()).toEqual([join(dist, 'gemmWorker.js'), join(dist, 'wasmGemm.js')]);
-      expect(readdirSync(join(out, 'assets')).filter((f) => /^gemmWorker-.*\.js$/.test(f))).toHaveLength(1);
+      const dist = join(project, 'node_modules', 'asymprop', 'dist', 'kernels');
+      expect(modules.sort()).toEqual([join(dist, 'fast.js'), join(dist, 'wasm', 'kernelWorker.js')]);
+      expect(readdirSync(join(out, 'assets')).filter((f) => /^kernelWorker-.*\.js$/.test(f))).toHaveLength(1);
     });
 
     it('cross-origin isolated: two threads, the large products shared out, results and training bit-identical', async (context) => {
@@ -296,7 +296,7 @@ describe('matrix products on two threads in chromium', () => {
         await page.click('#start');
         await expect.poll(async () => Number(await panel('step')), { timeout: 20_000 }).toBeGreaterThanOrEqual(20);
         // The page's training worker, and the library's helper nested in it.
-        expect(workers).toEqual([expect.stringMatching(/\/src\/worker\.ts\?worker_file&type=module$/), expect.stringMatching(/\/src\/tensor\/gemmWorker\.ts\?worker_file&type=module$/)]);
+        expect(workers).toEqual([expect.stringMatching(/\/src\/worker\.ts\?worker_file&type=module$/), expect.stringMatching(/\/src\/kernels\/wasm\/kernelWorker\.ts\?worker_file&type=module$/)]);
         expect(problems).toEqual([]);
       } finally {
         await page.close();
@@ -309,9 +309,9 @@ describe('matrix products on two threads in chromium', () => {
       // URL. Should a Vite upgrade make this work, drop the workaround from useGemmThreads' docs.
       const url = await devServer(project, { cacheDir: join(project, 'node_modules', '.vite-optimized') });
       const { report, problems } = await check(url, FEW, false);
-      expect(report.requested).toMatch(/^ConfigError: invalid threads: 2 \(allowed: helper threads that start \(helper 1 failed to start: its script did not load\); the default spawner's worker is gemmWorker\.js/);
+      expect(report.requested).toMatch(/^ConfigError: invalid threads: 2 \(allowed: helper threads that start \(helper 1 failed to start: its script did not load\); the default spawner's worker is kernels\/wasm\/kernelWorker\.js/);
       expect(report.startMilliseconds, 'failed without waiting for the timeout').toBeLessThan(10_000);
-      expect(problems).toEqual([expect.stringMatching(/^request failed: .*\/node_modules\/\.vite-optimized\/deps\/gemmWorker\.js\?worker_file&type=module /)]);
+      expect(problems).toEqual([expect.stringMatching(/^request failed: .*\/node_modules\/\.vite-optimized\/deps\/wasm\/kernelWorker\.js\?worker_file&type=module /)]);
       // The products still run, on one thread.
       expect([report.two.threads, report.two.parallelProducts]).toEqual([1, 0]);
       expect(report.two.products).toEqual(EXPECTED.products.slice(0, FEW.length));
@@ -322,7 +322,7 @@ describe('matrix products on two threads in chromium', () => {
       const url = await devServer(project, { cacheDir: join(project, 'node_modules', '.vite-unoptimized'), optimizeDeps: OPTIMIZE_WITHOUT_ASYMPROP });
       const result = await check(url, FEW, false);
       expectTwoThreads(result, FEW, false);
-      expect(result.workers).toEqual([expect.stringMatching(/\/node_modules\/asymprop\/dist\/tensor\/gemmWorker\.js\?worker_file&type=module$/)]);
+      expect(result.workers).toEqual([expect.stringMatching(/\/node_modules\/asymprop\/dist\/kernels\/wasm\/kernelWorker\.js\?worker_file&type=module$/)]);
     });
   });
 });

@@ -14,11 +14,11 @@ import {
   Tensor,
   assertGradCheck,
   batchManhattan,
+  defaultKernels,
+  referenceKernels,
   brsf,
   frsf,
-  col2im,
   geometry2d,
-  im2col,
   outputSize,
   randomFeedback,
   softmaxCrossEntropy,
@@ -278,7 +278,7 @@ describe('im2col, col2im and the bias gradient in float32: exactly the plain loo
     }
   }
 
-  it('im2col copies, col2im adds back in row order, db sums in (sample, position) order', () => {
+  it.each([['reference', referenceKernels], ['fast', defaultKernels()]] as const)('%s kernels: im2col copies, col2im adds back in row order, db sums in (sample, position) order', (_, kernels) => {
     fc.assert(
       fc.property(convCase, (c) => {
         const g = geometry2d('test', [c.cin, c.h, c.w], { kernel: [c.kh, c.kw], stride: [c.sh, c.sw], padding: [c.ph, c.pw] }, 1);
@@ -286,20 +286,21 @@ describe('im2col, col2im and the bias gradient in float32: exactly the plain loo
         const x = Float32Array.from({ length: c.n * c.cin * c.h * c.w }, () => r.normal());
         const k = c.cin * c.kh * c.kw, rows = c.n * g.oh * g.ow;
         const patches = new Float32Array(rows * k).fill(Number.NaN);
-        im2col(x, c.n, g, patches);
+        kernels.im2col(x, c.n, g, patches);
         const want = new Float32Array(rows * k);
-        visit(c, (row, col, pixel) => (want[row * k + col] = pixel < 0 ? 0 : x[pixel]!));
+        visit(c, (row, col, pixel) => (want[col * rows + row] = pixel < 0 ? 0 : x[pixel]!)); // Pᵀ
         expect(patches.every((v, i) => Object.is(v, want[i]))).toBe(true);
 
         const dp = Float32Array.from({ length: rows * k }, () => r.normal());
         const dx = new Float32Array(x.length), dxWant = new Float32Array(x.length);
-        col2im(dp, c.n, g, dx);
+        kernels.col2im({ data: dp, offset: 0, ld: rows }, c.n, g, dx);
         visit(c, (row, col, pixel) => {
-          if (pixel >= 0) dxWant[pixel] += dp[row * k + col]!;
+          if (pixel >= 0) dxWant[pixel] += dp[col * rows + row]!;
         });
         expect(dx.every((v, i) => Object.is(v, dxWant[i]))).toBe(true);
 
         const conv = new Conv2d(c.cin, c.cout, [c.kh, c.kw], { rng: new Rng(c.seed), stride: [c.sh, c.sw], padding: [c.ph, c.pw] });
+        conv.useKernels(kernels);
         const y = conv.forward(new Tensor(x, [c.n, c.cin, c.h, c.w]), true);
         const dy = Tensor.from(Array.from({ length: y.size }, () => r.normal()), [...y.shape]);
         conv.backward(dy);

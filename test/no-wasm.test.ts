@@ -1,17 +1,15 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-// Where WebAssembly is missing (or refuses run-time compiled modules), every element-wise kernel
-// of src/tensor/wasmVector.ts falls back to its TypeScript loop. The two paths must agree to the
+// Where WebAssembly is missing (or refuses run-time compiled modules), the default kernels are the
+// reference kernels' TypeScript loops. The two must agree to the
 // bit: the same library is loaded twice, once as usual and once with WebAssembly removed, and
 // both compute the same things on long arrays (where the kernels are used).
 const withWasm = await import('../src/index.js');
-const withWasmVector = await import('../src/tensor/wasmVector.js');
 // Compile the first copy's kernels now: they are created on first use, and WebAssembly is gone after.
-const kernelsCompiled = withWasmVector.wasmVectorAvailable() && withWasm.gemmKernel() === 'wasm-simd';
+const kernelsCompiled = withWasm.gemmKernel() === 'wasm-simd'; // creates the default kernels now
 vi.resetModules();
 vi.stubGlobal('WebAssembly', undefined);
 const without = await import('../src/index.js');
-const withoutVector = await import('../src/tensor/wasmVector.js');
 afterAll(() => vi.unstubAllGlobals());
 
 const bitsOf = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);
@@ -31,9 +29,9 @@ function values(n: number, seed: number): Float32Array {
 describe('without WebAssembly: the TypeScript fallbacks give the kernels’ results to the bit', () => {
   it('the kernels are in use in one copy and absent from the other', () => {
     expect(kernelsCompiled).toBe(true);
-    expect(withWasmVector.wasmVectorAvailable()).toBe(true); // still: compiled before WebAssembly went
-    expect(withoutVector.wasmVectorAvailable()).toBe(false);
-    expect(without.gemmKernel()).not.toBe('wasm-simd');
+    expect(withWasm.defaultKernels().name).toBe('wasm-simd'); // still: compiled before WebAssembly went
+    expect(without.defaultKernels().name).toBe('reference');
+    expect(without.defaultKernels()).toBe(without.referenceKernels);
   });
 
   it('sign (Batch Manhattan)', () => {

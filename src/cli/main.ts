@@ -14,7 +14,7 @@ import { intOption, joinNegativeValues, parallelOption, methodOptionsFrom, metho
 import { runDemo } from './demo.js';
 import { Progress, bar } from './progress.js';
 import { formatLoss } from './table.js';
-import { useThreads } from '../tensor/nodeThreads.js';
+import { useThreads } from '../kernels/nodeThreads.js';
 
 const usage = (): string => `asymprop: neural networks with asymmetric feedback (Liao, Leibo & Poggio, AAAI 2016)
 

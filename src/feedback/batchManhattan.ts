@@ -1,6 +1,5 @@
 import { DataFormatError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
-import { signInto } from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { defineStrategy } from './define.js';
 import type { BackwardSignals, Feedback, FeedbackSite, FeedbackState, FeedbackStrategy, UpdateOptions } from './strategy.js';
@@ -61,7 +60,7 @@ class BatchManhattanFeedback implements Feedback {
 
   /** g ← sign(g) for the layer's own parameters, then the inner rule's work, told that BM is on. */
   beforeUpdate(site: FeedbackSite, _options: UpdateOptions): void {
-    for (const p of site.params()) if (!p.feedback) signInto(p.grad.data, p.grad.data);
+    for (const p of site.params()) if (!p.feedback) site.kernels.sign(p.grad.data, p.grad.data);
     this.inner.beforeUpdate(site, { manhattan: true });
   }
 

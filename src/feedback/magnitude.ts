@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Storage } from '../tensor/tensor.js';
 
@@ -47,13 +48,13 @@ export function magnitudeName(law: MagnitudeLaw): string {
   return typeof law === 'string' ? law : `const-${law.constant}`;
 }
 
-/** Fills `out` with i.i.d. draws of the law. */
-export function drawMagnitudes(law: MagnitudeLaw, out: Storage, rng: Rng): void {
+/** Fills `out` with i.i.d. draws of the law (the uniform law's long fills on `kernels`, default the default kernels). */
+export function drawMagnitudes(law: MagnitudeLaw, out: Storage, rng: Rng, kernels?: Kernels): void {
   if (typeof law === 'object') {
     out.fill(law.constant);
   } else if (law === 'uniform') {
     // On the 2⁻²⁴ grid: exact in float32, so a draw never rounds up to 1 (M stays in [0, 1)).
-    rng.fillUniform24(out);
+    rng.fillUniform24(out, kernels);
   } else if (law === 'abs-normal') {
     for (let i = 0; i < out.length; i++) out[i] = Math.abs(rng.normal());
   } else {

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
+import { defaultKernels } from '../kernels/fast.js';
 import { allocate, type Storage } from '../tensor/tensor.js';
-import { wasmSignScale } from '../tensor/wasmVector.js';
 import { MatrixFeedback, checkFlip } from './base.js';
 import { defineStrategy } from './define.js';
 import { checkMagnitudeLaw, drawMagnitudes, magnitudeName, type MagnitudeLaw } from './magnitude.js';
@@ -138,7 +138,7 @@ class SignConcordantFeedback extends MatrixFeedback {
     super(strategy, context);
     this.constant = typeof law === 'object' ? law.constant : NaN;
     this.m = typeof law === 'object' ? null : (allocate('float32', this.size) as Float32Array);
-    if (this.m) drawMagnitudes(law, this.m, this.rng);
+    if (this.m) drawMagnitudes(law, this.m, this.rng, context.kernels);
     this.drawFlip(flip);
   }
 
@@ -148,26 +148,12 @@ class SignConcordantFeedback extends MatrixFeedback {
    * as well) is mispredicted half the time and costs 5× the whole loop.
    */
   protected fillMatrix(v: Storage, w: Storage): void {
-    const m = this.m;
-    // Long float32 weights: the same values from the WebAssembly SIMD kernel, four at a time.
-    if (v instanceof Float32Array && w instanceof Float32Array && wasmSignScale(v, w, m ?? this.constant)) return;
-    if (m) {
-      for (let i = 0; i < v.length; i++) {
-        const wi = w[i]!;
-        v[i] = m[i]! * (+(wi > 0) - +(wi < 0));
-      }
-    } else {
-      const c = this.constant;
-      for (let i = 0; i < v.length; i++) {
-        const wi = w[i]!;
-        v[i] = c * (+(wi > 0) - +(wi < 0));
-      }
-    }
+    (this.context.kernels ?? defaultKernels()).signScale(v, w, this.m ?? this.constant); // V = M ∘ sign(W)
   }
 
   /** brSF draws fresh magnitudes for the next mini-batch. */
   override afterUpdate(): void {
-    if (this.redraw === 'batch' && this.m) drawMagnitudes(this.law, this.m, this.rng);
+    if (this.redraw === 'batch' && this.m) drawMagnitudes(this.law, this.m, this.rng, this.context.kernels);
   }
 
   protected override arrays(): Record<string, Float32Array> {

@@ -1,3 +1,4 @@
+import type { Kernels } from '../kernels/kernels.js';
 import type { EncodedArray } from '../tensor/encode.js';
 import type { Initializer } from '../tensor/init.js';
 import type { Param } from '../tensor/param.js';
@@ -69,6 +70,11 @@ export interface FeedbackContext {
   readonly rng: Rng;
   /** Name of the layer, for messages. */
   readonly layer: string;
+  /**
+   * The kernels the layer computes with, which a rule's own passes (filling V, redrawing M) use
+   * too; a context made by hand may leave them out for the default kernels.
+   */
+  readonly kernels?: Kernels;
 }
 
 /**
@@ -83,6 +89,8 @@ export interface FeedbackSite {
   readonly weight: Param;
   /** The layer's name, for messages. */
   describe(): string;
+  /** The kernels the layer computes with. */
+  readonly kernels: Kernels;
   /** The layer's parameters (its own, then its feedback's). */
   params(): Param[];
   /**

@@ -1,7 +1,8 @@
 import { StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import { assertSameShape, type Shape, type Storage, type Tensor } from '../tensor/tensor.js';
-import { wasmRelu } from '../tensor/wasmVector.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Layer } from './layer.js';
 import { Workspace } from './workspace.js';
 
@@ -11,7 +12,14 @@ import { Workspace } from './workspace.js';
  */
 abstract class Activation implements Layer {
   private cache: { y: Tensor } | null = null;
-  private readonly workspace = new Workspace();
+  /** The kernels this layer computes with (default {@link defaultKernels}). */
+  kernels: Kernels = defaultKernels();
+  private readonly workspace = new Workspace(() => this.kernels);
+
+  /** Computes with `kernels` from now on. */
+  useKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+  }
 
   /** The activation's name: `ReLU`, `Tanh` or `Sigmoid`. */
   abstract describe(): string;
@@ -79,16 +87,10 @@ export class ReLU extends Activation {
   protected f(x: number): number { return x > 0 ? x : 0; }
   protected dfFromOutput(y: number): number { return y > 0 ? 1 : 0; }
   protected override map(x: Storage, y: Storage): void {
-    // Long float32 arrays: the same values from the WebAssembly SIMD kernel, four at a time.
-    if (x instanceof Float32Array && y instanceof Float32Array && wasmRelu(y, x, null)) return;
-    for (let i = 0; i < y.length; i++) {
-      const v = x[i]!;
-      y[i] = v * +(v > 0) + 0; // max(0, v); `+ 0` turns −0 into 0; NaN stays NaN, so divergence is still seen
-    }
+    this.kernels.relu(y, x); //                y = x · [x > 0] + 0
   }
   protected override mapBackward(dy: Storage, y: Storage, dx: Storage): void {
-    if (dy instanceof Float32Array && y instanceof Float32Array && dx instanceof Float32Array && wasmRelu(dx, dy, y)) return;
-    for (let i = 0; i < dx.length; i++) dx[i] = dy[i]! * +(y[i]! > 0) + 0; // dx = dy ∘ [y > 0]
+    this.kernels.reluBackward(dx, dy, y); //   dx = dy ∘ [y > 0]
   }
 }
 

@@ -1,6 +1,5 @@
 import { ShapeError, StateError } from '../errors.js';
 import type { BackwardSignals } from '../feedback/strategy.js';
-import { matmul } from '../tensor/matmul.js';
 import { addRowVector, sumRowsInto } from '../tensor/ops.js';
 import { assertShape, type Shape, type Tensor } from '../tensor/tensor.js';
 import { checkPositiveInt } from './checks.js';
@@ -80,7 +79,7 @@ export class Dense extends WeightedLayer {
     assertShape(`${this.describe()}.forward`, x, [-1, this.inFeatures]);
     this.cache = { x };
     const y = this.workspace.tensor('y', [x.shape[0]!, this.outFeatures], x.dtype, false); // Y's array
-    matmul(x, this.weight.value, { transB: true, out: y }); // Y = X Wᵀ
+    this.matmul(x, this.weight.value, { transB: true, out: y }); // Y = X Wᵀ
     if (this.bias) addRowVector(y, this.bias.value); //       + b
     return y;
   }
@@ -100,7 +99,7 @@ export class Dense extends WeightedLayer {
   backwardParams(dy: Tensor): void {
     const { x } = this.requireCache();
     assertShape(`${this.describe()}.backward`, dy, [x.shape[0]!, this.outFeatures]);
-    matmul(dy, x, { transA: true, out: this.weight.grad, accumulate: true }); // dW += dYᵀ X
+    this.matmul(dy, x, { transA: true, out: this.weight.grad, accumulate: true }); // dW += dYᵀ X
     if (this.bias) sumRowsInto(dy, this.bias.grad); //                          db += Σ dY
   }
 
@@ -113,7 +112,7 @@ export class Dense extends WeightedLayer {
     this.requireCache();
     assertShape(`${this.describe()}.inputGradient`, dy, [-1, this.outFeatures]);
     const dx = this.workspace.tensor('dx', [dy.shape[0]!, this.inFeatures], dy.dtype, false);
-    matmul(dy, v, { out: dx }); //                                               dX = dY V
+    this.matmul(dy, v, { out: dx }); //                                          dX = dY V
     return dx;
   }
 

@@ -1,5 +1,7 @@
 import { bindFeedback } from '../feedback/define.js';
 import type { BackwardSignals, Feedback, FeedbackContext, FeedbackLayerKind, FeedbackStrategy } from '../feedback/strategy.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
@@ -17,6 +19,8 @@ export abstract class FeedbackLayerBase implements FeedbackLayer {
   abstract readonly weight: Param;
   /** The bound strategy: set by the subclass's constructor, replaced by {@link FeedbackLayerBase.setFeedback}. */
   feedback!: Feedback;
+  /** The kernels this layer computes with (default {@link defaultKernels}; see {@link FeedbackLayerBase.useKernels}). */
+  kernels: Kernels = defaultKernels();
 
   abstract describe(): string;
   abstract outputShape(inputShape: Shape): number[];
@@ -31,6 +35,11 @@ export abstract class FeedbackLayerBase implements FeedbackLayer {
   protected abstract feedbackContext(rng: Rng): FeedbackContext;
 
   /** The layer's parameters, then its feedback rule's (Kolen-Pollack's B, say), which the optimizer updates too. */
+  /** Computes with `kernels` from now on; the feedback's own passes follow. */
+  useKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+  }
+
   params(): Param[] {
     const own = this.ownParams();
     const learned = this.feedback.params();

@@ -1,4 +1,5 @@
 import type { BackwardSignals, Feedback, FeedbackSite, FeedbackStrategy } from '../feedback/strategy.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
@@ -61,6 +62,11 @@ export interface Layer {
    * step and an evaluation (see {@link Sequential.reuseBuffers}).
    */
   reuseBuffers?(on: boolean): void;
+  /**
+   * Computes with `kernels` from now on (a container passes them to its layers). Layers without
+   * loops of their own (Flatten) have nothing to change.
+   */
+  useKernels?(kernels: Kernels): void;
 }
 
 /** Non-parameter state of a layer, by name. */

@@ -1,7 +1,7 @@
 import { ConfigError, ShapeError, StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
 import type { Shape, Storage, Tensor } from '../tensor/tensor.js';
-import { geometry2d, pair, type Geometry2d, type Size2, type WindowOptions } from './geometry.js';
+import { geometry2d, pair, type Geometry2d, type Size2, type WindowOptions } from '../tensor/geometry.js';
 import type { Layer } from './layer.js';
 import { Workspace } from './workspace.js';
 

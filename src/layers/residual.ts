@@ -3,6 +3,8 @@ import type { Param } from '../tensor/param.js';
 import { assertSameShape, type Shape, type Tensor } from '../tensor/tensor.js';
 import { childBuffers, outputShapeThrough, walkInto } from './children.js';
 import type { ContainerLayer, Layer, LayerBuffers, LeafBackward, NamedChild } from './layer.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 import { Workspace } from './workspace.js';
 
 /** Named sublayers in the order they apply: `{ conv1, bn1, relu1, conv2, bn2 }`. */
@@ -50,7 +52,9 @@ export class Residual implements ContainerLayer {
   private readonly after: readonly NamedChild[];
   /** main, shortcut and after, in that order: fixed at construction. */
   private readonly all: readonly NamedChild[];
-  private readonly workspace = new Workspace();
+  /** The kernels of the block's own sums (its layers have theirs; {@link Residual.useKernels} sets all). */
+  kernels: Kernels = defaultKernels();
+  private readonly workspace = new Workspace(() => this.kernels);
   private cache: { sumShape: Shape } | null = null;
 
   /**
@@ -105,8 +109,7 @@ export class Residual implements ContainerLayer {
     for (const { layer } of this.shortcut) s = layer.forward(s, training);
     assertSameShape(`${this.describe()} sum`, h, s);
     const sum = this.workspace.tensor('sum', h.shape, h.dtype, false);
-    const a = h.data, b = s.data, o = sum.data;
-    for (let i = 0; i < o.length; i++) o[i] = a[i]! + b[i]!; // S = main(X) + shortcut(X)
+    this.kernels.add(sum.data, h.data, s.data); // S = main(X) + shortcut(X)
     this.cache = { sumShape: sum.shape };
     let y = sum;
     for (const { layer } of this.after) y = layer.forward(y, training);
@@ -123,8 +126,7 @@ export class Residual implements ContainerLayer {
     for (let i = this.shortcut.length - 1; i >= 0; i--) dShortcut = walkInto(this.shortcut[i]!.layer, dShortcut, leaf);
     assertSameShape(`${this.describe()}.backward`, dMain, dShortcut);
     const dx = this.workspace.tensor('dx', dMain.shape, dMain.dtype, false);
-    const a = dMain.data, b = dShortcut.data, o = dx.data;
-    for (let i = 0; i < o.length; i++) o[i] = a[i]! + b[i]!; // dX = main's dX + shortcut's dX
+    this.kernels.add(dx.data, dMain.data, dShortcut.data); // dX = main's dX + shortcut's dX
     return dx;
   }
 
@@ -148,6 +150,12 @@ export class Residual implements ContainerLayer {
   reuseBuffers(on: boolean): void {
     this.workspace.reuse = on;
     for (const { layer } of this.all) layer.reuseBuffers?.(on);
+  }
+
+  /** Computes the block's sums, and every layer in it, with `kernels`. */
+  useKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+    for (const { layer } of this.all) layer.useKernels?.(kernels);
   }
 }
 

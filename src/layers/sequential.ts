@@ -1,6 +1,7 @@
 import { ConfigError, DataFormatError, ShapeError } from '../errors.js';
 import { measureFeedback, type FeedbackStats } from '../feedback/stats.js';
 import type { BackwardSignals, FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
+import type { Kernels } from '../kernels/kernels.js';
 import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
@@ -113,6 +114,25 @@ export class Sequential implements ContainerLayer {
   reuseBuffers(on: boolean): void {
     this.reusing = on;
     for (const layer of this.layers) layer.reuseBuffers?.(on);
+  }
+
+  /**
+   * Computes with `kernels` from now on, in every layer, nested ones included: the reference
+   * kernels to check a model against its definition, or fast kernels of one's own.
+   *
+   * @example
+   * ```ts
+   * import { Rng, Tensor, mlp, referenceKernels } from 'asymprop';
+   *
+   * const model = mlp({ rng: new Rng(1) });
+   * const x = Tensor.zeros([2, 1, 28, 28]);
+   * const fast = Float32Array.from(model.forward(x, false).data);
+   * model.useKernels(referenceKernels);
+   * console.log(model.forward(x, false).data.every((v, i) => Math.abs(v - fast[i]!) < 1e-5)); // true
+   * ```
+   */
+  useKernels(kernels: Kernels): void {
+    for (const layer of this.layers) layer.useKernels?.(kernels);
   }
 
   /** The layers with their indices as names (`"0"`, `"1"`, …): what parameter names are prefixed with. */

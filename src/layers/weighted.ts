@@ -1,6 +1,7 @@
 import type { FeedbackContext, FeedbackLayerKind, FeedbackStrategy } from '../feedback/strategy.js';
 import { symmetric } from '../feedback/symmetric.js';
 import { heNormal, type Initializer } from '../tensor/init.js';
+import { matmul, type MatmulOptions } from '../tensor/matmul.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
 import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
@@ -41,7 +42,7 @@ export abstract class WeightedLayer extends FeedbackLayerBase {
    *
    * @internal
    */
-  protected readonly workspace = new Workspace();
+  protected readonly workspace = new Workspace(() => this.kernels);
 
   /**
    * Draws W with `options.init` from `options.rng`, then binds the feedback strategy to a generator
@@ -73,6 +74,11 @@ export abstract class WeightedLayer extends FeedbackLayerBase {
     return this.bias ? [this.weight, this.bias] : [this.weight];
   }
 
+  /** {@link matmul} on this layer's kernels. */
+  protected matmul(a: Tensor, b: Tensor, options: Omit<MatmulOptions, 'kernels'>): Tensor {
+    return matmul(a, b, { ...options, kernels: this.kernels });
+  }
+
   /** With `on`, passes write into the arrays of the previous pass (see {@link Layer.reuseBuffers}). */
   reuseBuffers(on: boolean): void {
     this.workspace.reuse = on;
@@ -82,7 +88,8 @@ export abstract class WeightedLayer extends FeedbackLayerBase {
     const w = this.weight.value;
     // While the subclass constructor runs, describe() may not work yet: the label stands in.
     const layer = this.feedback ? this.describe() : this.label;
-    return { kind: this.feedbackKind, shape: w.shape, dtype: w.dtype, fanIn: this.fanIn, fanOut: this.fanOut, init: this.init, rng, layer };
+    const kernels = () => this.kernels;
+    return { kind: this.feedbackKind, shape: w.shape, dtype: w.dtype, fanIn: this.fanIn, fanOut: this.fanOut, init: this.init, rng, layer, get kernels() { return kernels(); } };
   }
 
 }

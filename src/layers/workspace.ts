@@ -1,3 +1,5 @@
+import type { Kernels } from '../kernels/kernels.js';
+import { referenceKernels } from '../kernels/reference.js';
 import { Tensor, sizeOf, type DType, type Shape, type Storage } from '../tensor/tensor.js';
 
 /**
@@ -22,6 +24,12 @@ export class Workspace {
   private readonly slots = new Map<string, Storage | Int32Array>();
 
   /**
+   * @param kernels the owner's kernels, asked for each array kept across steps (the fast kernels
+   * hand out arrays in their own memory, which they then use in place).
+   */
+  constructor(private readonly kernels: () => Kernels = () => referenceKernels) {}
+
+  /**
    * A tensor for the pass to fill: slot `name`'s array from the previous step when reuse is on
    * and it fits (cleared to zeros when `zero`, for a pass that adds into it), else a fresh one.
    */
@@ -33,7 +41,7 @@ export class Workspace {
     if (data instanceof wanted && data.length === size) {
       if (zero) data.fill(0);
     } else {
-      data = new wanted(size);
+      data = this.kernels().allocate(dtype, size);
       this.slots.set(name, data);
     }
     return new Tensor(data as Storage, shape);

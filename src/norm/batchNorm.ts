@@ -91,7 +91,7 @@ export class BatchNorm extends FeedbackLayerBase {
   readonly momentum: number;
   private cache: { xhat: Storage; invStd: Float64Array; shape: Shape; training: boolean } | null = null;
   /** The output, x̂ and input-gradient arrays, reused from step to step inside a training step. */
-  private readonly workspace = new Workspace();
+  private readonly workspace = new Workspace(() => this.kernels);
   /** The channel sums of the last backward pass, for the dy they were summed from. */
   private sums: { dy: Tensor; cache: NonNullable<BatchNorm['cache']>; sumDy: Float64Array; sumDyXhat: Float64Array } | null = null;
 
@@ -142,9 +142,9 @@ export class BatchNorm extends FeedbackLayerBase {
     const mean = new Float64Array(c);
     const invStd = new Float64Array(c);
     if (training) {
-      const sum = channelSum(xd, n, c, s, null);
+      const sum = this.kernels.channelSums(xd, n, c, s, null);
       for (let ch = 0; ch < c; ch++) mean[ch] = sum[ch]! / m;
-      const sq = channelSum(xd, n, c, s, mean);
+      const sq = this.kernels.channelSums(xd, n, c, s, mean);
       for (let ch = 0; ch < c; ch++) {
         const mu = mean[ch]!;
         const variance = sq[ch]! / m;
@@ -160,17 +160,7 @@ export class BatchNorm extends FeedbackLayerBase {
     }
     const y = this.workspace.tensor('y', x.shape, x.dtype, false); // every value is written
     const xhat = this.workspace.tensor('xhat', x.shape, x.dtype, false).data;
-    const gamma = this.gamma.value.data, beta = this.beta.value.data, yd = y.data;
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < c; ch++) {
-        const mu = mean[ch]!, is = invStd[ch]!, gm = gamma[ch]!, bt = beta[ch]!;
-        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) {
-          const h = (xd[q]! - mu) * is; // x̂
-          xhat[q] = h;
-          yd[q] = gm * h + bt; //          y = γ x̂ + β
-        }
-      }
-    }
+    this.kernels.batchNormNormalize(xd, n, c, s, mean, invStd, this.gamma.value.data, this.beta.value.data, xhat, y.data); // x̂ = (x − μ)/σ, y = γ x̂ + β
     this.cache = { xhat, invStd, shape: x.shape, training };
     return y;
   }
@@ -229,34 +219,7 @@ export class BatchNorm extends FeedbackLayerBase {
 
   private computeChannelSums(dy: Tensor, cache: NonNullable<BatchNorm['cache']>): { sumDy: Float64Array; sumDyXhat: Float64Array } {
     const { n, c, s } = this.layout(cache.shape);
-    const g = dy.data, xhat = cache.xhat;
-    const sumDy = new Float64Array(c), sumDyXhat = new Float64Array(c);
-    let ch = 0;
-    // Two channels side by side: four independent chains of additions, each in the order of the
-    // one-channel loop below, so the sums are the same to the last bit.
-    for (; ch + 1 < c; ch += 2) {
-      let a0 = 0, b0 = 0, a1 = 0, b1 = 0;
-      for (let i = 0; i < n; i++) {
-        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) {
-          const g0 = g[q]!, g1 = g[q + s]!;
-          a0 += g0;
-          b0 += g0 * xhat[q]!;
-          a1 += g1;
-          b1 += g1 * xhat[q + s]!;
-        }
-      }
-      sumDy[ch] = a0;
-      sumDyXhat[ch] = b0;
-      sumDy[ch + 1] = a1;
-      sumDyXhat[ch + 1] = b1;
-    }
-    for (; ch < c; ch++) {
-      let a = 0, b = 0;
-      for (let i = 0; i < n; i++) for (let q = (i * c + ch) * s, e = q + s; q < e; q++) { a += g[q]!; b += g[q]! * xhat[q]!; }
-      sumDy[ch] = a;
-      sumDyXhat[ch] = b;
-    }
-    return { sumDy, sumDyXhat };
+    return this.kernels.batchNormGradSums(dy.data, cache.xhat, n, c, s); // Σ dy, Σ dy·x̂ per channel
   }
 
   /**
@@ -267,17 +230,13 @@ export class BatchNorm extends FeedbackLayerBase {
   private inputGradientFrom(dy: Tensor, v: Storage, cache: NonNullable<BatchNorm['cache']>, sumDy: Float64Array, sumDyXhat: Float64Array): Tensor {
     const { n, c, s } = this.layout(cache.shape);
     const m = n * s;
-    const g = dy.data, xhat = cache.xhat;
     const dx = this.workspace.tensor('dx', cache.shape, dy.dtype, false); // every value is written
-    const out = dx.data;
+    const meanG = new Float64Array(c), meanGXhat = new Float64Array(c);
     for (let ch = 0; ch < c; ch++) {
-      const vc = v[ch]!, is = cache.invStd[ch]!;
-      const meanG = cache.training ? (vc * sumDy[ch]!) / m : 0;
-      const meanGXhat = cache.training ? (vc * sumDyXhat[ch]!) / m : 0;
-      for (let i = 0; i < n; i++) {
-        for (let q = (i * c + ch) * s, e = q + s; q < e; q++) out[q] = (g[q]! * vc - meanG - xhat[q]! * meanGXhat) * is;
-      }
+      meanG[ch] = cache.training ? (v[ch]! * sumDy[ch]!) / m : 0; //          mean(v·dy)
+      meanGXhat[ch] = cache.training ? (v[ch]! * sumDyXhat[ch]!) / m : 0; //  mean(v·dy·x̂)
     }
+    this.kernels.batchNormInputGrad(dy.data, cache.xhat, n, c, s, v, cache.invStd, meanG, meanGXhat, dx.data); // (v·dy − meanG − x̂·meanGXhat)/σ
     return dx;
   }
 
@@ -291,7 +250,8 @@ export class BatchNorm extends FeedbackLayerBase {
   }
 
   protected feedbackContext(rng: Rng): FeedbackContext {
-    return { kind: 'batchnorm', shape: [this.numFeatures], dtype: this.gamma.value.dtype, fanIn: 1, fanOut: 1, init: GAMMA_FEEDBACK_INIT, rng, layer: this.describe() };
+    const kernels = () => this.kernels;
+    return { kind: 'batchnorm', shape: [this.numFeatures], dtype: this.gamma.value.dtype, fanIn: 1, fanOut: 1, init: GAMMA_FEEDBACK_INIT, rng, layer: this.describe(), get kernels() { return kernels(); } };
   }
 
   private layout(shape: Shape): { n: number; c: number; s: number } {
@@ -328,44 +288,4 @@ export class BatchNorm2d extends BatchNorm {
     if (inputShape.length !== 3) throw new ShapeError(this.describe(), `per-sample input [${this.numFeatures}, H, W]`, inputShape);
     return super.outputShape(inputShape);
   }
-}
-
-/**
- * Per channel of an `[n, c, s]` layout, Σ x (when `mean` is null) or Σ (x − mean)², each a chain
- * of double-precision additions in the order i, then q. Two channels go side by side, so two
- * chains run at once: each addition waits for the one before in its own chain only, and the
- * order inside each chain, and so every sum, is that of one channel at a time.
- */
-function channelSum(x: Storage, n: number, c: number, s: number, mean: Float64Array | null): Float64Array {
-  const out = new Float64Array(c);
-  let ch = 0;
-  for (; ch + 1 < c; ch += 2) {
-    const mu0 = mean ? mean[ch]! : 0, mu1 = mean ? mean[ch + 1]! : 0;
-    let t0 = 0, t1 = 0;
-    for (let i = 0; i < n; i++) {
-      const q0 = (i * c + ch) * s;
-      if (mean) {
-        for (let q = q0, e = q0 + s; q < e; q++) {
-          t0 += (x[q]! - mu0) ** 2;
-          t1 += (x[q + s]! - mu1) ** 2;
-        }
-      } else {
-        for (let q = q0, e = q0 + s; q < e; q++) {
-          t0 += x[q]!;
-          t1 += x[q + s]!;
-        }
-      }
-    }
-    out[ch] = t0;
-    out[ch + 1] = t1;
-  }
-  for (; ch < c; ch++) {
-    const mu = mean ? mean[ch]! : 0;
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      for (let q = (i * c + ch) * s, e = q + s; q < e; q++) t += mean ? (x[q]! - mu) ** 2 : x[q]!;
-    }
-    out[ch] = t;
-  }
-  return out;
 }

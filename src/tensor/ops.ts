@@ -1,6 +1,6 @@
 import { ShapeError } from '../errors.js';
 import { Tensor, assertSameShape, type Storage } from './tensor.js';
-import { wasmSignFloat32 } from './wasmVector.js';
+import { defaultKernels } from '../kernels/fast.js';
 
 /**
  * Elementwise operations and reductions the layers need. Each works on whole tensors, checks
@@ -57,35 +57,9 @@ export function sign(a: Tensor, out: Tensor = Tensor.zeros(a.shape, a.dtype)): T
   return out;
 }
 
-/** Raw-array sign: `out[i] = sign(x[i])`, sign(0) = 0. */
+/** Raw-array sign on the default kernels: `out[i] = sign(x[i])`, sign(±0) = ±0, sign(NaN) = NaN (see `Kernels.sign`). */
 export function signInto(out: Storage, x: Storage): void {
-  if (out instanceof Float32Array && x instanceof Float32Array) {
-    signFloat32(out, x);
-    return;
-  }
-  for (let i = 0; i < out.length; i++) {
-    const v = x[i]!;
-    out[i] = +(v > 0) - +(v < 0) || v; // `|| v` keeps 0 as 0 and NaN as NaN
-  }
-}
-
-/**
- * sign for float32 arrays, on the bits: ±1 is x's sign bit with 1.0f's exponent, ±0 stays ±0 and
- * NaN stays NaN. Batch Manhattan runs it over every gradient of every step, where zeros (dead
- * units) and signs come in no predictable order: any branch on them is mispredicted often, and
- * this form has none but the NaN test, which is never taken in a healthy run (1.0 → 0.34 ms for
- * 268,800 gradients with one in five zero). Longer arrays go to the WebAssembly SIMD kernel, which
- * computes the same bits four at a time, in about a third of this loop's time, copies included.
- */
-function signFloat32(out: Float32Array, x: Float32Array): void {
-  if (wasmSignFloat32(out, x)) return; // long arrays: the SIMD kernel
-  const src = new Int32Array(x.buffer, x.byteOffset, x.length);
-  const dst = new Int32Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < dst.length; i++) {
-    const bits = src[i]!;
-    const magnitude = bits & 0x7fffffff;
-    dst[i] = magnitude > 0x7f800000 ? bits : (bits & -0x80000000) | (0x3f800000 & -+(magnitude !== 0));
-  }
+  defaultKernels().sign(out, x);
 }
 
 /** Sum of all elements. */

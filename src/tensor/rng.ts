@@ -1,7 +1,8 @@
 import alea from 'seedrandom/lib/alea.js';
 import xor128 from 'seedrandom/lib/xor128.js';
 import { ConfigError } from '../errors.js';
-import { wasmXor128Uniform24 } from './wasmXor128.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Storage } from './tensor.js';
 
 /** The complete state of an {@link Rng}: plain numbers, safe to put in JSON. */
@@ -139,29 +140,15 @@ export class Rng {
    * magnitudes.
    *
    * These come from a second stream: seedrandom's xor128 (Marsaglia's xorshift), seeded from this
-   * generator the first time it is needed and part of {@link Rng.state}. Its recurrence is written
-   * out inline below: a draw from Alea costs a float multiply-add chain of several nanoseconds
-   * that cannot overlap from one draw to the next, a draw from xorshift three shifts and xors,
-   * which made brSF's per-step redraw about four times cheaper. The values are exactly those of
-   * seedrandom's xor128 generator, `floor(prng() · 2²⁴) / 2²⁴`.
+   * generator the first time it is needed and part of {@link Rng.state}. Its recurrence runs in
+   * `kernels` (`Kernels.uniform24`; default the default kernels): a draw from Alea costs a float
+   * multiply-add chain of several nanoseconds that cannot overlap from one draw to the next, a
+   * draw from xorshift three shifts and xors, which made brSF's per-step redraw about four times
+   * cheaper. The values are exactly those of seedrandom's xor128 generator,
+   * `floor(prng() · 2²⁴) / 2²⁴`, whichever kernels compute them.
    */
-  fillUniform24(out: Storage): Storage {
-    const st = (this.bulk ??= this.seedBulk());
-    // Long fills (brSF's magnitudes) in the WebAssembly kernel: the same numbers, in about half the time.
-    if (wasmXor128Uniform24(out, st)) return out;
-    let x = st[0]!, y = st[1]!, z = st[2]!, w = st[3]!;
-    for (let i = 0; i < out.length; i++) {
-      const t = x ^ (x << 11);
-      x = y;
-      y = z;
-      z = w;
-      w ^= (w >>> 19) ^ t ^ (t >>> 8);
-      out[i] = (w >>> 8) * 5.960464477539063e-8; // top 24 bits · 2⁻²⁴
-    }
-    st[0] = x;
-    st[1] = y;
-    st[2] = z;
-    st[3] = w;
+  fillUniform24(out: Storage, kernels: Kernels = defaultKernels()): Storage {
+    kernels.uniform24(out, (this.bulk ??= this.seedBulk()));
     return out;
   }
 

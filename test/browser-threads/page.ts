@@ -4,7 +4,7 @@
  * with a digest of every result for the test to compare. It imports the library by its package
  * name: the test builds it with Vite against the sources and against the packed package.
  */
-import { gemmParallelProducts, gemmThreads, useGemmThreads, wasmGemmAvailable } from 'asymprop';
+import { gemmKernel, gemmParallelProducts, gemmThreads, useGemmThreads } from 'asymprop';
 import { digest, runProduct, runTraining, type Pass, type ProductCase, type Report } from './checks.js';
 
 function canBlock(): boolean {
@@ -42,7 +42,7 @@ async function run(cases: readonly ProductCase[], train: boolean): Promise<Repor
   return {
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
     sharedArrayBuffer: typeof SharedArrayBuffer !== 'undefined',
-    simd: wasmGemmAvailable(),
+    simd: gemmKernel() === 'wasm-simd',
     canBlock: canBlock(),
     requested,
     startMilliseconds,

@@ -1,21 +1,24 @@
 /**
- * Matrix products on more than one core: helper threads (Node worker threads or Web Workers)
- * that each run the same WebAssembly SIMD kernel on one shared memory.
+ * The kernels on more than one core: helper threads (Node worker threads or Web Workers) that
+ * each instantiate the same WebAssembly module on one shared memory.
  *
- * How a product is shared out. The calling thread packs the operands into the shared memory as
- * usual, then cuts C into as many bands as there are threads (bands of row blocks, or of
- * 8-column panels when C has few rows), writes each helper's band into a small control array
- * (a SharedArrayBuffer), bumps a sequence number and wakes the helpers with `Atomics.notify`.
- * It computes its own band meanwhile, then waits until every helper has counted itself done.
- * Every element of C is computed by exactly one thread, in the same order as with one thread,
- * so results are bit-identical whatever the number of threads.
+ * How a call is shared out. The calling thread cuts the work into as many bands as there are
+ * threads (row blocks or column panels of a product, samples of a convolution, channels of a
+ * batch normalisation, stretches of an element-wise pass), writes each helper's band (the
+ * function and its arguments) into a small control array (a SharedArrayBuffer), bumps a sequence
+ * number and wakes the helpers with `Atomics.notify`. It runs its own band meanwhile, then waits
+ * until every helper has counted itself done. Every value is computed by exactly one thread, in
+ * the same order as with one thread, so results are bit-identical whatever the number of threads.
+ *
+ * Between calls a helper spins for a few microseconds before it sleeps in `Atomics.wait`: a
+ * training step makes hundreds of calls, and waking a sleeping thread costs tens of microseconds.
  *
  * This module runs anywhere JavaScript runs. Starting the helpers is the environment's business:
  * `asymprop/node` starts worker threads (`useThreads`), and in a browser {@link useGemmThreads}
  * starts module Web Workers by default (the page must be cross-origin isolated for
  * SharedArrayBuffer).
  */
-import { ConfigError, StateError } from '../errors.js';
+import { ConfigError, StateError } from '../../errors.js';
 
 /**
  * What the thread pool needs of a worker: the environment's Worker, or anything like it. When it
@@ -29,7 +32,7 @@ export interface ThreadWorker {
   terminate(): unknown;
 }
 
-/** How {@link GemmThreadPool} hears of a helper that fails to start: a Web Worker's listeners, or a Node worker's. */
+/** How {@link KernelThreadPool} hears of a helper that fails to start: a Web Worker's listeners, or a Node worker's. */
 interface EventListening {
   addEventListener(type: 'error', listener: (event: unknown) => void): void;
   removeEventListener(type: 'error', listener: (event: unknown) => void): void;
@@ -37,69 +40,42 @@ interface EventListening {
   off(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
-/** Starts one helper thread running `serveGemmThread` (the library's `gemmWorker.js` or `nodeGemmWorker.js`). */
+/** Starts one helper thread running `serveKernelThread` (the library's `kernelWorker.js` or `nodeKernelWorker.js`). */
 export type ThreadSpawner = () => ThreadWorker;
 
 /** The first (and only) message a helper receives. */
-export interface GemmThreadInit {
+export interface KernelThreadInit {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly control: SharedArrayBuffer;
+  /** The module's exported functions, in the order bands name them by. */
+  readonly functions: readonly string[];
   /** This helper's number, 1 … threads − 1 (the calling thread is 0). */
   readonly index: number;
 }
 
-/** The kernel's parameters, in its order (see `kernelBody` in wasmGemm.ts), plus the total k. */
-export type KernelCall = [mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number];
-export type Kernel = (mb: number, nb: number, k: number, a: number, b: number, c: number, ldc: number, aRow: number, aStep: number, m: number, bPanel: number, acc: number) => void;
+/** A band of a call: the function's index among the module's functions, and its (i32) arguments. */
+export interface Band {
+  readonly fn: number;
+  readonly args: readonly number[];
+}
+
+/** A function of the kernel module, as JavaScript calls it. */
+export type KernelFunction = (...args: number[]) => void;
 
 // Layout of the control array (Int32Array).
 const SEQ = 0; //   bumped by the caller for every job
 const DONE = 1; //  helpers that finished the current job
 const READY = 2; // helpers that started
 const QUIT = 3; //  set to 1 to stop the helpers
-const SLOT = 16; // each helper's call parameters start at SLOT·index
-const PARAMS = 11;
-
-/**
- * Steps of the inner dimension per kernel call. A long product is split into chunks of KC steps,
- * each added to C: a chunk of A's rows (4 × KC) and of B's panels (nb × KC × 8) stays in cache
- * while the kernel walks over the blocks of C, instead of streaming the whole of A and B from
- * memory once per block.
- */
-export const KC = 256;
-
-/** Rows of C per kernel block (the kernel computes KERNEL_ROWS × 8 blocks in registers). */
-export const KERNEL_ROWS = 4;
-
-/** Runs one band of a product: the kernel over k in chunks of {@link KC}. */
-export function runKernel(kernel: Kernel, call: Readonly<KernelCall>): void {
-  const [mb, nb, k, a, b, c, ldc, aRow, aStep, m, bPanel] = call;
-  if (mb === 0 || nb === 0) return;
-  for (let p0 = 0; p0 < k; p0 += KC) {
-    kernel(mb, nb, Math.min(KC, k - p0), a + p0 * aStep, b + p0 * 32, c, ldc, aRow, aStep, m, bPanel, p0 > 0 ? 1 : 0);
-  }
-}
-
-/**
- * Cuts a product into `parts` bands: of row blocks when there are enough of them, else of
- * 8-column panels; each band is a kernel call of its own (its A, B and C pointers moved to it).
- */
-export function splitCall(call: Readonly<KernelCall>, parts: number): KernelCall[] {
-  const [mb, nb, k, a, b, c, ldc, aRow, aStep, m, bPanel] = call;
-  const byRows = mb >= 2 * parts || mb >= nb;
-  const blocks = byRows ? mb : nb;
-  const out: KernelCall[] = [];
-  for (let t = 0; t < parts; t++) {
-    const from = Math.floor((blocks * t) / parts), to = Math.floor((blocks * (t + 1)) / parts);
-    if (byRows) out.push([to - from, nb, k, a + KERNEL_ROWS * from * aRow, b, c + KERNEL_ROWS * from * ldc, ldc, aRow, aStep, m - KERNEL_ROWS * from, bPanel]);
-    else out.push([mb, to - from, k, a, b + from * bPanel, c + from * 32, ldc, aRow, aStep, m, bPanel]);
-  }
-  return out;
-}
+const SLOT = 16; // each helper's band starts at SLOT·index: the function, the argument count, the arguments
+/** The most arguments a band can carry. */
+export const MAX_ARGS = SLOT - 2;
+/** Turns a helper spins on the sequence number before it sleeps (a few microseconds). */
+const SPIN = 20_000;
 
 /** The calling thread's side of a running pool. */
-export class GemmThreadPool {
+export class KernelThreadPool {
   private readonly control: Int32Array;
   private readonly workers: ThreadWorker[];
   /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
@@ -122,6 +98,7 @@ export class GemmThreadPool {
     readonly threads: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
+    functions: readonly string[],
     spawn: ThreadSpawner,
   ) {
     const control = new SharedArrayBuffer(4 * SLOT * (threads + 1));
@@ -130,7 +107,7 @@ export class GemmThreadPool {
     for (let index = 1; index < threads; index++) {
       const worker = spawn();
       this.watch(worker, index);
-      worker.postMessage({ module, memory, control, index } satisfies GemmThreadInit);
+      worker.postMessage({ module, memory, control, functions, index } satisfies KernelThreadInit);
       this.workers.push(worker);
     }
     this.canBlock = canBlock(this.control);
@@ -184,31 +161,41 @@ export class GemmThreadPool {
     }
   }
 
-  /** Products shared out so far. */
+  /** Calls shared out so far. */
   jobs = 0;
 
-  /** Runs `call` on all threads, the calling one included; returns when C is complete. */
-  run(kernel: Kernel, call: Readonly<KernelCall>): void {
-    if (this.crashed) this.fail(`a matrix-product helper thread stopped (${this.crashed})`);
+  /**
+   * Runs one band per thread (`bands[0]` on the calling thread; a null band leaves its helper
+   * idle) and returns when all are done.
+   */
+  run(functions: readonly KernelFunction[], bands: readonly (Band | null)[]): void {
+    if (this.crashed) this.fail(`a kernel helper thread stopped (${this.crashed})`);
     this.jobs++;
-    const bands = splitCall(call, this.threads);
     const ctl = this.control;
-    for (let t = 1; t < this.threads; t++) for (let i = 0; i < PARAMS; i++) ctl[SLOT * t + i] = bands[t]![i]!;
+    for (let t = 1; t < this.threads; t++) {
+      const band = bands[t];
+      ctl[SLOT * t] = band ? band.fn : -1;
+      if (band) {
+        ctl[SLOT * t + 1] = band.args.length;
+        for (let i = 0; i < band.args.length; i++) ctl[SLOT * t + 2 + i] = band.args[i]!;
+      }
+    }
     Atomics.store(ctl, DONE, 0);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
-    runKernel(kernel, bands[0]!);
+    const own = bands[0];
+    if (own) functions[own.fn]!(...own.args);
     const helpers = this.threads - 1;
     const since = performance.now();
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(ctl, DONE);
       if (done >= helpers) return;
-      if (this.canBlock) Atomics.wait(ctl, DONE, done, 1000);
+      if (this.canBlock && spins > SPIN) Atomics.wait(ctl, DONE, done, 1000);
       // A helper that died (or was killed) would otherwise leave this loop waiting forever. The
       // helpers' count is read again first, so a caller paused longer than stallMs (a stopped
-      // process, a sleeping laptop) does not give up on a product that is in fact complete.
-      if ((this.canBlock || (spins & 0xffff) === 0) && performance.now() - since > this.stallMs && Atomics.load(ctl, DONE) < helpers) {
-        this.fail(`a matrix-product helper thread sent no result within ${this.stallMs / 1000} s${this.crashed ? ` (${this.crashed})` : ' (it may have crashed)'}`);
+      // process, a sleeping laptop) does not give up on a call that is in fact complete.
+      if (((this.canBlock && spins > SPIN) || (spins & 0xffff) === 0) && performance.now() - since > this.stallMs && Atomics.load(ctl, DONE) < helpers) {
+        this.fail(`a kernel helper thread sent no result within ${this.stallMs / 1000} s${this.crashed ? ` (${this.crashed})` : ' (it may have crashed)'}`);
       }
     }
   }
@@ -240,23 +227,28 @@ function canBlock(control: Int32Array): boolean {
 }
 
 /**
- * A helper thread's loop: instantiate the kernel on the shared memory, count itself ready, then
+ * A helper thread's loop: instantiate the module on the shared memory, count itself ready, then
  * wait for jobs and run its band of each until told to quit. Call it with the first message.
  */
-export function serveGemmThread(init: GemmThreadInit): void {
+export function serveKernelThread(init: KernelThreadInit): void {
   const { module, memory, index } = init;
   const ctl = new Int32Array(init.control);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const kernel = instance.exports['kernel'] as Kernel;
-  const call = new Array(PARAMS).fill(0) as KernelCall;
+  const functions = init.functions.map((name) => instance.exports[name] as KernelFunction);
+  const args: number[] = [];
   let seq = Atomics.load(ctl, SEQ);
   Atomics.add(ctl, READY, 1);
   for (;;) {
+    for (let spins = 0; spins < SPIN && Atomics.load(ctl, SEQ) === seq; spins++);
     Atomics.wait(ctl, SEQ, seq);
     seq = Atomics.load(ctl, SEQ);
     if (Atomics.load(ctl, QUIT)) return;
-    for (let i = 0; i < PARAMS; i++) call[i] = ctl[SLOT * index + i]!;
-    runKernel(kernel, call);
+    const fn = ctl[SLOT * index]!;
+    if (fn >= 0) {
+      args.length = ctl[SLOT * index + 1]!;
+      for (let i = 0; i < args.length; i++) args[i] = ctl[SLOT * index + 2 + i]!;
+      functions[fn]!(...args);
+    }
     Atomics.add(ctl, DONE, 1);
     Atomics.notify(ctl, DONE);
   }

@@ -1,6 +1,6 @@
 /**
  * brSF's per-step redraw of its magnitudes, in WebAssembly: the numbers of seedrandom's xor128
- * stream (Marsaglia's xorshift), generated at run time like the other kernels (`wasmVector.ts`).
+ * stream (Marsaglia's xorshift), generated at run time like the other kernels (`module.ts`).
  * Each number depends on the one before, so the stream is cut into four stretches (their starting
  * states found by jumping ahead, in `xor128Jump.ts`) that `xor128x4` computes in the four SIMD
  * lanes: the same numbers in the same order, in about half the TypeScript loop's time, copies
@@ -22,16 +22,15 @@ import {
   f32Const,
   i32Const as i32,
   i32x4Splat,
-  lazyKernels,
   localGet as get,
   localSet as set,
   memarg,
-  moduleBytes,
   op,
   simd,
   uleb,
   vec,
-} from './wasmAssembler.js';
+  type WasmFunction,
+} from './assembler.js';
 import { jumpState } from './xor128Jump.js';
 
 /**
@@ -138,64 +137,63 @@ function xor128x4Body(): number[] {
   return [...vec([[...uleb(10), V128]]), ...code];
 }
 
-/** The module of the xor128 kernels: `xor128(p, end, s)` and `xor128x4(p0, p1, p2, p3, count, s)`. */
-export function xor128ModuleBytes(): Uint8Array<ArrayBuffer> {
-  return moduleBytes([
+/** The xor128 kernels: `xor128(p, end, s)` and `xor128x4(p0, p1, p2, p3, count, s)`. */
+export function xor128Kernels(): WasmFunction[] {
+  return [
     { name: 'xor128', params: 3, body: xor128Body() },
     { name: 'xor128x4', params: 6, body: xor128x4Body() },
-  ]);
+  ];
 }
 
-/** Numbers per chunk of the xor128 kernels (1 MiB of float32); the states sit in the 64 bytes before. */
-const XOR_CHUNK = 1 << 18;
+/** Numbers per chunk of the xor128 kernels (1 MiB of float32). */
+export const XOR_CHUNK = 1 << 18;
+/** Bytes of work space a fill needs: the four lane states (64 bytes), then one chunk of numbers. */
+export const XOR_SCRATCH_BYTES = 64 + XOR_CHUNK * 4;
 /** Shorter fills stay with the TypeScript loop. */
-const MIN_LENGTH = 256;
+export const XOR_MIN_LENGTH = 256;
 /** Below this many numbers, one lane: the jump-ahead's cost is not worth it. */
 const XOR_LANES_FROM = 1024;
 
-// The lane states (64 bytes), then one chunk of numbers.
-const getXor128 = lazyKernels(xor128ModuleBytes, 64 + XOR_CHUNK * 4, ['xor128', 'xor128x4']);
+/** Where a fill runs: the kernels, views of their memory, and the byte address of its work space ({@link XOR_SCRATCH_BYTES}). */
+export interface Xor128Site {
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+  readonly base: number;
+  xor128(p: number, end: number, s: number): void;
+  xor128x4(p0: number, p1: number, p2: number, p3: number, count: number, s: number): void;
+}
 
 /**
  * Fills `out` with the next `out.length` numbers of the xor128 stream whose state `[x, y, z, w]`
- * is `state` (updated), as `(w >>> 8) · 2⁻²⁴`: the same values, in the same order, as
- * `Rng.fillUniform24`'s TypeScript loop. False, with nothing written, for fewer than 256 numbers
- * or where WebAssembly SIMD is unavailable.
+ * is `state` (updated), as `(w >>> 8) · 2⁻²⁴`: the same values, in the same order, as the
+ * reference kernels' TypeScript loop.
  *
  * A chunk of n numbers is cut into four stretches of q = 4·⌊n/16⌋: the state at the start of each is
  * found by jumping ahead q numbers at a time (`xor128Jump.ts`), `xor128x4` computes the four side
  * by side, and the last n − 4q numbers follow from the fourth stretch's final state, one lane.
  */
-export function wasmXor128Uniform24(out: Float32Array | Float64Array, state: Int32Array): boolean {
-  if (out.length < MIN_LENGTH) return false;
-  const inst = getXor128();
-  if (!inst) return false;
-  const { f32, i32, xor128, xor128x4 } = inst;
-  const DATA = 16; // floats: the four lane states (64 bytes) come first
+export function xor128Fill(site: Xor128Site, out: Float32Array | Float64Array, state: Int32Array): void {
+  const { f32, i32, xor128, xor128x4 } = site;
+  const S = site.base >> 2; // the lane states, in 32-bit words
+  const DATA = S + 16; // the numbers, after the four lane states (64 bytes)
   for (let start = 0; start < out.length; start += XOR_CHUNK) {
     const n = Math.min(XOR_CHUNK, out.length - start);
     const q = n >= XOR_LANES_FROM ? (n >> 4) << 2 : 0; // a multiple of 4: the kernel writes four numbers per lane and turn
     if (q > 0) {
-      // Lane k starts k·q numbers on: X = [x0, x1, x2, x3] at 0, Y at 16 bytes, Z at 32, W at 48.
+      // Lane k starts k·q numbers on: X = [x0, x1, x2, x3] at S, Y 16 bytes on, Z 32, W 48.
       let s: ArrayLike<number> = state;
       for (let lane = 0; lane < 4; lane++) {
         if (lane > 0) s = jumpState(s, q);
-        for (let word = 0; word < 4; word++) i32[4 * word + lane] = s[word]!;
+        for (let word = 0; word < 4; word++) i32[S + 4 * word + lane] = s[word]!;
       }
       const p = 4 * DATA;
-      xor128x4(p, p + 4 * q, p + 8 * q, p + 12 * q, q >> 2, 0);
-      for (let word = 0; word < 4; word++) state[word] = i32[4 * word + 3]!; // the fourth lane ends 4q on
+      xor128x4(p, p + 4 * q, p + 8 * q, p + 12 * q, q >> 2, 4 * S);
+      for (let word = 0; word < 4; word++) state[word] = i32[S + 4 * word + 3]!; // the fourth lane ends 4q on
     }
-    // The rest, one lane: the state at byte 0.
-    i32.set(state.subarray(0, 4));
-    xor128(4 * (DATA + 4 * q), 4 * (DATA + n), 0);
-    state.set(i32.subarray(0, 4));
+    // The rest, one lane: the state at S.
+    i32.set(state.subarray(0, 4), S);
+    xor128(4 * (DATA + 4 * q), 4 * (DATA + n), 4 * S);
+    state.set(i32.subarray(S, S + 4));
     out.set(f32.subarray(DATA, DATA + n), start);
   }
-  return true;
-}
-
-/** Whether the xor128 kernels run here. */
-export function wasmXor128Available(): boolean {
-  return getXor128() !== null;
 }

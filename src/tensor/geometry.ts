@@ -1,5 +1,5 @@
 import { ConfigError, ShapeError } from '../errors.js';
-import type { Shape } from '../tensor/tensor.js';
+import type { Shape } from './tensor.js';
 
 /** A size per spatial axis: one number for both, or `[height, width]`. */
 export type Size2 = number | readonly [number, number];

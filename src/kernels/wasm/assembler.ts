@@ -1,8 +1,8 @@
 /**
- * A tiny WebAssembly assembler: just what the run-time generated kernels need (the matrix kernel
- * in `wasmGemm.ts`, the element-wise kernels in `wasmVector.ts`, the xor128 generator in
- * `wasmXor128.ts`). Every function returns the
- * bytes of one encoding as a plain array, to be concatenated.
+ * A tiny WebAssembly assembler: just what the run-time generated kernels need (the byte-level
+ * encodings; `builder.ts` writes functions with them, and `module.ts` puts the kernels of
+ * `gemm.ts`, `conv.ts`, `norm.ts`, `vector.ts` and `xor128.ts` into one module). Every function
+ * returns the bytes of one encoding as a plain array, to be concatenated.
  */
 
 /** Unsigned LEB128. */
@@ -44,7 +44,7 @@ export const V128 = 0x7b;
 
 /** Core opcodes. */
 export const op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c,
+  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br_if: 0x0d, br: 0x0c, return: 0x0f,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Const: 0x41, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32Shl: 0x74, i32GeU: 0x4f,
   i32Xor: 0x73, i32ShrU: 0x76, i32GtU: 0x4b, i32Eqz: 0x45, i32Load: 0x28, i32Store: 0x36,

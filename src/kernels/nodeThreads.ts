@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { useGemmThreads } from './wasmGemm.js';
+import { useGemmThreads } from './fast.js';
 
 /**
- * Runs asymprop's float32 matrix products on `threads` threads in Node (default: every core):
- * the calling thread plus worker threads sharing one WebAssembly memory. Results are
+ * Runs asymprop's kernels on `threads` threads in Node (default: every core): the calling
+ * thread plus worker threads sharing one WebAssembly memory. Results are
  * bit-identical to one thread's. The helpers do not keep the process alive. Resolves to the
  * number of threads in use (1 where the SIMD kernel is unavailable).
  *
@@ -19,7 +19,7 @@ import { useGemmThreads } from './wasmGemm.js';
  */
 export function useThreads(threads: number = availableParallelism()): Promise<number> {
   return useGemmThreads(threads, () => {
-    const worker = new Worker(new URL('./nodeGemmWorker.js', import.meta.url));
+    const worker = new Worker(new URL('./wasm/nodeKernelWorker.js', import.meta.url));
     worker.unref();
     return worker;
   });

@@ -1,7 +1,7 @@
 /**
  * Jumping ahead in Marsaglia's xorshift (seedrandom's xor128) without stepping through the numbers
  * in between, so that four stretches of one stream can be computed side by side (the SIMD lanes of
- * `wasmXor128.ts`'s `xor128x4`).
+ * `xor128.ts`'s `xor128x4`).
  *
  * One step maps the state (x, y, z, w), 128 bits, linearly over GF(2) (shifts and xors only):
  * `s' = T·s`. So `d` steps are `T^d`, a 128×128 bit matrix computed by repeated squaring, and

@@ -164,6 +164,55 @@ describe.each(threadCounts)('the fast kernels give the reference kernels’ bits
     }
   });
 
+  it('max pooling forward and backward, padded and not, overlapping windows, NaN and ties', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ planes: fc.integer({ min: 1, max: 40 }), h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 12 }), k: fc.integer({ min: 1, max: 4 }), s: fc.integer({ min: 1, max: 3 }), pad: fc.boolean(), inside: fc.boolean(), seed: fc.integer() }),
+        (c) => {
+          const p = c.pad ? Math.floor(c.k / 2) : 0;
+          fc.pre(c.h + 2 * p >= c.k && c.w + 2 * p >= c.k);
+          const g = geometry2d('pool', [1, c.h, c.w], { kernel: c.k, stride: c.s, padding: p }, 1);
+          const x = values(c.planes * c.h * c.w, c.seed, true).map((v, i) => (i % 5 === 0 ? 0.5 : v)); // ties
+          const outputs = c.planes * g.oh * g.ow;
+          const [yf, yr] = [placed(new Float32Array(outputs), c.inside), new Float32Array(outputs)];
+          const [af, ar] = [c.inside ? fast.allocateIndices(outputs) : new Int32Array(outputs), new Int32Array(outputs)];
+          fast.maxPool(placed(x, c.inside), c.planes, g, yf, af);
+          ref.maxPool(x, c.planes, g, yr, ar);
+          expectSameBits(yf, yr, 'max pool');
+          expect(Array.from(af)).toEqual(Array.from(ar));
+          const dy = values(outputs, c.seed + 1);
+          const [df, dr] = [placed(new Float32Array(x.length).fill(3), c.inside), new Float32Array(x.length)];
+          fast.maxPoolBackward(placed(dy, c.inside), af, c.planes, g, df);
+          ref.maxPoolBackward(dy, ar, c.planes, g, dr);
+          expectSameBits(df, dr, 'max pool backward');
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the SGD momentum update, heavy-ball and Nesterov, first step and later, flushing tiny momenta', () => {
+    for (const n of [3, 700, 1027, 70_003]) {
+      for (const inside of [false, true]) {
+        for (const step of [
+          { lr: 0.1, keep: 0, gain: 1, weightDecay: 1e-4, momentum: 0.9, nesterov: false },
+          { lr: 0.01, keep: 0.9, gain: 1, weightDecay: 0, momentum: 0.9, nesterov: false },
+          { lr: 0.01, keep: 0.9, gain: 0.5, weightDecay: 5e-4, momentum: 0.9, nesterov: true },
+        ]) {
+          const w = values(n, n, true), g = values(n, n + 1, true);
+          const buf = values(n, n + 2).map((v, i) => (i % 7 === 0 ? v * 1e-39 : v)); // subnormals to flush
+          const [wf, gf, bf] = [placed(w, inside), placed(g, inside), placed(buf, inside)];
+          const [wr, gr, br] = [Float32Array.from(w), Float32Array.from(g), Float32Array.from(buf)];
+          fast.sgdMomentum(wf, gf, bf, step);
+          ref.sgdMomentum(wr, gr, br, step);
+          expectSameBits(wf, wr, `w, ${n} values`);
+          expectSameBits(bf, br, `buf, ${n} values`);
+          expectSameBits(gf, g, 'g unchanged');
+        }
+      }
+    }
+  });
+
   it('the xor128 stream continues across fills of every length', () => {
     const sf = Int32Array.of(123456789, 362436069, 521288629, 88675123), sr = Int32Array.from(sf);
     for (const n of [3, 255, 256, 257, 1023, 1024, 1025, 70_001, 2 ** 18 + 7]) {

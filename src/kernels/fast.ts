@@ -1,13 +1,14 @@
 import { ConfigError } from '../errors.js';
 import type { Geometry2d } from '../tensor/geometry.js';
 import type { DType, Storage } from '../tensor/tensor.js';
-import type { ChannelGradSums, Kernels, StridedMatrix } from './kernels.js';
+import { FLUSH_BELOW, type ChannelGradSums, type Kernels, type MomentumStep, type StridedMatrix } from './kernels.js';
 import { ReferenceKernels, outputColumns, referenceKernels } from './reference.js';
 import { GEO } from './wasm/conv.js';
 import { KERNEL_ROWS } from './wasm/gemm.js';
 import { KernelMemory } from './wasm/memory.js';
 import { KERNEL_NAMES, kernelModuleBytes, type KernelName } from './wasm/module.js';
 import { KernelThreadPool, type Band, type KernelFunction, type ThreadSpawner, type ThreadWorker } from './wasm/threads.js';
+import { SGD_COEFFICIENTS } from './wasm/optim.js';
 import { XOR_MIN_LENGTH, XOR_SCRATCH_BYTES, xor128Fill } from './wasm/xor128.js';
 
 /** Below this many multiply-adds a product stays with the reference kernel: packing would not pay. */
@@ -78,7 +79,11 @@ export class WasmKernels extends ReferenceKernels {
 
   /** In this memory where it is shared (helpers can use it, and it survives growth), else an ordinary array. */
   override allocate(dtype: DType, size: number): Storage {
-    return (dtype === 'float32' && size >= MIN_LENGTH ? this.mem.array(dtype, size) : null) ?? super.allocate(dtype, size);
+    return (dtype === 'float32' && size >= MIN_LENGTH ? (this.mem.array(dtype, size) as Storage | null) : null) ?? super.allocate(dtype, size);
+  }
+
+  override allocateIndices(size: number): Int32Array {
+    return (size >= MIN_LENGTH ? (this.mem.array('int32', size) as Int32Array | null) : null) ?? super.allocateIndices(size);
   }
 
   /**
@@ -358,6 +363,46 @@ export class WasmKernels extends ReferenceKernels {
     const xAt = mem.place((dx as Float32Array).subarray(0, size), 'bn.dx', false);
     this.split('bnInputGrad', c, size, (from, to) => [dAt, hAt, xAt, n, c, s, vAt, iAt, gAt, gxAt, from, to]);
     mem.unplace((dx as Float32Array).subarray(0, size), xAt);
+  }
+
+  // --- pooling ------------------------------------------------------------------------------
+
+  override maxPool(x: Storage, planes: number, g: Geometry2d, y: Storage, argmax: Int32Array): void {
+    if (!f32(x, y)) return super.maxPool(x, planes, g, y, argmax);
+    const mem = this.mem;
+    const [inSize, outSize] = [planes * g.h * g.w, planes * g.oh * g.ow];
+    const geo = this.geometry(g);
+    const xAt = mem.place((x as Float32Array).subarray(0, inSize), 'pool.x');
+    const yAt = mem.place((y as Float32Array).subarray(0, outSize), 'pool.y', false);
+    const iAt = mem.place(argmax.subarray(0, outSize), 'pool.argmax', false);
+    this.split('maxPool', planes, inSize, (from, to) => [xAt, yAt, iAt, geo, from, to]);
+    mem.unplace((y as Float32Array).subarray(0, outSize), yAt);
+    mem.unplace(argmax.subarray(0, outSize), iAt);
+  }
+
+  override maxPoolBackward(dy: Storage, argmax: Int32Array, planes: number, g: Geometry2d, dx: Storage): void {
+    if (!f32(dy, dx)) return super.maxPoolBackward(dy, argmax, planes, g, dx);
+    const mem = this.mem;
+    const [planeIn, planeOut] = [g.h * g.w, g.oh * g.ow];
+    const dAt = mem.place((dy as Float32Array).subarray(0, planes * planeOut), 'pool.y');
+    const iAt = mem.place(argmax.subarray(0, planes * planeOut), 'pool.argmax');
+    const xAt = mem.place((dx as Float32Array).subarray(0, planes * planeIn), 'pool.x', false);
+    this.split('maxPoolBackward', planes, planes * planeIn, (from, to) => [dAt, iAt, xAt, planeIn, planeOut, from, to]);
+    mem.unplace((dx as Float32Array).subarray(0, planes * planeIn), xAt);
+  }
+
+  // --- the optimizer ------------------------------------------------------------------------
+
+  override sgdMomentum(w: Storage, g: Storage, buf: Storage, step: MomentumStep): void {
+    const n = w.length;
+    if (!f32(w, g, buf) || n < MIN_LENGTH) return super.sgdMomentum(w, g, buf, step);
+    const mem = this.mem;
+    const coef = mem.scratch('sgd.coef', 8 * SGD_COEFFICIENTS);
+    mem.f64.set([step.lr, step.keep, step.gain, step.weightDecay, step.momentum, FLUSH_BELOW], coef >> 3);
+    const [wAt, gAt, bAt] = [mem.place(w as Float32Array, 'sgd.w'), mem.place((g as Float32Array).subarray(0, n), 'sgd.g'), mem.place((buf as Float32Array).subarray(0, n), 'sgd.buf')];
+    this.split('sgdMomentum', n, n, (from, to) => [wAt + 4 * from, gAt + 4 * from, bAt + 4 * from, coef, to - from, step.nesterov ? 1 : 0]);
+    mem.unplace(w as Float32Array, wAt);
+    mem.unplace((buf as Float32Array).subarray(0, n), bAt);
   }
 }
 

@@ -14,6 +14,25 @@ export interface StridedMatrix {
   readonly ld: number;
 }
 
+/** Smallest positive normal float32: SGD flushes momentum values below it to zero (see {@link Kernels.sgdMomentum}). */
+export const FLUSH_BELOW = 1.1754943508222875e-38;
+
+/** The coefficients of one SGD momentum update (see {@link Kernels.sgdMomentum}). */
+export interface MomentumStep {
+  /** The learning rate. */
+  readonly lr: number;
+  /** How much of the old buffer stays: μ, or 0 on the first step. */
+  readonly keep: number;
+  /** How much of the gradient enters the buffer: 1 − dampening, or 1 on the first step. */
+  readonly gain: number;
+  /** L2 weight decay λ, added to the gradient. */
+  readonly weightDecay: number;
+  /** μ, for Nesterov's look-ahead. */
+  readonly momentum: number;
+  /** Nesterov momentum: `w ← w − lr·(g + μ·buf)` instead of `w ← w − lr·buf`. */
+  readonly nesterov: boolean;
+}
+
 /** The per-channel sums a batch normalisation's backward pass needs, in float64. */
 export interface ChannelGradSums {
   /** Σ dy per channel. */
@@ -56,6 +75,9 @@ export interface Kernels {
    * (so they use it in place), else an ordinary typed array.
    */
   allocate(dtype: DType, size: number): Storage;
+
+  /** An index array for a layer's pass (max pooling's argmax), zero-filled, in the kernels' memory where they have one. */
+  allocateIndices(size: number): Int32Array;
 
   /**
    * `C (m×n) (+)= op(A) · op(B)`, op(X) = X or Xᵀ by the flags, all row-major: A stored `m×k` (or
@@ -124,4 +146,21 @@ export interface Kernels {
   batchNormGradSums(dy: Storage, xhat: Storage, n: number, c: number, s: number): ChannelGradSums;
   /** `dx = (dy·v − meanG − x̂·meanGXhat)·(1/σ)` per channel, in float64. */
   batchNormInputGrad(dy: Storage, xhat: Storage, n: number, c: number, s: number, v: Storage, invStd: Float64Array, meanG: Float64Array, meanGXhat: Float64Array, dx: Storage): void;
+
+  /**
+   * Max pooling of `planes` planes of `[h, w]` (the geometry's c is ignored) into `[oh, ow]`: each
+   * window's largest value (scanned row by row; a value takes over only when strictly larger, the
+   * first value of the window always; the padding never read) into y, and its index in x into argmax.
+   */
+  maxPool(x: Storage, planes: number, g: Geometry2d, y: Storage, argmax: Int32Array): void;
+  /** The gradient of {@link Kernels.maxPool}: dx zero, then `dx[argmax[o]] += dy[o]` in the order of o. */
+  maxPoolBackward(dy: Storage, argmax: Int32Array, planes: number, g: Geometry2d, dx: Storage): void;
+
+  /**
+   * SGD's momentum update of one parameter, in float64 arithmetic: `g ← g + λ·w`,
+   * `b ← keep·buf + gain·g`, `b ← b·[|b| ≥ FLUSH_BELOW]` (momentum values too small for a normal
+   * float32 flushed to zero, keeping their sign; NaN stays NaN), `buf ← b`, then `w ← w − lr·b`
+   * (or `w − lr·(g + μ·b)` with Nesterov). The gradient array is not changed.
+   */
+  sgdMomentum(w: Storage, g: Storage, buf: Storage, step: MomentumStep): void;
 }

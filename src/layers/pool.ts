@@ -1,8 +1,10 @@
 import { ConfigError, ShapeError, StateError } from '../errors.js';
 import type { Param } from '../tensor/param.js';
-import type { Shape, Storage, Tensor } from '../tensor/tensor.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
 import { geometry2d, pair, type Geometry2d, type Size2, type WindowOptions } from '../tensor/geometry.js';
 import type { Layer } from './layer.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 import { Workspace } from './workspace.js';
 
 /** Options of {@link MaxPool2d} and {@link AvgPool2d}. */
@@ -32,7 +34,14 @@ abstract class Pool2d<C> implements Layer {
    *
    * @internal
    */
-  protected readonly workspace = new Workspace();
+  protected readonly workspace = new Workspace(() => this.kernels);
+  /** The kernels this layer computes with (default {@link defaultKernels}). */
+  kernels: Kernels = defaultKernels();
+
+  /** Computes with `kernels` from now on. */
+  useKernels(kernels: Kernels): void {
+    this.kernels = kernels;
+  }
 
   /**
    * @param name the layer's class name, for error messages.
@@ -146,36 +155,9 @@ export class MaxPool2d extends Pool2d<MaxPoolCache> {
   forward(x: Tensor, _training: boolean): Tensor {
     const g = this.geometryOf(x);
     const n = x.shape[0]!;
-    const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
-    const y = this.workspace.tensor('y', [n, c, oh, ow], x.dtype, false); // every value is written
+    const y = this.workspace.tensor('y', [n, g.c, g.oh, g.ow], x.dtype, false); // every value is written
     const argmax = this.workspace.indices('argmax', y.size);
-    const xd = x.data, yd = y.data;
-    if (ph === 0 && pw === 0) {
-      maxPoolUnpadded(xd, yd, argmax, n * c, g);
-      this.cache = { g, shape: x.shape, argmax };
-      return y;
-    }
-    let o = 0;
-    for (let plane = 0; plane < n * c; plane++) {
-      const base = plane * h * w;
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++, o++) {
-          let best = -Infinity, at = -1;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * sh - ph + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * sw - pw + kx;
-              if (ix < 0 || ix >= w) continue;
-              const v = xd[base + iy * w + ix]!;
-              if (v > best || at < 0) { best = v; at = base + iy * w + ix; }
-            }
-          }
-          yd[o] = best;
-          argmax[o] = at;
-        }
-      }
-    }
+    this.kernels.maxPool(x.data, n * g.c, g, y.data, argmax); // y: each window's largest value; argmax: where it was
     this.cache = { g, shape: x.shape, argmax };
     return y;
   }
@@ -188,41 +170,10 @@ export class MaxPool2d extends Pool2d<MaxPoolCache> {
    * the last output's shape.
    */
   backward(dy: Tensor): Tensor {
-    const { shape, argmax } = this.requireCache(dy);
-    const dx = this.workspace.tensor('dx', shape, dy.dtype, true);
-    const g = dy.data, d = dx.data;
-    for (let o = 0; o < g.length; o++) d[argmax[o]!] += g[o]!; // the winner takes the gradient
+    const { g, shape, argmax } = this.requireCache(dy);
+    const dx = this.workspace.tensor('dx', shape, dy.dtype, false); // every value is written
+    this.kernels.maxPoolBackward(dy.data, argmax, shape[0]! * g.c, g, dx.data); // the winner takes the gradient
     return dx;
-  }
-}
-
-/**
- * {@link MaxPool2d}'s forward pass without padding, where every window lies inside the image: the
- * same comparisons in the same order as the general loop (the first maximum wins; a NaN first
- * value stays), without the bounds checks, which cost more than the comparisons in a 2×2 window,
- * and without branches.
- */
-function maxPoolUnpadded(xd: Storage, yd: Storage, argmax: Int32Array, planes: number, g: Geometry2d): void {
-  const { h, w, kh, kw, sh, sw, oh, ow } = g;
-  let o = 0;
-  for (let plane = 0; plane < planes; plane++) {
-    const base = plane * h * w;
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++, o++) {
-        const corner = base + oy * sh * w + ox * sw;
-        let best = xd[corner]!, at = corner;
-        for (let ky = 0; ky < kh; ky++) {
-          for (let kx = ky === 0 ? 1 : 0, q = corner + ky * w + kx; kx < kw; kx++, q++) {
-            // if (xd[q] > best) { at = q; best = xd[q]; } without a branch: which value wins is
-            // as good as random, and a mispredicted branch costs more than re-reading best.
-            at += +(xd[q]! > best) * (q - at);
-            best = xd[at]!;
-          }
-        }
-        yd[o] = best;
-        argmax[o] = at;
-      }
-    }
   }
 }
 

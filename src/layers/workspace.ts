@@ -52,7 +52,7 @@ export class Workspace {
     if (!this.reuse) return new Int32Array(size);
     const data = this.slots.get(name);
     if (data instanceof Int32Array && data.length === size) return data;
-    const fresh = new Int32Array(size);
+    const fresh = this.kernels().allocateIndices(size);
     this.slots.set(name, fresh);
     return fresh;
   }

@@ -1,7 +1,9 @@
 import { ConfigError, DataFormatError, describeValue } from '../errors.js';
 import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
 import type { Param } from '../tensor/param.js';
-import { allocate, type Storage } from '../tensor/tensor.js';
+import { defaultKernels } from '../kernels/fast.js';
+import { FLUSH_BELOW, type Kernels } from '../kernels/kernels.js';
+import type { Storage } from '../tensor/tensor.js';
 import type { Optimizer, OptimizerState } from './optimizer.js';
 
 /** Options of {@link SGD}, with PyTorch's names and defaults. */
@@ -16,10 +18,11 @@ export interface SGDOptions {
   nesterov?: boolean;
   /** L2 weight decay λ added to the gradient (default 0). */
   weightDecay?: number;
+  /** The kernels that run the update (default {@link defaultKernels}); the momentum buffers live in their memory. */
+  kernels?: Kernels;
 }
 
-/** Smallest positive normal float32. Momentum values below it are flushed to zero (see {@link SGD}). */
-export const FLUSH_BELOW = 1.1754943508222875e-38;
+export { FLUSH_BELOW };
 
 /**
  * Stochastic gradient descent with momentum, PyTorch semantics (`torch.optim.SGD`):
@@ -65,6 +68,7 @@ export class SGD implements Optimizer {
   readonly weightDecay: number;
   /** The momentum buffers, one per parameter in the order of `params`; null until its first step. */
   private buffers: (Storage | null)[];
+  private readonly kernels: Kernels;
   private stepCount = 0;
 
   /**
@@ -92,6 +96,7 @@ export class SGD implements Optimizer {
       names.add(p.name);
     }
     this.buffers = this.params.map(() => null);
+    this.kernels = options.kernels ?? defaultKernels();
   }
 
   get steps(): number {
@@ -107,11 +112,10 @@ export class SGD implements Optimizer {
         for (let i = 0; i < w.length; i++) w[i] -= lr * (g[i]! + wd * w[i]!);
         return;
       }
-      const buf = (this.buffers[k] ??= allocate(p.value.dtype, w.length));
+      const buf = (this.buffers[k] ??= this.kernels.allocate(p.value.dtype, w.length));
       // First step: buf ← g (μ·0 + 1·g); later steps: buf ← μ·buf + (1 − d)·g.
       const keep = first ? 0 : mu, gain = first ? 1 : 1 - dampening;
-      if (nesterov) momentumUpdateNesterov(w, g, buf, lr, keep, gain, wd, mu);
-      else momentumUpdate(w, g, buf, lr, keep, gain, wd);
+      this.kernels.sgdMomentum(w, g, buf, { lr, keep, gain, weightDecay: wd, momentum: mu, nesterov }); // buf ← keep·buf + gain·(g + λw); w ← w − lr·buf
     });
     this.stepCount++;
   }
@@ -146,7 +150,7 @@ export class SGD implements Optimizer {
       if (a.length !== p.value.size) throw new DataFormatError('optimizer state', `buffer "${p.name}" has ${a.length} values, expected ${p.value.size}`);
       const bad = a.findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) throw new DataFormatError('optimizer state', `buffer "${p.name}" holds the non-finite value ${a[bad]} at index ${bad}`);
-      const buf = allocate(p.value.dtype, a.length);
+      const buf = this.kernels.allocate(p.value.dtype, a.length);
       buf.set(a);
       return buf;
     });
@@ -154,43 +158,6 @@ export class SGD implements Optimizer {
     this.buffers = buffers;
     this.lr = lr;
     this.stepCount = state.steps;
-  }
-}
-
-/**
- * The momentum update over one parameter, as a plain function of its arrays so that the JIT
- * compiles one tight loop per array type: `g ← g + λ·w; buf ← keep·buf + gain·g; w ← w − lr·buf`.
- * Momentum values below the smallest normal float32 are flushed to zero.
- */
-function momentumUpdate(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number): void {
-  const n = w.length;
-  for (let i = 0; i < n; i++) {
-    const wi = w[i]!;
-    const gi = g[i]! + wd * wi;
-    let b = keep * buf[i]! + gain * gi;
-    // Flush to zero without a branch: whether b is tiny (or zero: a dead unit's gradient) is as
-    // good as random from one weight to the next, and a branch on it was mispredicted so often
-    // that it made this loop a third of an mlp's step. (NaN stays NaN: NaN · 0 is NaN.)
-    b *= +(Math.abs(b) >= FLUSH_BELOW);
-    buf[i] = b;
-    w[i] = wi - lr * b;
-  }
-}
-
-/**
- * {@link momentumUpdate} with Nesterov's look-ahead: `w ← w − lr·(g + μ·buf)`. A loop of its own
- * rather than a flag inside one loop: the heavy-ball loop, which every protocol run uses, then
- * carries no per-value select.
- */
-function momentumUpdateNesterov(w: Storage, g: Storage, buf: Storage, lr: number, keep: number, gain: number, wd: number, mu: number): void {
-  const n = w.length;
-  for (let i = 0; i < n; i++) {
-    const wi = w[i]!;
-    const gi = g[i]! + wd * wi;
-    let b = keep * buf[i]! + gain * gi;
-    b *= +(Math.abs(b) >= FLUSH_BELOW);
-    buf[i] = b;
-    w[i] = wi - lr * (gi + mu * b);
   }
 }
 

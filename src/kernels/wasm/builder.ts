@@ -202,6 +202,7 @@ export const V = {
   f32x4Add: simdBin(0xe4), f32x4Sub: simdBin(0xe5), f32x4Mul: simdBin(0xe6),
   f32x4Gt: simdBin(0x44), f32x4Lt: simdBin(0x43),
   f64x2Add: simdBin(0xf0), f64x2Sub: simdBin(0xf1), f64x2Mul: simdBin(0xf2),
+  f64x2Abs: simdUn(0xec), f64x2Ge: simdBin(0x4c),
   /** Lanes 0 and 1 of a float32x4, as float64x2 (exact). */
   f64x2PromoteLow: simdUn(0x5f),
   /** A float64x2 rounded to float32 in lanes 0 and 1 (lanes 2 and 3 zero). */

@@ -140,13 +140,13 @@ export class KernelMemory {
    * A zero-filled typed array of `length` values in this memory, freed when the array is
    * garbage-collected; null where the memory is not shared (its growth would detach the array).
    */
-  array(dtype: DType, length: number): Storage | null {
+  array(dtype: DType | 'int32', length: number): Storage | Int32Array | null {
     if (!this.shared) return null;
     const bytesPer = dtype === 'float64' ? 8 : 4;
     const region = this.alloc(length * bytesPer);
     const buffer = this.memory.buffer;
     this.seen.add(buffer);
-    const view = dtype === 'float64' ? new Float64Array(buffer, region.offset, length) : new Float32Array(buffer, region.offset, length);
+    const view = dtype === 'float64' ? new Float64Array(buffer, region.offset, length) : dtype === 'int32' ? new Int32Array(buffer, region.offset, length) : new Float32Array(buffer, region.offset, length);
     view.fill(0); // the region may have held another array
     this.released.register(view, region);
     return view;
@@ -181,9 +181,10 @@ export class KernelMemory {
   }
 
   /** Copies what a kernel wrote at byte `at` back into `array`, unless the kernel wrote `array` in place. */
-  unplace(array: Float32Array | Float64Array, at: number): void {
+  unplace(array: Float32Array | Float64Array | Int32Array, at: number): void {
     if (this.contains(array)) return;
     if (array instanceof Float64Array) array.set(this.f64.subarray(at >> 3, (at >> 3) + array.length));
+    else if (array instanceof Int32Array) array.set(this.i32.subarray(at >> 2, (at >> 2) + array.length));
     else array.set(this.f32.subarray(at >> 2, (at >> 2) + array.length));
   }
 }

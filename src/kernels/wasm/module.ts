@@ -7,6 +7,8 @@ import { moduleBytes, type WasmFunction } from './assembler.js';
 import { channelsToPositions, col2im, im2col, positionsToChannels, sumPlanes } from './conv.js';
 import { gemmChunks, gemmKernel, packB, packBT, unpad } from './gemm.js';
 import { bnGradSums, bnInputGrad, bnNormalize, bnSums } from './norm.js';
+import { sgdMomentum } from './optim.js';
+import { maxPool, maxPoolBackward } from './pool.js';
 import { add, relu, reluBackward, sign, signScale } from './vector.js';
 import { xor128Kernels } from './xor128.js';
 
@@ -17,6 +19,7 @@ function functions(): WasmFunction[] {
     im2col(), col2im(), positionsToChannels(), channelsToPositions(), sumPlanes(),
     relu(), reluBackward(), add(), sign(), signScale(),
     bnSums(), bnNormalize(), bnGradSums(), bnInputGrad(),
+    maxPool(), maxPoolBackward(), sgdMomentum(),
     ...xor128Kernels(),
   ];
 }
@@ -27,6 +30,7 @@ export const KERNEL_NAMES = [
   'im2col', 'col2im', 'positionsToChannels', 'channelsToPositions', 'sumPlanes',
   'relu', 'reluBackward', 'add', 'sign', 'signScale',
   'bnSums', 'bnNormalize', 'bnGradSums', 'bnInputGrad',
+  'maxPool', 'maxPoolBackward', 'sgdMomentum',
   'xor128', 'xor128x4',
 ] as const;
 

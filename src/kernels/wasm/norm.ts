@@ -1,22 +1,24 @@
 /**
  * Batch normalisation's loops, generated at run time, in float64 arithmetic over float32 values
  * exactly as the reference kernels compute them (`../reference.ts`): the per-channel sums are
- * chains of float64 additions in the order (sample, position), and every element-wise formula is
- * evaluated in float64 and rounded to float32 once, when stored. Each takes a range of channels,
- * so threads share a call by channels and every sum keeps its order.
+ * chains of float64 additions in the order (sample, position), two channels' chains side by side;
+ * every element-wise formula is evaluated in float64 (two values at a time, in f64x2 lanes) and
+ * rounded to float32 once, when stored. Each takes a range of channels, so threads share a call by
+ * channels and every sum keeps its order.
  *
  * Layout: `[n, c, s]` (s = H·W, or 1 for `[N, C]`); per-channel statistics are float64 arrays.
  */
 import type { WasmFunction } from './assembler.js';
-import { F32, F64, Fn, I32, get, i32, type Code, type Local } from './builder.js';
+import { F32, F64, Fn, I32, V, get, i32, type Code, type Local } from './builder.js';
 
 const at32 = (base: Local, index: Code): Code => I32.add(get(base), I32.shl(index, i32(2)));
 const at64 = (base: Local, index: Code): Code => I32.add(get(base), I32.shl(index, i32(3)));
 const x64 = (addr: Code): Code => F64.promote(F32.load(addr));
 
 /**
- * For each channel `ch` of the range, `p` walks the addresses of its values in order: for every
- * sample i, the s values at `base + 4·((i·c + ch)·s)`. `body(p)` runs once per value.
+ * For the channels `ch` (and `ch + 1` when `pair`) of a range, `p` walks the addresses of channel
+ * ch's values in order: for every sample i, the s values at `base + 4·((i·c + ch)·s)`; channel
+ * ch + 1's value is s values on. `body(p)` runs once per value.
  */
 function overChannel(fn: Fn, base: Local, ch: Local, n: Local, c: Local, s: Local, body: (p: Local) => void): void {
   const [i, p, end] = [fn.local('i32'), fn.local('i32'), fn.local('i32')];
@@ -31,26 +33,76 @@ function overChannel(fn: Fn, base: Local, ch: Local, n: Local, c: Local, s: Loca
 }
 
 /**
+ * For each channel ch of [from, to): `body(ch, pair)` with `pair` the code of an i32 that is 1 when
+ * channels ch and ch + 1 go together (both in the range), after which ch moves on by 2, else 0.
+ */
+function channelPairs(fn: Fn, from: Local, to: Local, ch: Local, body: (pair: boolean) => void): void {
+  fn.set(ch, get(from));
+  fn.while(I32.ltU(I32.add(get(ch), i32(1)), get(to)), () => {
+    body(true);
+    fn.inc(ch, 2);
+  });
+  fn.if(I32.ltU(get(ch), get(to)), () => body(false));
+}
+
+/**
  * `bnSums(x, out, n, c, s, mean, from, to)`: per channel, `out[ch] = Σ x` (mean = 0) or
  * `Σ (x − mean[ch])²` (mean: a float64 array), each a chain of float64 additions.
  */
 export function bnSums(): WasmFunction {
   const fn = new Fn('bnSums', ['x', 'out', 'n', 'c', 's', 'mean', 'from', 'to']);
   const [x, out, n, c, s, mean, from, to] = fn.ps('x', 'out', 'n', 'c', 's', 'mean', 'from', 'to');
-  const ch = fn.local('i32');
-  const [t, mu, d] = [fn.local('f64'), fn.local('f64'), fn.local('f64')];
-  fn.for(ch, get(from), get(to), 1, () => {
-    fn.set(t, F64.const(0));
+  const [ch, plane] = [fn.local('i32'), fn.local('i32')];
+  const [t0, t1, mu0, mu1, d] = Array.from({ length: 5 }, () => fn.local('f64'));
+  fn.set(plane, I32.shl(get(s), i32(2)));
+  channelPairs(fn, from, to, ch, (pair) => {
+    fn.set(t0, F64.const(0)).set(t1, F64.const(0));
     fn.if(get(mean), () => {
-      fn.set(mu, F64.load(at64(mean, get(ch))));
-      overChannel(fn, x, ch, n, c, s, (p) => fn.set(d, F64.sub(x64(get(p)), get(mu))).set(t, F64.add(get(t), F64.mul(get(d), get(d)))));
+      fn.set(mu0, F64.load(at64(mean, get(ch))));
+      if (pair) fn.set(mu1, F64.load(at64(mean, get(ch)), 8));
+      overChannel(fn, x, ch, n, c, s, (p) => {
+        fn.set(d, F64.sub(x64(get(p)), get(mu0))).set(t0, F64.add(get(t0), F64.mul(get(d), get(d))));
+        if (pair) fn.set(d, F64.sub(x64(I32.add(get(p), get(plane))), get(mu1))).set(t1, F64.add(get(t1), F64.mul(get(d), get(d))));
+      });
     }, () => {
-      overChannel(fn, x, ch, n, c, s, (p) => fn.set(t, F64.add(get(t), x64(get(p)))));
+      overChannel(fn, x, ch, n, c, s, (p) => {
+        fn.set(t0, F64.add(get(t0), x64(get(p))));
+        if (pair) fn.set(t1, F64.add(get(t1), x64(I32.add(get(p), get(plane)))));
+      });
     });
-    fn.emit(F64.store(at64(out, get(ch)), get(t)));
+    fn.emit(F64.store(at64(out, get(ch)), get(t0)));
+    if (pair) fn.emit(F64.store(at64(out, get(ch)), get(t1), 8));
   });
   return fn.build();
 }
+
+/**
+ * Runs over each (sample, channel) plane of the range: `vector(p, offset)` for four values at a
+ * time from p (offset: p's distance in bytes from x's plane start, for the other arrays), then
+ * `scalar(p, offset)` for the rest.
+ */
+function overPlanes(fn: Fn, x: Local, ch: Local, n: Local, c: Local, s: Local, offset: Local, vector: (p: Local) => void, scalar: (p: Local) => void): void {
+  const [i, p, end, end4] = [fn.local('i32'), fn.local('i32'), fn.local('i32'), fn.local('i32')];
+  fn.for(i, i32(0), get(n), 1, () => {
+    fn.set(p, at32(x, I32.mul(I32.add(I32.mul(get(i), get(c)), get(ch)), get(s))));
+    fn.set(end, I32.add(get(p), I32.shl(get(s), i32(2))));
+    fn.set(end4, I32.add(get(p), I32.shl(I32.and(get(s), i32(-4)), i32(2))));
+    fn.while(I32.ltU(get(p), get(end4)), () => {
+      fn.set(offset, I32.sub(get(p), get(x)));
+      vector(p);
+      fn.inc(p, 16);
+    });
+    fn.while(I32.ltU(get(p), get(end)), () => {
+      fn.set(offset, I32.sub(get(p), get(x)));
+      scalar(p);
+      fn.inc(p, 4);
+    });
+  });
+}
+
+/** Four float32 values computed as two f64x2 halves by `f` (given each half, promoted) and stored, each rounded once, at `addr`. */
+const storeFour = (addr: Code, v: Code, f: (half: Code) => Code): Code =>
+  V.store(addr, V.lowLow(V.f32x4DemoteZero(f(V.f64x2PromoteLow(v))), V.f32x4DemoteZero(f(V.f64x2PromoteLow(V.high(v))))));
 
 /**
  * `bnNormalize(x, xhat, y, n, c, s, mean, invStd, gamma, beta, from, to)`: `h = (x − μ)·(1/σ)`,
@@ -61,11 +113,17 @@ export function bnNormalize(): WasmFunction {
   const [x, xhat, y, n, c, s, mean, invStd, gamma, beta, from, to] = fn.ps('x', 'xhat', 'y', 'n', 'c', 's', 'mean', 'invStd', 'gamma', 'beta', 'from', 'to');
   const [ch, offset] = [fn.local('i32'), fn.local('i32')];
   const [mu, is, gm, bt, h] = Array.from({ length: 5 }, () => fn.local('f64'));
+  const [mu2, is2, gm2, bt2, v] = Array.from({ length: 5 }, () => fn.local('v128'));
+  const normalized = (half: Code): Code => V.f64x2Mul(V.f64x2Sub(half, get(mu2)), get(is2));
   fn.for(ch, get(from), get(to), 1, () => {
     fn.set(mu, F64.load(at64(mean, get(ch)))).set(is, F64.load(at64(invStd, get(ch))));
     fn.set(gm, x64(at32(gamma, get(ch)))).set(bt, x64(at32(beta, get(ch))));
-    overChannel(fn, x, ch, n, c, s, (p) => {
-      fn.set(offset, I32.sub(get(p), get(x)));
+    fn.set(mu2, V.f64x2Splat(get(mu))).set(is2, V.f64x2Splat(get(is))).set(gm2, V.f64x2Splat(get(gm))).set(bt2, V.f64x2Splat(get(bt)));
+    overPlanes(fn, x, ch, n, c, s, offset, (p) => {
+      fn.set(v, V.load(get(p)));
+      fn.emit(storeFour(I32.add(get(xhat), get(offset)), get(v), normalized));
+      fn.emit(storeFour(I32.add(get(y), get(offset)), get(v), (half) => V.f64x2Add(V.f64x2Mul(get(gm2), normalized(half)), get(bt2))));
+    }, (p) => {
       fn.set(h, F64.mul(F64.sub(x64(get(p)), get(mu)), get(is)));
       fn.emit(F32.store(I32.add(get(xhat), get(offset)), F32.demote(get(h))));
       fn.emit(F32.store(I32.add(get(y), get(offset)), F32.demote(F64.add(F64.mul(get(gm), get(h)), get(bt)))));
@@ -78,16 +136,22 @@ export function bnNormalize(): WasmFunction {
 export function bnGradSums(): WasmFunction {
   const fn = new Fn('bnGradSums', ['dy', 'xhat', 'sumDy', 'sumDyXhat', 'n', 'c', 's', 'from', 'to']);
   const [dy, xhat, sumDy, sumDyXhat, n, c, s, from, to] = fn.ps('dy', 'xhat', 'sumDy', 'sumDyXhat', 'n', 'c', 's', 'from', 'to');
-  const ch = fn.local('i32');
-  const [a, b, g] = [fn.local('f64'), fn.local('f64'), fn.local('f64')];
-  fn.for(ch, get(from), get(to), 1, () => {
-    fn.set(a, F64.const(0)).set(b, F64.const(0));
+  const [ch, plane, h] = [fn.local('i32'), fn.local('i32'), fn.local('i32')];
+  const [a0, b0, a1, b1, g] = Array.from({ length: 5 }, () => fn.local('f64'));
+  fn.set(plane, I32.shl(get(s), i32(2)));
+  channelPairs(fn, from, to, ch, (pair) => {
+    fn.set(a0, F64.const(0)).set(b0, F64.const(0)).set(a1, F64.const(0)).set(b1, F64.const(0));
     overChannel(fn, dy, ch, n, c, s, (p) => {
+      fn.set(h, I32.add(get(xhat), I32.sub(get(p), get(dy))));
       fn.set(g, x64(get(p)));
-      fn.set(a, F64.add(get(a), get(g)));
-      fn.set(b, F64.add(get(b), F64.mul(get(g), x64(I32.add(get(xhat), I32.sub(get(p), get(dy)))))));
+      fn.set(a0, F64.add(get(a0), get(g))).set(b0, F64.add(get(b0), F64.mul(get(g), x64(get(h)))));
+      if (pair) {
+        fn.set(g, x64(I32.add(get(p), get(plane))));
+        fn.set(a1, F64.add(get(a1), get(g))).set(b1, F64.add(get(b1), F64.mul(get(g), x64(I32.add(get(h), get(plane))))));
+      }
     });
-    fn.emit(F64.store(at64(sumDy, get(ch)), get(a)), F64.store(at64(sumDyXhat, get(ch)), get(b)));
+    fn.emit(F64.store(at64(sumDy, get(ch)), get(a0)), F64.store(at64(sumDyXhat, get(ch)), get(b0)));
+    if (pair) fn.emit(F64.store(at64(sumDy, get(ch)), get(a1), 8), F64.store(at64(sumDyXhat, get(ch)), get(b1), 8));
   });
   return fn.build();
 }
@@ -101,11 +165,18 @@ export function bnInputGrad(): WasmFunction {
   const [dy, xhat, dx, n, c, s, v, invStd, meanG, meanGXhat, from, to] = fn.ps('dy', 'xhat', 'dx', 'n', 'c', 's', 'v', 'invStd', 'meanG', 'meanGXhat', 'from', 'to');
   const [ch, offset] = [fn.local('i32'), fn.local('i32')];
   const [vc, is, mg, mgx] = Array.from({ length: 4 }, () => fn.local('f64'));
+  const [vc2, is2, mg2, mgx2, g4, h4] = Array.from({ length: 6 }, () => fn.local('v128'));
   fn.for(ch, get(from), get(to), 1, () => {
     fn.set(vc, x64(at32(v, get(ch)))).set(is, F64.load(at64(invStd, get(ch))));
     fn.set(mg, F64.load(at64(meanG, get(ch)))).set(mgx, F64.load(at64(meanGXhat, get(ch))));
-    overChannel(fn, dy, ch, n, c, s, (p) => {
-      fn.set(offset, I32.sub(get(p), get(dy)));
+    fn.set(vc2, V.f64x2Splat(get(vc))).set(is2, V.f64x2Splat(get(is))).set(mg2, V.f64x2Splat(get(mg))).set(mgx2, V.f64x2Splat(get(mgx)));
+    overPlanes(fn, dy, ch, n, c, s, offset, (p) => {
+      fn.set(g4, V.load(get(p))).set(h4, V.load(I32.add(get(xhat), get(offset))));
+      // lanes 0, 1 of dy and x̂ together, then lanes 2, 3
+      const lo = V.f64x2Mul(V.f64x2Sub(V.f64x2Sub(V.f64x2Mul(V.f64x2PromoteLow(get(g4)), get(vc2)), get(mg2)), V.f64x2Mul(V.f64x2PromoteLow(get(h4)), get(mgx2))), get(is2));
+      const hi = V.f64x2Mul(V.f64x2Sub(V.f64x2Sub(V.f64x2Mul(V.f64x2PromoteLow(V.high(get(g4))), get(vc2)), get(mg2)), V.f64x2Mul(V.f64x2PromoteLow(V.high(get(h4))), get(mgx2))), get(is2));
+      fn.emit(V.store(I32.add(get(dx), get(offset)), V.lowLow(V.f32x4DemoteZero(lo), V.f32x4DemoteZero(hi))));
+    }, (p) => {
       const value = F64.mul(F64.sub(F64.sub(F64.mul(x64(get(p)), get(vc)), get(mg)), F64.mul(x64(I32.add(get(xhat), get(offset))), get(mgx))), get(is));
       fn.emit(F32.store(I32.add(get(dx), get(offset)), F32.demote(value)));
     });

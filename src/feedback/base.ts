@@ -2,8 +2,15 @@ import { ConfigError, DataFormatError, formatShape } from '../errors.js';
 import { decodeArray, encodeArray, type EncodedArray } from '../tensor/encode.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
-import { Tensor, sameShape, type Storage } from '../tensor/tensor.js';
+import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { Tensor, sameShape, sizeOf, type DType, type Storage } from '../tensor/tensor.js';
 import type { BackwardSignals, Feedback, FeedbackContext, FeedbackSite, FeedbackState, FeedbackStrategy, UpdateOptions } from './strategy.js';
+
+/** The kernels a binding computes with: its layer's, or the default ones for a context made by hand. */
+export function kernelsOf(context: FeedbackContext): Kernels {
+  return context.kernels ?? defaultKernels();
+}
 
 /** Throws a {@link ConfigError} unless `flip` is a fraction in [0, 1]. */
 export function checkFlip(flip: unknown): number {
@@ -136,7 +143,7 @@ export abstract class MatrixFeedback implements Feedback {
     if (!sameShape(weight.shape, this.shape)) {
       throw new ConfigError(`${this.context.layer} feedback weight shape`, formatShape(weight.shape), formatShape(this.shape));
     }
-    if (!this.v || this.v.dtype !== weight.dtype) this.v = Tensor.zeros(this.shape, weight.dtype);
+    if (!this.v || this.v.dtype !== weight.dtype) this.v = new Tensor(kernelsOf(this.context).allocate(weight.dtype, weight.size), this.shape); // in the kernels' memory
     const v = this.v.data;
     this.fillMatrix(v, weight.data);
     const mask = this.flipMask;
@@ -183,7 +190,8 @@ export abstract class LearnedFeedback implements Feedback {
     /** What the layer told the strategy about its weight. */
     protected readonly context: FeedbackContext,
   ) {
-    const value = Tensor.zeros(context.shape, context.dtype);
+    const inKernels = (dtype: DType, size: number) => kernelsOf(context).allocate(dtype, size);
+    const value = new Tensor(inKernels(context.dtype, sizeOf(context.shape)), context.shape);
     if (context.dtype === 'float32') {
       context.init.fill(value.data, context.fanIn, context.fanOut, context.rng);
     } else {
@@ -192,7 +200,7 @@ export abstract class LearnedFeedback implements Feedback {
       context.init.fill(b, context.fanIn, context.fanOut, context.rng);
       value.data.set(b);
     }
-    this.b = new Param('b', value, { feedback: true });
+    this.b = new Param('b', value, { feedback: true, allocate: inKernels });
     this.saved = new BindingState(strategy, context.rng, context.layer);
   }
 

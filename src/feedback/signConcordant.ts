@@ -1,7 +1,6 @@
 import { ConfigError } from '../errors.js';
-import { defaultKernels } from '../kernels/fast.js';
 import { allocate, type Storage } from '../tensor/tensor.js';
-import { MatrixFeedback, checkFlip } from './base.js';
+import { MatrixFeedback, checkFlip, kernelsOf } from './base.js';
 import { defineStrategy } from './define.js';
 import { checkMagnitudeLaw, drawMagnitudes, magnitudeName, type MagnitudeLaw } from './magnitude.js';
 import type { FeedbackContext, FeedbackStrategy } from './strategy.js';
@@ -148,7 +147,7 @@ class SignConcordantFeedback extends MatrixFeedback {
    * as well) is mispredicted half the time and costs 5× the whole loop.
    */
   protected fillMatrix(v: Storage, w: Storage): void {
-    (this.context.kernels ?? defaultKernels()).signScale(v, w, this.m ?? this.constant); // V = M ∘ sign(W)
+    kernelsOf(this.context).signScale(v, w, this.m ?? this.constant); // V = M ∘ sign(W)
   }
 
   /** brSF draws fresh magnitudes for the next mini-batch. */

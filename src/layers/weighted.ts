@@ -4,7 +4,7 @@ import { heNormal, type Initializer } from '../tensor/init.js';
 import { matmul, type MatmulOptions } from '../tensor/matmul.js';
 import { Param } from '../tensor/param.js';
 import type { Rng } from '../tensor/rng.js';
-import { Tensor, type DType, type Shape } from '../tensor/tensor.js';
+import { Tensor, sizeOf, type DType, type Shape } from '../tensor/tensor.js';
 import { checkRng } from './checks.js';
 import { FeedbackLayerBase } from './feedbackLayer.js';
 import { Workspace } from './workspace.js';
@@ -64,9 +64,11 @@ export abstract class WeightedLayer extends FeedbackLayerBase {
     const rng = checkRng(label, options?.rng);
     const dtype = options.dtype ?? 'float32';
     this.init = options.init ?? heNormal();
-    this.weight = new Param('weight', Tensor.zeros(weightShape, dtype));
+    // W, b and their gradients in the kernels' memory, where the kernels use them in place.
+    const inKernels = (d: DType, size: number) => this.kernels.allocate(d, size);
+    this.weight = new Param('weight', new Tensor(inKernels(dtype, sizeOf(weightShape)), weightShape), { allocate: inKernels });
     this.init.fill(this.weight.value.data, fanIn, fanOut, rng);
-    this.bias = options.bias === false ? null : new Param('bias', Tensor.zeros([weightShape[0]!], dtype));
+    this.bias = options.bias === false ? null : new Param('bias', new Tensor(inKernels(dtype, weightShape[0]!), [weightShape[0]!]), { allocate: inKernels });
     this.feedback = this.bindFeedback(options.feedback ?? symmetric(), rng.fork());
   }
 

@@ -1,4 +1,4 @@
-import { Tensor, type DType } from './tensor.js';
+import { Tensor, allocate, type DType, type Storage } from './tensor.js';
 
 /**
  * A trainable parameter: its value, the gradient accumulated into it by backward passes, and a
@@ -24,9 +24,11 @@ export class Param {
     options: {
       /** True for a feedback rule's own parameter (default false). */
       feedback?: boolean;
+      /** Where the gradient's array comes from (a layer passes its kernels' `allocate`, so the kernels work on it in place); zero-filled. */
+      allocate?: (dtype: DType, size: number) => Storage;
     } = {},
   ) {
-    this.grad = Tensor.zeros(value.shape, value.dtype);
+    this.grad = new Tensor((options.allocate ?? allocate)(value.dtype, value.size), value.shape);
     this.feedback = options.feedback ?? false;
   }
 

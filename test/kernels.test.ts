@@ -18,7 +18,7 @@ const node: NodeLib = await import(new URL('../dist/node.js', import.meta.url).h
 const { Rng, defaultKernels, geometry2d, referenceKernels: ref } = lib;
 const fast = defaultKernels();
 /** Calls the fast kernels' helpers have shared out. */
-const sharedCalls = (): number => (fast as InstanceType<Lib['WasmKernels']>).parallelCalls();
+const sharedCalls = (): number => (fast as Lib['WasmKernels']['prototype']).parallelCalls();
 
 /**
  * The same bits, value by value; two NaNs count as the same whatever their payload and sign
@@ -120,6 +120,8 @@ describe.each(threadCounts)('the fast kernels give the reference kernels’ bits
           ['sign', (k, out, a) => k.sign(out, a)],
           ['signScale (array)', (k, out, a) => k.signScale(out, a, m)],
           ['signScale (constant)', (k, out, a) => k.signScale(out, a, 0.37)],
+          ['axpy', (k, out, a) => k.axpy(-0.37, a, out)],
+          ['scale', (k, out, a) => k.scale(out, 1e-3, a)],
         ];
         for (const [name, run] of cases) {
           const [of, or] = [placed(new Float32Array(n), inside), new Float32Array(n)];

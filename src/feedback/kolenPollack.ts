@@ -1,4 +1,3 @@
-import { axpy } from '../tensor/ops.js';
 import { LearnedFeedback, checkRate } from './base.js';
 import { defineStrategy } from './define.js';
 import type { FeedbackContext, FeedbackSite, FeedbackStrategy, UpdateOptions } from './strategy.js';
@@ -69,10 +68,10 @@ class KolenPollackFeedback extends LearnedFeedback {
   /** ∇B ← ∇W, then both decay: ∇W += λ·W, ∇B += λ·B. */
   beforeUpdate(site: FeedbackSite, _options: UpdateOptions): void {
     const w = site.weight, b = this.b;
-    b.grad.data.set(w.grad.data);
+    b.grad.data.set(w.grad.data); //                                   ∇B ← ∇W
     if (this.decay > 0) {
-      axpy(this.decay, w.value, w.grad);
-      axpy(this.decay, b.value, b.grad);
+      site.kernels.axpy(this.decay, w.value.data, w.grad.data); //    ∇W += λ·W
+      site.kernels.axpy(this.decay, b.value.data, b.grad.data); //    ∇B += λ·B
     }
   }
 }

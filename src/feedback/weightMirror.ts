@@ -1,7 +1,5 @@
-import { gemm } from '../tensor/matmul.js';
-import { axpy, signInto } from '../tensor/ops.js';
-import { allocate, type Storage } from '../tensor/tensor.js';
-import { LearnedFeedback, checkRate } from './base.js';
+import type { Storage } from '../tensor/tensor.js';
+import { LearnedFeedback, checkRate, kernelsOf } from './base.js';
 import { defineStrategy } from './define.js';
 import type { FeedbackContext, FeedbackSite, FeedbackStrategy, UpdateOptions } from './strategy.js';
 import { ConfigError } from '../errors.js';
@@ -100,21 +98,22 @@ class WeightMirrorFeedback extends LearnedFeedback {
     const w = site.weight.value;
     const out = w.shape[0]!, fanIn = w.size / out;
     const dtype = w.dtype;
+    const kernels = kernelsOf(this.context);
+    const allocate = (size: number) => kernels.allocate(dtype, size);
     if (!this.work || this.work.x.length !== n * fanIn || this.work.sum.length !== out * fanIn || this.work.sum instanceof Float64Array !== (dtype === 'float64')) {
-      this.work = { x: allocate(dtype, n * fanIn), y: allocate(dtype, n * out), sum: allocate(dtype, out * fanIn) };
+      this.work = { x: allocate(n * fanIn), y: allocate(n * out), sum: allocate(out * fanIn) };
     }
     const { x, y, sum } = this.work;
     const { mirrorRate, decay, noise, mirrorBatches } = this.options;
     for (let k = 0; k < mirrorBatches; k++) {
       this.context.rng.fillNormal(x, 0, noise); //                             x ~ N(0, σ²), [n, fanIn]
-      gemm(false, true, n, out, fanIn, x, w.data, y); //                        y = x Wᵀ,     [n, out]
-      gemm(true, false, out, fanIn, n, y, x, sum, k > 0); //                    Σ y xᵀ,       [out, fanIn]
+      kernels.gemm(false, true, n, out, fanIn, x, w.data, y); //                y = x Wᵀ,     [n, out]
+      kernels.gemm(true, false, out, fanIn, n, y, x, sum, k > 0); //            Σ y xᵀ,       [out, fanIn]
     }
     const g = this.b.grad.data;
-    const scale = -mirrorRate / (n * mirrorBatches);
-    for (let i = 0; i < g.length; i++) g[i] = scale * sum[i]!;
-    if (manhattan) signInto(g, g);
-    if (decay > 0) axpy(decay, this.b.value, this.b.grad);
+    kernels.scale(g, -mirrorRate / (n * mirrorBatches), sum); //               ∇B = −η Σ y xᵀ / (n·batches)
+    if (manhattan) kernels.sign(g, g);
+    if (decay > 0) kernels.axpy(decay, this.b.value.data, g); //               ∇B += λ·B
   }
 }
 

@@ -285,6 +285,21 @@ export class WasmKernels extends ReferenceKernels {
     if (!this.elementwise('add', out, [a, b])) super.add(out, a, b);
   }
 
+  override axpy(alpha: number, x: Storage, y: Storage): void {
+    if (!this.elementwise('axpy', y, [x, y], [this.constant(alpha)])) super.axpy(alpha, x, y);
+  }
+
+  override scale(out: Storage, alpha: number, x: Storage): void {
+    if (!this.elementwise('scale', out, [x, x], [this.constant(alpha)])) super.scale(out, alpha, x);
+  }
+
+  /** The byte address of a float64 constant for a kernel (in scratch, valid until the next call). */
+  private constant(value: number): number {
+    const at = this.mem.scratch('vector.alpha', 8);
+    this.mem.f64[at >> 3] = value;
+    return at;
+  }
+
   override sign(out: Storage, x: Storage): void {
     if (!this.elementwise('sign', out, [x])) super.sign(out, x);
   }

@@ -124,6 +124,10 @@ export interface Kernels {
   reluBackward(out: Storage, dy: Storage, y: Storage): void;
   /** `out = a + b`. */
   add(out: Storage, a: Storage, b: Storage): void;
+  /** `y = y + alpha·x` (BLAS axpy; the product and sum in float64, rounded once to y's precision). */
+  axpy(alpha: number, x: Storage, y: Storage): void;
+  /** `out = alpha·x` (in float64, rounded once to out's precision). */
+  scale(out: Storage, alpha: number, x: Storage): void;
   /** `out = sign(x)`: ±1, with sign(±0) = ±0 and sign(NaN) = NaN. */
   sign(out: Storage, x: Storage): void;
   /** `v = m ∘ s(w)` (m an array, or one number), s(w) = (w > 0) − (w < 0): 0 for ±0 and NaN. */

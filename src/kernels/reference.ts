@@ -162,6 +162,14 @@ export class ReferenceKernels implements Kernels {
     for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
   }
 
+  axpy(alpha: number, x: Storage, y: Storage): void {
+    for (let i = 0; i < y.length; i++) y[i] += alpha * x[i]!;
+  }
+
+  scale(out: Storage, alpha: number, x: Storage): void {
+    for (let i = 0; i < out.length; i++) out[i] = alpha * x[i]!;
+  }
+
   /**
    * For float32, on the bits: ±1 is x's sign bit with 1.0f's exponent, ±0 stays ±0 and NaN stays
    * NaN, with no branch but the NaN test (zeros and signs of gradients come in no predictable order).

@@ -37,16 +37,14 @@ export function mul(a: Tensor, b: Tensor, out: Tensor = Tensor.zeros(a.shape, a.
 /** `out = s · a`. */
 export function scale(a: Tensor, s: number, out: Tensor = Tensor.zeros(a.shape, a.dtype)): Tensor {
   assertSameShape('scale out', a, out);
-  const x = a.data, o = out.data;
-  for (let i = 0; i < o.length; i++) o[i] = s * x[i]!;
+  defaultKernels().scale(out.data, s, a.data);
   return out;
 }
 
 /** `y += alpha · x` in place (BLAS axpy). */
 export function axpy(alpha: number, x: Tensor, y: Tensor): Tensor {
   assertSameShape('axpy', y, x);
-  const xd = x.data, yd = y.data;
-  for (let i = 0; i < yd.length; i++) yd[i] += alpha * xd[i]!;
+  defaultKernels().axpy(alpha, x.data, y.data);
   return y;
 }
 

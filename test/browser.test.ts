@@ -1,14 +1,16 @@
 /**
  * The interactive page (site/) in a real browser: build it with Vite, serve it over HTTP, open it
  * in Debian's chromium driven by playwright-core, and train. The tests check what a visitor would
- * see: accuracy that rises to a useful level, charts that draw, a strategy switched mid-run that
- * the worker picks up, and two configurations side by side on the same seed. Screenshots go to
- * test/.generated/browser/.
+ * see: accuracy that rises to a useful level, charts that draw, a strategy switched that restarts
+ * the network with it, two configurations side by side on the same seed; and, as a newcomer tries
+ * it (issue 16), the page's own suggested experiment, charts that label what they show, notes for
+ * values the page cannot use, the link to the source, the methods' colours, and a phone's screen.
+ * Screenshots go to test/.generated/browser/.
  *
  * Without /usr/bin/chromium (`apt-get install -y --no-install-recommends chromium`) the browser
  * tests are skipped with that reason, except when CI is set: then they fail.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +18,9 @@ import { build as esbuild } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSplit, methodColor } from 'asymprop';
 import { closeServer, launchChromium, MISSING, needBrowser, recordProblems, REPO, serve } from './browser-helpers.js';
+import { colourDistance, VISIONS } from './colour-vision.js';
 
 const SITE = join(REPO, 'site');
 const SCREENSHOTS = join(REPO, 'test', '.generated', 'browser');
@@ -43,25 +47,21 @@ describe('the library core is browser-safe', () => {
 });
 
 describe("the page's digits file", () => {
-  it('holds 2,000 training and 500 test digits of every class, from the fixed split, and reads back', async () => {
+  it('is a split file of 2,000 training and 500 test digits of every class, from the fixed split', async () => {
     const { pageDigits } = await import('../site/vite.config.js');
-    const { decodeDigits, encodeDigits, PIXELS } = await import('../site/src/digitsFile.js');
     const { MNIST_MEAN, MNIST_STD, splitEmbeddedMnist } = await import('asymprop/node');
     const split = splitEmbeddedMnist();
-    const bytes = pageDigits(split);
-    const digits = decodeDigits(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    expect([digits.trainLabels.length, digits.testLabels.length]).toEqual([2000, 500]);
-    expect([digits.mean, digits.std]).toEqual([MNIST_MEAN, MNIST_STD]);
-    for (const [labels, size] of [[digits.trainLabels, 2000], [digits.testLabels, 500]] as const) {
-      const counts = Array.from({ length: 10 }, (_, c) => labels.filter((l) => l === c).length);
-      for (const count of counts) expect(count, `class counts ${counts}`).toBeGreaterThan(size / 10 / 2);
+    const { train, test } = decodeSplit(pageDigits(split));
+    expect([train.size, test.size]).toEqual([2000, 500]);
+    expect([train.mean, train.std]).toEqual([MNIST_MEAN, MNIST_STD]);
+    for (const set of [train, test]) {
+      const counts = Array.from({ length: 10 }, (_, c) => set.labels.filter((l) => l === c).length);
+      for (const count of counts) expect(count, `class counts ${counts}`).toBeGreaterThan(set.size / 10 / 2);
     }
     // The first digit of each set is the first of the library's split (every 4th sample is kept).
-    expect(digits.trainImages.subarray(0, PIXELS)).toEqual(split.train.images.subarray(0, PIXELS));
-    expect(digits.testImages.subarray(PIXELS, 2 * PIXELS)).toEqual(split.test.images.subarray(4 * PIXELS, 5 * PIXELS));
-    expect(Buffer.from(encodeDigits(digits)).equals(Buffer.from(bytes)), 'encode(decode(file)) is the file').toBe(true);
-    const corrupt = bytes.slice(0, 100);
-    expect(() => decodeDigits(corrupt.buffer)).toThrow(/bytes, expected/);
+    const pixels = 28 * 28;
+    expect(train.images.subarray(0, pixels)).toEqual(split.train.images.subarray(0, pixels));
+    expect(test.images.subarray(pixels, 2 * pixels)).toEqual(split.test.images.subarray(4 * pixels, 5 * pixels));
   });
 });
 
@@ -69,6 +69,8 @@ describe("the page's digits file", () => {
 
 /** What the page shows about one panel (its `data-*` attributes). */
 interface PanelInfo {
+  /** How many runs the panel has built: a change that restarts the network counts one more. */
+  run: number;
   state: string;
   dataset: string;
   step: number;
@@ -82,6 +84,7 @@ function panelInfo(page: Page, name: string): Promise<PanelInfo> {
   return page.evaluate((name) => {
     const d = document.querySelector<HTMLElement>(`[data-panel="${name}"]`)?.dataset ?? {};
     return {
+      run: Number(d.run ?? NaN),
       state: d.state ?? '',
       dataset: d.dataset ?? '',
       step: Number(d.step ?? NaN),
@@ -128,6 +131,18 @@ function canvasInk(page: Page, name: string): Promise<Record<string, { coloured:
     }
     return out;
   }, name);
+}
+
+/** How many pixels of a panel's chart are (within antialiasing) of the colour `hex` (`#rrggbb`). */
+function pixelsOfColour(page: Page, name: string, chart: string, hex: string): Promise<number> {
+  return page.evaluate(([name, chart, hex]) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(`[data-panel="${name}"] canvas[data-chart="${chart}"]`)!;
+    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) < 30) count++;
+    return count;
+  }, [name, chart, hex] as const);
 }
 
 const panelSelector = (name: string, role: string) => `[data-panel="${name}"] [data-role="${role}"]`;
@@ -184,8 +199,12 @@ describe('the interactive page in chromium', () => {
     }
 
     const after = await canvasInk(page, 'A');
-    // The training curves: lines in series colours where there was only a legend.
-    for (const chart of ['loss', 'accuracy', 'angleVW', 'signConcordance', 'errorAngle']) {
+    // The training curves, in the colour of backprop (black); the per-layer lines in layer colours
+    // where there was only a legend.
+    for (const chart of ['loss', 'accuracy']) {
+      expect(await pixelsOfColour(page, 'A', chart, methodColor('bp')), `pixels of bp's colour in the ${chart} chart`).toBeGreaterThan(150);
+    }
+    for (const chart of ['angleVW', 'signConcordance', 'errorAngle']) {
       expect(after[chart]!.coloured - before[chart]!.coloured, `coloured pixels added to the ${chart} chart`).toBeGreaterThan(150);
     }
     // The boundary fills its canvas with class colours.
@@ -193,14 +212,14 @@ describe('the interactive page in chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'spirals.png'), fullPage: true });
   });
 
-  it('switching every layer to uSF mid-run reaches the worker: V keeps W\'s signs but not its magnitudes', async (context) => {
+  it('switching every layer to uSF restarts the network with it, still training: V keeps W\'s signs but not its magnitudes', async (context) => {
     needBrowser(context);
-    const stepBefore = (await panelInfo(page, 'A')).step;
+    const before = await panelInfo(page, 'A');
     await page.selectOption(allLayers('A', 'method'), 'usf');
     await expect.poll(() => page.locator(panelSelector('A', 'v')).first().textContent()).toMatch(/sign/);
     const switched = await waitForPanel(
-      page, 'A', 'uSF statistics',
-      (i) => i.strategies === 'usf,usf,usf' && i.step > stepBefore + 3 && (i.layerStats?.every((l) => l.angleVW > 5) ?? false),
+      page, 'A', 'uSF statistics of a new run',
+      (i) => i.run === before.run + 1 && i.strategies === 'usf,usf,usf' && i.step > 3 && (i.layerStats?.every((l) => l.angleVW > 5) ?? false),
       15_000,
     );
     for (const layer of switched.layerStats!) {
@@ -255,6 +274,177 @@ describe('the interactive page in chromium', () => {
     const stopped = [(await panelInfo(page, 'A')).step, (await panelInfo(page, 'B')).step];
     await page.waitForTimeout(1000);
     expect([(await panelInfo(page, 'A')).step, (await panelInfo(page, 'B')).step]).toEqual(stopped);
+  });
+
+  // --- the page as a newcomer meets it (issue 16): each on a page of its own ----------------------
+
+  const DESKTOP = { width: 1400, height: 1000 };
+  const PHONE = { width: 390, height: 844 };
+
+  /** A new page at the given size, its problems recorded with the others'. */
+  async function freshPage(viewport: { width: number; height: number }): Promise<Page> {
+    const fresh = await browser!.newPage({ viewport });
+    recordProblems(fresh, problems);
+    await fresh.goto(url);
+    await waitForPanel(fresh, 'A', 'a built run', (i) => i.state === 'ready', 15_000);
+    return fresh;
+  }
+
+  /** Runs `use` on a new page at the given size (see {@link freshPage}), and closes the page after. */
+  async function onFreshPage(viewport: { width: number; height: number }, use: (p: Page) => Promise<void>): Promise<void> {
+    const p = await freshPage(viewport);
+    try {
+      await use(p);
+    } finally {
+      await p.close();
+    }
+  }
+
+  /** What a line chart's canvas says it shows (its aria-label), and whether ink touches its left edge (a clipped label). */
+  function chartView(p: Page, panel: string, chart: string): Promise<{ label: string; inkAtLeftEdge: number }> {
+    return p.evaluate(([panel, chart]) => {
+      const canvas = document.querySelector<HTMLCanvasElement>(`[data-panel="${panel}"] canvas[data-chart="${chart}"]`)!;
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, 2, canvas.height);
+      let ink = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i]! + data[i + 1]! + data[i + 2]! < 600) ink++;
+      return { label: canvas.getAttribute('aria-label') ?? '', inkAtLeftEdge: ink };
+    }, [panel, chart] as const);
+  }
+
+  it("the page's own experiment: uSF on the digits without BN or BM fails and its loss chart labels the huge losses in full; ticking Batch Manhattan restarts the network, which then learns", async (context) => {
+    needBrowser(context);
+    await onFreshPage(DESKTOP, async (p) => {
+      // Before any step the per-layer charts say there is nothing to show, rather than an empty 0–1 axis.
+      for (const chart of ['angleVW', 'signConcordance', 'errorAngle']) {
+        expect((await chartView(p, 'A', chart)).label).toMatch(/: no data yet: start training$/);
+      }
+      await p.selectOption('#dataset', 'mnist');
+      await waitForPanel(p, 'A', 'the digits', (i) => i.dataset === 'mnist' && i.state === 'ready', 20_000);
+      await p.selectOption(allLayers('A', 'method'), 'usf');
+      const plain = await waitForPanel(p, 'A', 'a uSF run', (i) => i.strategies === 'usf,usf,usf' && i.state === 'ready', 20_000);
+      await p.click('#start');
+      const failed = await waitForPanel(p, 'A', '100 steps', (i) => i.run === plain.run && i.step >= 100, 60_000);
+      expect(failed.testAccuracy, 'uSF without BN or BM (the paper: it fails)').toBeLessThan(0.5);
+      // Its losses reach millions: the log axis labels them as powers of ten, none cut at the canvas's edge.
+      // (at least 10⁶: a power of six or more, in superscript digits)
+      await expect.poll(async () => (await chartView(p, 'A', 'loss')).label, { timeout: 5_000 }).toMatch(/y axis .* to (\d×)?10([⁶⁷⁸⁹]|[¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]+);/);
+      const loss = await chartView(p, 'A', 'loss');
+      expect(loss.label).toMatch(/^Loss \(log scale\): train, test; y axis \S+ to 10\S+; x axis step 0 to [\d,]+$/);
+      expect(loss.inkAtLeftEdge, 'ink in the two leftmost columns of the loss chart (a clipped label)').toBe(0);
+      await p.screenshot({ path: join(SCREENSHOTS, 'usf-without-bn-or-bm.png'), fullPage: true });
+
+      await p.check(panelSelector('A', 'bm'));
+      const restarted = await waitForPanel(p, 'A', 'a new bm+usf run', (i) => i.run === failed.run + 1 && i.strategies === 'bm+usf,bm+usf,bm+usf', 20_000);
+      expect(restarted.step, 'the new run starts from step 0, not from the blown-up weights').toBeLessThan(failed.step);
+      const learnt = await waitForPanel(p, 'A', 'test accuracy ≥ 80% with Batch Manhattan', (i) => i.run === restarted.run && i.testAccuracy >= 0.8, 90_000);
+      expect(learnt.state).toBe('running');
+      await p.screenshot({ path: join(SCREENSHOTS, 'usf-with-bm.png'), fullPage: true });
+    });
+  });
+
+  it('a value the page cannot use is replaced with a note beside its field saying what it used', async (context) => {
+    needBrowser(context);
+    await onFreshPage(DESKTOP, async (p) => {
+      const note = (field: string) => p.locator(`${field} + .field-note`);
+      const lr = panelSelector('A', 'lr');
+      await p.fill(lr, '-5');
+      await p.dispatchEvent(lr, 'change');
+      await expect.poll(() => note(lr).textContent()).toBe('−5 is not a learning rate (a number above 0): kept 0.1.');
+      expect(await p.inputValue(lr)).toBe('0.1');
+      await p.fill(lr, '0.05');
+      await p.dispatchEvent(lr, 'change');
+      await expect.poll(() => note(lr).isHidden()).toBe(true);
+
+      const flip = allLayers('A', 'flip');
+      await p.fill(flip, '7');
+      await p.dispatchEvent(flip, 'change');
+      await expect.poll(() => note(flip).textContent()).toBe('7 is not a fraction in [0, 1]: using 1.');
+      await waitForPanel(p, 'A', 'every sign flipped', (i) => i.strategies === 'bp(flip=1),bp(flip=1),bp(flip=1)', 15_000);
+
+      await p.fill('#seed', '-3');
+      await p.dispatchEvent('#seed', 'change');
+      await expect.poll(() => note('#seed').textContent()).toBe('−3 is not a seed (a whole number, 0 or more): using 0.');
+      expect(await p.inputValue('#seed')).toBe('0');
+    });
+  });
+
+  it("the page writes the guides' dX = dY V and links to the lines of src/layers/dense.ts where V enters", async (context) => {
+    needBrowser(context);
+    await onFreshPage(DESKTOP, async (p) => {
+      const text = await p.locator('body').innerText();
+      expect(text).toContain('dX = dY V');
+      expect(text, 'the transposed notation the guides do not use').not.toMatch(/Vᵀ|δ/);
+      const link = p.locator('#source-link');
+      expect(await link.textContent()).toMatch(/^lines \d+( and \d+)* of src\/layers\/dense\.ts$/);
+      await link.click();
+      await p.waitForURL(/source\/dense\.ts\.html#L\d+$/);
+      // The view is the file as it is, line for line; the lines it highlights send dX = dY V.
+      const rows = await p.locator('tr').evaluateAll((trs) => trs.map((tr) => ({ id: tr.id, v: tr.classList.contains('v'), code: tr.lastElementChild!.textContent! })));
+      expect(rows.map((r) => r.code)).toEqual(readFileSync(join(REPO, 'src', 'layers', 'dense.ts'), 'utf8').split('\n'));
+      const highlighted = rows.filter((r) => r.v);
+      expect(highlighted.length).toBeGreaterThan(0);
+      for (const row of highlighted) expect(row.code).toMatch(/\/\/.*dX = dY V/);
+      expect(highlighted.map((r) => r.id)).toContain(new URL(p.url()).hash.slice(1));
+      expect(highlighted.some((r) => /matmul\(dy, v/.test(r.code)), 'the product with V itself').toBe(true);
+    });
+  });
+
+  it('side by side, bp and frSF are drawn in the colours the report gives them, which every kind of colour vision tells apart', async (context) => {
+    needBrowser(context);
+    await onFreshPage(DESKTOP, async (p) => {
+      await p.check('#compare');
+      await waitForPanel(p, 'B', 'a built run', (i) => i.state === 'ready', 20_000);
+      await p.selectOption(allLayers('B', 'method'), 'frsf');
+      await waitForPanel(p, 'B', 'frSF', (i) => i.strategies === 'frsf,frsf,frsf', 20_000);
+      await p.click('#start');
+      await waitForPanel(p, 'B', 'training', (i) => i.step >= 30, 30_000);
+      const colours = await p.evaluate(() => Object.fromEntries(['A', 'B'].map((name) => [name, document.querySelector<HTMLElement>(`[data-panel="${name}"]`)!.dataset.color!])));
+      expect(colours).toEqual({ A: methodColor('bp'), B: methodColor('frsf') });
+      for (const vision of VISIONS) expect(colourDistance(colours.A!, colours.B!, vision), vision).toBeGreaterThanOrEqual(10);
+      // Each panel's training curves are drawn in its colour.
+      for (const [name, colour] of Object.entries(colours)) {
+        expect(await pixelsOfColour(p, name, 'loss', colour), `pixels of ${colour} in ${name}'s loss chart`).toBeGreaterThan(100);
+      }
+      await p.screenshot({ path: join(SCREENSHOTS, 'bp-and-frsf.png'), fullPage: true });
+    });
+  });
+
+  /** Every control of the page that sticks out of the screen or out of its panel (none on a page that fits). */
+  function overflowing(p: Page): Promise<string[]> {
+    return p.evaluate(() => {
+      const out: string[] = [];
+      const width = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth > width) out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px wide on a ${width} px screen`);
+      for (const element of Array.from(document.querySelectorAll<HTMLElement>('select, input, button, canvas, #source-link'))) {
+        if (element.offsetParent === null) continue; // hidden
+        const r = element.getBoundingClientRect();
+        const name = `${element.tagName.toLowerCase()}${element.dataset.role ? `[${element.dataset.role}]` : element.id ? `#${element.id}` : ''}`;
+        if (r.left < 0 || r.right > width) out.push(`${name} spans ${Math.round(r.left)}–${Math.round(r.right)} px`);
+        const panel = element.closest<HTMLElement>('.panel');
+        if (panel) {
+          const box = panel.getBoundingClientRect();
+          if (r.left < box.left || r.right > box.right) out.push(`${name} sticks out of panel ${panel.dataset.panel}`);
+        }
+      }
+      return out;
+    });
+  }
+
+  it('on a phone-sized screen (390 px), every control and chart fits, alone and side by side, and the page trains', async (context) => {
+    needBrowser(context);
+    await onFreshPage(PHONE, async (p) => {
+      expect(await overflowing(p)).toEqual([]);
+      await p.selectOption(allLayers('A', 'method'), 'usf');
+      await p.selectOption(`[data-panel="A"] tbody tr:nth-child(2) [data-role="method"]`, 'fa'); // dense 1's own select
+      await waitForPanel(p, 'A', 'fa under uSF', (i) => i.strategies === 'fa,usf,usf' && i.state === 'ready', 15_000);
+      await p.click('#start');
+      await waitForPanel(p, 'A', 'training', (i) => i.step >= 20 && i.layerStats !== null, 30_000);
+      expect(await overflowing(p)).toEqual([]);
+      await p.check('#compare');
+      await waitForPanel(p, 'B', 'training', (i) => i.step >= 20, 30_000);
+      expect(await overflowing(p)).toEqual([]);
+      await p.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true });
+    });
   });
 
   it('reported no page error, console error or failed request', (context) => {

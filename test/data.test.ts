@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DataFormatError } from '../src/errors.js';
+import { ImageDataset } from '../src/data/dataset.js';
+import { splitEmbeddedMnist } from '../src/data/embeddedMnist.js';
+import { decodeSplit, encodeSplit } from '../src/data/splitFile.js';
 import { parseCifar } from '../src/data/cifar.js';
 import { idxImagesAndLabels, parseIdx } from '../src/data/idx.js';
 import {
@@ -15,6 +18,7 @@ import {
   readMaybeGzip,
 } from '../src/data/files.js';
 import { thrown } from './helpers.js';
+import { idxFile as idx } from './idx.js';
 
 const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
@@ -26,17 +30,6 @@ function freshDir(): string {
   const dir = join(root, `d${dirCount++}`);
   mkdirSync(dir);
   return dir;
-}
-
-/** An IDX file: magic, type, rank, big-endian dims, then `data`. */
-function idx(dims: number[], data: ArrayLike<number>, type = 0x08): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  out[2] = type;
-  out[3] = dims.length;
-  const view = new DataView(out.buffer);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(Array.from(data), 4 + 4 * dims.length);
-  return out;
 }
 
 /** `n` images of `rows × cols` whose pixel values encode (image, position). */
@@ -334,5 +327,56 @@ describe('malformed files are DataFormatErrors naming the file and what was wron
     expect(thrown(() => parseCifar(ten, 'x', { variant: 'cifar11' as never }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => parseCifar(ten, 'x', { variant: 'cifar10', labels: 'coarse' }))).toBeInstanceOf(ConfigError);
     expect(thrown(() => parseCifar(ten, 'x', { variant: 'cifar100', labels: 'medium' as never }))).toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('split files: image data from bytes, for browsers', () => {
+  const { train, test } = splitEmbeddedMnist();
+
+  it('encodeSplit then decodeSplit gives back the embedded digits, every byte, name and setting', () => {
+    const bytes = encodeSplit({ train, test });
+    expect(bytes.length).toBeLessThan((train.size + test.size) * (28 * 28 + 1) + 400);
+    // From an ArrayBuffer, as fetch gives it, and from a view into a larger buffer.
+    const padded = new Uint8Array(bytes.length + 7);
+    padded.set(bytes, 7);
+    for (const input of [bytes.slice().buffer, padded.subarray(7)]) {
+      const back = decodeSplit(input);
+      for (const [original, copy] of [[train, back.train], [test, back.test]] as const) {
+        expect([copy.name, copy.size, copy.sampleShape, copy.numClasses, copy.mean, copy.std]).toEqual([original.name, original.size, original.sampleShape, original.numClasses, original.mean, original.std]);
+        expect(Buffer.from(copy.images).equals(Buffer.from(original.images))).toBe(true);
+        expect(Buffer.from(copy.labels).equals(Buffer.from(original.labels))).toBe(true);
+      }
+    }
+  });
+
+  it('refuses what is not a split file of this version, or disagrees with its length, naming the file and the field', () => {
+    const bytes = encodeSplit({ train: train.subset('t/train', [0, 1, 2]), test: test.subset('t/test', [0]) });
+    const headerLength = new DataView(bytes.buffer).getUint32(8, true);
+    const withHeader = (edit: (h: Record<string, unknown>) => void) => {
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength))) as Record<string, unknown>;
+      edit(header);
+      const json = new TextEncoder().encode(JSON.stringify(header));
+      const out = new Uint8Array(12 + json.length + bytes.length - 12 - headerLength);
+      out.set(bytes.subarray(0, 12));
+      new DataView(out.buffer).setUint32(8, json.length, true);
+      out.set(json, 12);
+      out.set(bytes.subarray(12 + headerLength), 12 + json.length);
+      return out;
+    };
+    const cases: [Uint8Array, RegExp][] = [
+      [new TextEncoder().encode('ADIG\x01\x00\x00\x00 an older page file'), /^digits\.bin \(byte 0\): not an asymprop split file: it starts with "ADIG\\u0001\\u0000\\u0000\\u0000", expected "ASYMPSPL"$/],
+      [bytes.subarray(0, 40), /^digits\.bin \(byte 8\): a \d+-byte header does not fit the 40-byte file$/],
+      [bytes.subarray(0, bytes.length - 1), /^digits\.bin \(byte \d+\): \d+ bytes, expected \d+ for 3 \+ 1 samples of 784 bytes$/],
+      [withHeader((h) => (h.version = 2)), /header field "version": expected 1, found 2/],
+      [withHeader((h) => (h.sampleShape = [1, 0, 28])), /header field "sampleShape": expected a list of positive sizes, found \[1,0,28\]/],
+      [withHeader((h) => ((h.test as { size: unknown }).size = -1)), /header field "test\.size": expected an integer ≥ 0, found -1/],
+    ];
+    for (const [input, message] of cases) {
+      const e = thrown(() => decodeSplit(input, 'digits.bin'));
+      expect(e).toBeInstanceOf(DataFormatError);
+      expect((e as Error).message).toMatch(message);
+    }
+    const other = new ImageDataset({ name: 'other', images: new Uint8Array(4), labels: Uint8Array.of(0), sampleShape: [1, 2, 2], numClasses: 10, mean: 0, std: 1 });
+    expect((thrown(() => encodeSplit({ train, test: other })) as Error).message).toMatch(/the sets differ in sampleShape: 1×28×28 and 1×2×2/);
   });
 });

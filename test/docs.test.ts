@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 //   commands and options that `asymprop --help` lists for it, and every `npm run` names a script.
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = fileURLToPath(new URL('./.generated/docs/', import.meta.url));
-const markdownFiles = ['README.md', ...readdirSync(`${root}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const markdownFiles = ['README.md', 'examples/README.md', 'site/README.md', ...readdirSync(`${root}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const IMPORTS_PACKAGE = /^import .* from 'asymprop(\/node|\/report)?';$/m;
 
 function fenced(markdown: string, lang: string): string[] {

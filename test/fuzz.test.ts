@@ -5,6 +5,7 @@ import { parseCifar, type CifarOptions } from '../src/data/cifar.js';
 import { idxImagesAndLabels, parseIdx } from '../src/data/idx.js';
 import { decodeArray, encodeArray, type EncodedArray } from '../src/tensor/encode.js';
 import { thrown } from './helpers.js';
+import { idxFile } from './idx.js';
 
 // Every parser, fed any bytes, either returns a consistent result or throws a DataFormatError:
 // never another exception, never a hang, never a large allocation driven by a header's claims.
@@ -41,15 +42,6 @@ function noise(length: number, seed: number): Uint8Array {
   return out;
 }
 
-function idxFile(dims: number[], data: Uint8Array, type = 0x08): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  out[2] = type;
-  out[3] = dims.length;
-  const view = new DataView(out.buffer);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d >>> 0, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
 
 const HUGE = [0xffffffff, 0x80000000, 0x7fffffff, 0x10000, 0x8000, 0x01000000];
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   BatchNorm, ConfigError, Conv2d, Dense, Flatten, ReLU, Rng, SGD, Sequential, Tensor, decodeArray, directFeedback, heNormal, feedbackByName,
-  feedbackFromSpec, gradCheck, kolenPollack, methodByName, methods, randomFeedback, registerMethod, resolveRunConfig, runId, softmaxCrossEntropy,
+  EXTRA_METHOD_COLORS, feedbackFromSpec, gradCheck, kolenPollack, methodByName, methodColor, methods, randomFeedback, registerMethod, resolveRunConfig, runId, softmaxCrossEntropy,
   symmetric, trainStep, weightMirror, type FeedbackStrategy, type Labels,
 } from '../src/index.js';
 
@@ -271,6 +271,9 @@ describe('the registry', () => {
     expect(feedbackFromSpec({ type: 'custom', name: 'test-half-bp', options: { scale: 0.25 } }).name).toBe('half(0.25)');
     expect(() => registerMethod(method)).toThrow(/not yet registered/);
     expect(() => feedbackFromSpec({ type: 'custom', name: 'missing' })).toThrow(/registerMethod/);
+    // Without a colour of its own it gets the first of the extra colours, unlike any built-in one's.
+    expect(methodColor('test-half-bp')).toBe(EXTRA_METHOD_COLORS[0]);
+    expect(methods().filter((m) => m.color !== undefined).map((m) => m.color)).not.toContain(EXTRA_METHOD_COLORS[0]);
   });
 
   it('refuses a malformed registration (as a module of --import may hand it) and a flag the command line uses', () => {
@@ -278,6 +281,7 @@ describe('the registry', () => {
     expect(() => registerMethod({ ...base, studies: undefined } as never)).toThrow(/method test-bad studies/);
     expect(() => registerMethod({ ...base, label: 3 } as never)).toThrow(/method test-bad label/);
     expect(() => registerMethod({ ...base, options: [{ name: 'q', flag: 'quiet', description: 'q', default: 1, min: 0 }] })).toThrow(/option flag/);
+    expect(() => registerMethod({ ...base, color: 'red' })).toThrow(/invalid method test-bad color: "red" \(allowed: a colour '#rrggbb', or none\)/);
     expect(methods().some((m) => m.name === 'test-bad')).toBe(false);
   });
 });

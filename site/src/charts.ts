@@ -34,8 +34,31 @@ export const LAYER_COLORS = ['#0072B2', '#D55E00', '#CC79A7'];
 /** Most points a series keeps: beyond it, neighbouring points are averaged in pairs. */
 const MAX_POINTS = 800;
 
-/** Room around the plot: tick labels on the left and bottom, the legend on top. */
-const MARGIN = { left: 44, right: 10, top: 18, bottom: 20 };
+/**
+ * Room around the plot: the legend on top, tick labels and the x axis's title below; on the left
+ * at least `left`, more when the widest tick label needs it (each chart measures its labels).
+ */
+const MARGIN = { left: 30, right: 10, top: 18, bottom: 32 };
+
+/** What the x axis of every line chart counts. */
+const X_TITLE = 'step';
+
+/** Shown in a chart that has no point yet. */
+const NO_DATA = 'no data yet: start training';
+
+/** Superscript digits, for powers of ten. */
+const SUPERSCRIPT: Record<string, string> = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+
+/**
+ * A tick label of a log axis: plain from 0.001 to 1,000 (`0.01`, `500`), else a power of ten,
+ * `10⁶` or `2×10⁻⁵`, so that a label stays short whatever the loss does.
+ */
+export function logTickLabel(value: number): string {
+  if (value >= 1e-3 && value < 1e4) return String(value);
+  const power = Math.floor(Math.log10(value) + 1e-9);
+  const mantissa = Math.round(value / 10 ** power);
+  return `${mantissa === 1 ? '' : `${mantissa}×`}10${[...String(power)].map((c) => SUPERSCRIPT[c]).join('')}`;
+}
 
 /**
  * A line chart of one or more series against the training step. `add` records a point and asks
@@ -45,12 +68,27 @@ export class LineChart {
   private readonly points: { x: number; y: number }[][];
   private pending = false;
 
+  /**
+   * @param canvas where it draws; its `aria-label` says what the chart shows (for screen readers
+   * and scripts): the series, the axes and their ranges, or that there is no data yet.
+   * @param series the lines, in the order of {@link LineChart.add}'s `index`.
+   * @param axis the y axis.
+   * @param title what the chart shows, e.g. `Loss (log scale)`.
+   */
   constructor(
     readonly canvas: HTMLCanvasElement,
-    readonly series: readonly SeriesStyle[],
+    private series: readonly SeriesStyle[],
     readonly axis: AxisOptions,
+    readonly title: string,
   ) {
     this.points = series.map(() => []);
+    canvas.setAttribute('role', 'img');
+    this.requestDraw();
+  }
+
+  /** Restyles the series (same number, same order), e.g. in the colour of another method. */
+  setSeries(series: readonly SeriesStyle[]): void {
+    this.series = series;
     this.requestDraw();
   }
 
@@ -76,48 +114,67 @@ export class LineChart {
     });
   }
 
-  /** Draws the axes, the grid, every series and the legend. */
+  /** Draws the axes, the grid, every series and the legend; without data, only the frame and a word. */
   draw(): void {
     const ctx = fitCanvas(this.canvas);
     const { width, height } = this.canvas.getBoundingClientRect();
-    const plot = { x: MARGIN.left, y: MARGIN.top, w: width - MARGIN.left - MARGIN.right, h: height - MARGIN.top - MARGIN.bottom };
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, width, height);
+    ctx.font = '11px system-ui, sans-serif';
 
-    // Scales: x from 0 to the last step; y from the fixed bounds or the data.
-    const all = this.points.flat();
-    const xMax = Math.max(1, ...all.map((p) => p.x));
     const t = (v: number) => (this.axis.log ? Math.log10(v) : v);
-    const ys = all.map((p) => t(p.y)).filter(Number.isFinite);
+    const all = this.points.flat().filter((p) => Number.isFinite(t(p.y)));
+    if (all.length === 0) {
+      const plot = { x: MARGIN.left, y: MARGIN.top, w: width - MARGIN.left - MARGIN.right, h: height - MARGIN.top - MARGIN.bottom };
+      ctx.strokeStyle = '#ccc';
+      ctx.strokeRect(plot.x, plot.y, plot.w, plot.h);
+      ctx.fillStyle = '#888';
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(NO_DATA, plot.x + plot.w / 2, plot.y + plot.h / 2);
+      this.drawLegend(ctx, plot);
+      this.canvas.setAttribute('aria-label', `${this.title}: ${NO_DATA}`);
+      return;
+    }
+
+    // Scales: x from 0 to the last step (only 0 before the first step); y from the fixed bounds or the data.
+    const xMax = Math.max(...all.map((p) => p.x));
+    const ys = all.map((p) => t(p.y));
     let yMin = this.axis.min !== undefined ? t(this.axis.min) : Math.min(...ys);
     let yMax = this.axis.max !== undefined ? t(this.axis.max) : Math.max(...ys, this.axis.softMax !== undefined ? t(this.axis.softMax) : -Infinity);
-    if (!Number.isFinite(yMin) || !Number.isFinite(yMax)) [yMin, yMax] = this.axis.log ? [-1, 0] : [0, 1];
     if (yMax - yMin < 1e-9) [yMin, yMax] = [yMin - 0.5, yMax + 0.5];
+    // A log axis reaches out to the round values (1, 2 or 5 × 10^k) around the data, so it has ticks at both ends.
+    if (this.axis.log) [yMin, yMax] = [Math.log10(roundLog(10 ** yMin, 'down')), Math.log10(roundLog(10 ** yMax, 'up'))];
+    const yTicks = (this.axis.log ? logTicks(yMin, yMax) : niceTicks(yMin, yMax)).map((v) => ({ v, label: this.axis.format(v) }));
+    const xTicks = xMax > 0 ? niceTicks(0, xMax, 1) : [0];
+    // The left margin fits the widest tick label.
+    const left = Math.max(MARGIN.left, 8 + Math.max(...yTicks.map((tick) => ctx.measureText(tick.label).width)));
+    const plot = { x: left, y: MARGIN.top, w: width - left - MARGIN.right, h: height - MARGIN.top - MARGIN.bottom };
     // A few pixels of air inside the frame, so lines at the bounds (0°, 100%) stay visible.
     const pad = 4;
-    const px = (x: number) => plot.x + (x / xMax) * plot.w;
+    const px = (x: number) => plot.x + (x / (xMax || 1)) * plot.w;
     const py = (y: number) => plot.y + plot.h - pad - ((t(y) - yMin) / (yMax - yMin)) * (plot.h - 2 * pad);
 
-    // Grid and tick labels.
-    ctx.font = '11px system-ui, sans-serif';
+    // Grid, tick labels and the x axis's title.
     ctx.strokeStyle = '#e4e4e4';
     ctx.fillStyle = '#666';
     ctx.lineWidth = 1;
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    const yTicks = this.axis.log ? logTicks(yMin, yMax) : niceTicks(yMin, yMax);
-    for (const v of yTicks) {
+    for (const { v, label } of yTicks) {
       const y = py(v);
       line(ctx, plot.x, y, plot.x + plot.w, y);
-      ctx.fillText(this.axis.format(v), plot.x - 4, y);
+      ctx.fillText(label, plot.x - 4, y);
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    for (const v of niceTicks(0, xMax)) {
+    for (const v of xTicks) {
       const x = px(v);
       line(ctx, x, plot.y, x, plot.y + plot.h);
-      ctx.fillText(String(v), x, plot.y + plot.h + 4);
+      ctx.fillText(v.toLocaleString('en-US'), x, plot.y + plot.h + 3);
     }
+    ctx.textAlign = 'right';
+    ctx.fillText(X_TITLE, plot.x + plot.w, plot.y + plot.h + 17);
     ctx.strokeStyle = '#999';
     ctx.strokeRect(plot.x, plot.y, plot.w, plot.h);
 
@@ -131,10 +188,16 @@ export class LineChart {
       ctx.lineWidth = 1.5;
       const points = this.points[i]!;
       if (style.dots) {
+        // Dots with a white ring, visible on a line of the same colour.
         for (const p of points) {
           if (!Number.isFinite(t(p.y))) continue;
           ctx.beginPath();
-          ctx.arc(px(p.x), py(p.y), 2.5, 0, 2 * Math.PI);
+          ctx.arc(px(p.x), py(p.y), 3, 0, 2 * Math.PI);
+          ctx.fillStyle = '#fff';
+          ctx.fill();
+          ctx.beginPath();
+          ctx.arc(px(p.x), py(p.y), 2.2, 0, 2 * Math.PI);
+          ctx.fillStyle = style.color;
           ctx.fill();
         }
         return;
@@ -153,8 +216,13 @@ export class LineChart {
       ctx.stroke();
     });
     ctx.restore();
+    this.drawLegend(ctx, plot);
+    const [low, high] = [yTicks[0]!.label, yTicks[yTicks.length - 1]!.label];
+    this.canvas.setAttribute('aria-label', `${this.title}: ${this.series.map((s) => s.name).join(', ')}; y axis ${low} to ${high}; x axis ${X_TITLE} 0 to ${xMax.toLocaleString('en-US')}`);
+  }
 
-    // Legend, above the plot on the right.
+  /** The legend, above the plot on the right: a line (or a dot) in each series' colour and its name. */
+  private drawLegend(ctx: CanvasRenderingContext2D, plot: { x: number; w: number }): void {
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
     let x = plot.x + plot.w;
@@ -165,7 +233,13 @@ export class LineChart {
       ctx.fillText(style.name, x, y);
       x -= ctx.measureText(style.name).width + 4;
       ctx.fillStyle = style.color;
-      ctx.fillRect(x - 10, y - 1.5, 10, 3);
+      if (style.dots) {
+        ctx.beginPath();
+        ctx.arc(x - 5, y, 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      } else {
+        ctx.fillRect(x - 10, y - 1.5, 10, 3);
+      }
       x -= 20;
     }
   }
@@ -282,9 +356,9 @@ function line(ctx: CanvasRenderingContext2D, x0: number, y0: number, x1: number,
   ctx.stroke();
 }
 
-/** About five round tick values (1, 2 or 5 × 10^k apart) covering [lo, hi]. */
-function niceTicks(lo: number, hi: number): number[] {
-  const raw = (hi - lo) / 5;
+/** About five round tick values (1, 2 or 5 × 10^k apart, and at least `minStep`) covering [lo, hi]. */
+function niceTicks(lo: number, hi: number, minStep = 0): number[] {
+  const raw = Math.max((hi - lo) / 5, minStep);
   const power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
   const ticks: number[] = [];
@@ -292,17 +366,29 @@ function niceTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
-/** Ticks of a log axis whose range is [lo, hi] in log10 units: powers of ten, with 2× and 5× on short ranges. */
+/**
+ * Ticks of a log axis whose range is [lo, hi] in log10 units: powers of ten, with 2× and 5× on
+ * short ranges, and every second (third, …) power on long ones, so that about six labels fit.
+ */
 function logTicks(lo: number, hi: number): number[] {
   const ticks: number[] = [];
   const multiples = hi - lo < 2 ? [1, 2, 5] : [1];
+  const every = Math.max(1, Math.ceil((hi - lo) / 6));
   for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+    if (k % every !== 0) continue;
     for (const m of multiples) {
       const v = m * 10 ** k;
       if (Math.log10(v) >= lo - 1e-9 && Math.log10(v) <= hi + 1e-9) ticks.push(Number(v.toPrecision(6)));
     }
   }
   return ticks;
+}
+
+/** The nearest value of the form 1, 2 or 5 × 10^k below (or above) `value`. */
+function roundLog(value: number, direction: 'down' | 'up'): number {
+  const power = 10 ** Math.floor(Math.log10(value));
+  const candidates = [1, 2, 5, 10].map((m) => m * power);
+  return direction === 'down' ? candidates.filter((c) => c <= value * (1 + 1e-9)).pop()! : candidates.find((c) => c >= value * (1 - 1e-9))!;
 }
 
 /** Averages neighbouring points in pairs. */

@@ -2,8 +2,10 @@
  * The page: the run controls (problem, seed, start, pause, reset, side by side) and one or two
  * configuration panels, each training in its own Web Worker.
  */
-import { DIGITS_FILE, decodeDigits } from './digitsFile.js';
+import { decodeSplit } from 'asymprop';
+import { readSeed, showNote } from './fields.js';
 import { Panel, type DigitsData } from './panel.js';
+import { DIGITS_FILE } from './assets.js';
 import { defaultConfig, type DatasetName } from './settings.js';
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
@@ -33,7 +35,7 @@ function loadDigits(): Promise<DigitsData> {
       if (!response.ok) throw new Error(`${DIGITS_FILE}: HTTP ${response.status}`);
       return response.arrayBuffer();
     })
-    .then((buffer) => ({ buffer, digits: decodeDigits(buffer) }));
+    .then((buffer) => ({ buffer, digits: decodeSplit(buffer, DIGITS_FILE) }));
   return digitsRequest;
 }
 
@@ -41,9 +43,15 @@ function dataset(): DatasetName {
   return datasetSelect.value as DatasetName;
 }
 
-function seed(): number {
-  const value = Math.floor(seedInput.valueAsNumber);
-  return Number.isFinite(value) && value >= 0 ? value : 0;
+/** The seed of every run: the field's, read when it changes (see {@link readSeedField}). */
+let seed = readSeed(seedInput.value).value;
+
+/** Reads the seed field; a value that is not a seed is replaced, with a note beside the field saying so. */
+function readSeedField(): void {
+  const { value, note } = readSeed(seedInput.value);
+  showNote(seedInput, note);
+  seedInput.value = String(value);
+  seed = value;
 }
 
 /** Rebuilds every panel's run on the current problem and seed; they keep training if they were. */
@@ -51,7 +59,7 @@ async function resetAll(): Promise<void> {
   $('#dataset-hint').textContent = DATASET_HINTS[dataset()];
   try {
     const digits = dataset() === 'mnist' ? await loadDigits() : null;
-    for (const panel of panels) panel.reset(dataset(), seed(), digits);
+    for (const panel of panels) panel.reset(dataset(), seed, digits);
   } catch (e) {
     digitsRequest = null; // try again next time
     for (const panel of panels) panel.fail(`could not load the digits: ${e instanceof Error ? e.message : String(e)}`);
@@ -72,7 +80,10 @@ resetButton.addEventListener('click', () => {
   void resetAll();
 });
 datasetSelect.addEventListener('change', () => void resetAll());
-seedInput.addEventListener('change', () => void resetAll());
+seedInput.addEventListener('change', () => {
+  readSeedField();
+  void resetAll();
+});
 
 compareBox.addEventListener('change', () => {
   if (compareBox.checked) {

@@ -9,8 +9,11 @@ export type ToWorker =
    * older run still on their way.
    */
   | { readonly type: 'init'; readonly run: number; readonly settings: RunSettings; readonly digits: ArrayBuffer | null }
-  /** Change what can change mid-run: each layer's feedback, Batch Manhattan, the learning rate. */
-  | { readonly type: 'update'; readonly settings: RunSettings }
+  /**
+   * Set the learning rate of the run in progress: the one setting that changes the update, not the
+   * network, so it applies at once. Every other setting builds a fresh run ('init').
+   */
+  | { readonly type: 'lr'; readonly lr: number }
   | { readonly type: 'run' }
   | { readonly type: 'pause' };
 
@@ -70,8 +73,8 @@ export type WorkerReport =
       /** Predicted class of the {@link shownDigits} (MNIST only, with each test evaluation). */
       readonly predictions: Uint8Array | null;
     }
-  /** The settings of an 'update' message are now in force. */
-  | { readonly type: 'updated'; readonly strategies: readonly string[]; readonly lr: number }
+  /** The learning rate of an 'lr' message is now in force. */
+  | { readonly type: 'lr-set'; readonly lr: number }
   /** Training stopped because the loss became NaN or infinite. */
   | { readonly type: 'diverged'; readonly step: number; readonly loss: number }
   | { readonly type: 'error'; readonly message: string };

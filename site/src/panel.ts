@@ -2,18 +2,19 @@
  * One configuration on the page: its controls, the worker that trains it, and its charts. In
  * side-by-side mode the page holds two panels, each with its own worker.
  */
-import { BoundaryView, DigitsView, LAYER_COLORS, LineChart } from './charts.js';
-import { PIXELS, type Digits } from './digitsFile.js';
+import type { Split } from 'asymprop';
+import { BoundaryView, DigitsView, LAYER_COLORS, LineChart, logTickLabel, type AxisOptions, type SeriesStyle } from './charts.js';
+import { readFlip, readLearningRate, showNote } from './fields.js';
 import { shownDigits, type FromWorker, type ToWorker } from './messages.js';
 import {
-  DATASETS, MAGNITUDES, METHODS, layerNames,
+  DATASETS, MAGNITUDES, METHODS, MIXED_COLOR, layerNames,
   type ConfigSettings, type DatasetName, type LayerFeedback, type Magnitude, type Method, type RunSettings,
 } from './settings.js';
 
 /** The digits file as fetched (sent to the worker) and decoded (drawn by the page). */
 export interface DigitsData {
   readonly buffer: ArrayBuffer;
-  readonly digits: Digits;
+  readonly digits: Split;
 }
 
 /** Where a panel's run stands (also written to the panel's `data-state` attribute). */
@@ -30,10 +31,17 @@ interface RowControls {
 
 const percent = (v: number) => `${(v * 100).toFixed(1)}%`;
 
+/** A training curve (a line) and the test results (dots), both in the configuration's colour. */
+function trainAndTest(color: string): SeriesStyle[] {
+  return [{ name: 'train', color }, { name: 'test', color, dots: true }];
+}
+
 /**
  * One configuration: builds its section of the page from the `#panel-template`, keeps its
  * settings in step with the controls, drives its own training worker, and draws what the worker
- * reports. Its `data-*` attributes (state, step, test accuracy, strategies, layer statistics)
+ * reports. Every change of its settings builds a fresh run from the seed (same initial weights,
+ * same batches), except the learning rate, which applies to the run in progress. Its `data-*`
+ * attributes (the run's number, state, step, test accuracy, strategies, layer statistics, colour)
  * describe the current run, for scripts and tests.
  */
 export class Panel {
@@ -79,41 +87,43 @@ export class Panel {
     all.flip.ariaLabel = 'flip fraction of all layers';
     all.magnitude.ariaLabel = 'magnitude law of all layers';
     all.method.addEventListener('change', () => this.setAllLayers({ method: all.method.value as Method }));
-    all.flip.addEventListener('change', () => this.setAllLayers({ flip: clampFlip(all.flip.valueAsNumber) }));
+    all.flip.addEventListener('change', () => this.setAllLayers({ flip: this.readFlip(all.flip) }));
     all.magnitude.addEventListener('change', () => this.setAllLayers({ magnitude: all.magnitude.value as Magnitude }));
     layers.forEach((row, i) => {
       row.method.addEventListener('change', () => this.setLayer(i, { method: row.method.value as Method }));
-      row.flip.addEventListener('change', () => this.setLayer(i, { flip: clampFlip(row.flip.valueAsNumber) }));
+      row.flip.addEventListener('change', () => this.setLayer(i, { flip: this.readFlip(row.flip) }));
       row.magnitude.addEventListener('change', () => this.setLayer(i, { magnitude: row.magnitude.value as Magnitude }));
     });
 
     const input = (role: string) => this.element.querySelector<HTMLInputElement>(`[data-role="${role}"]`)!;
     this.controls = { bn: input('bn'), bm: input('bm'), lr: input('lr'), status: this.role('status') };
-    this.controls.bn.addEventListener('change', () => {
-      this.settings = { ...this.settings, bn: this.controls.bn.checked };
-      this.rebuild(); // BN changes the network itself
-    });
+    // BN and BM change the network, or how it learns from its first step: both rebuild it.
+    this.controls.bn.addEventListener('change', () => this.change({ bn: this.controls.bn.checked }));
     this.controls.bm.addEventListener('change', () => {
       const bm = this.controls.bm.checked;
-      const lr = DATASETS[this.dataset].lr[bm ? 'manhattan' : 'gradient'];
-      this.settings = { ...this.settings, bm, lr };
-      this.sendUpdate();
+      showNote(this.controls.lr, null); // the rate is now BM's default, whatever was typed before
+      this.change({ bm, lr: DATASETS[this.dataset].lr[bm ? 'manhattan' : 'gradient'] });
     });
     this.controls.lr.addEventListener('change', () => {
-      const lr = this.controls.lr.valueAsNumber;
-      if (Number.isFinite(lr) && lr > 0) this.settings = { ...this.settings, lr };
-      this.sendUpdate();
+      const { value, note } = readLearningRate(this.controls.lr.value, this.settings.lr);
+      showNote(this.controls.lr, note);
+      this.settings = { ...this.settings, lr: value };
+      this.showSettings();
+      this.post({ type: 'lr', lr: value });
     });
 
     const canvas = (chart: string) => this.element.querySelector<HTMLCanvasElement>(`canvas[data-chart="${chart}"]`)!;
+    // Each chart is titled by its figure's caption.
+    const chart = (name: string, series: readonly SeriesStyle[], axis: AxisOptions) =>
+      new LineChart(canvas(name), series, axis, canvas(name).closest('figure')!.querySelector('figcaption')!.textContent!.trim());
     const layerSeries = layerNames(this.dataset).map((_, i) => ({ name: `dense ${i + 1}`, color: LAYER_COLORS[i]! }));
     const degrees = (v: number) => `${v}°`;
     this.charts = {
-      loss: new LineChart(canvas('loss'), [{ name: 'train', color: '#0072B2' }, { name: 'test', color: '#D55E00', dots: true }], { log: true, format: (v) => String(v) }),
-      accuracy: new LineChart(canvas('accuracy'), [{ name: 'train', color: '#0072B2' }, { name: 'test', color: '#D55E00', dots: true }], { min: 0, max: 1, format: (v) => `${Math.round(v * 100)}%` }),
-      angleVW: new LineChart(canvas('angleVW'), layerSeries, { min: 0, softMax: 90, format: degrees }),
-      signConcordance: new LineChart(canvas('signConcordance'), layerSeries, { min: 0, max: 1, format: (v) => String(v) }),
-      errorAngle: new LineChart(canvas('errorAngle'), layerSeries, { min: 0, softMax: 90, format: degrees }),
+      loss: chart('loss', trainAndTest(MIXED_COLOR), { log: true, format: logTickLabel }),
+      accuracy: chart('accuracy', trainAndTest(MIXED_COLOR), { min: 0, max: 1, format: (v) => `${Math.round(v * 100)}%` }),
+      angleVW: chart('angleVW', layerSeries, { min: 0, softMax: 90, format: degrees }),
+      signConcordance: chart('signConcordance', layerSeries, { min: 0, max: 1, format: (v) => String(v) }),
+      errorAngle: chart('errorAngle', layerSeries, { min: 0, softMax: 90, format: degrees }),
     };
     this.boundary = new BoundaryView(canvas('boundary'));
     this.worker = this.startWorker();
@@ -189,31 +199,49 @@ export class Panel {
     this.role('boundary-figure').hidden = mnist;
     this.role('digits-figure').hidden = !mnist;
     this.digitsView = mnist && this.digits ? this.makeDigitsView(this.digits) : null;
+    // The curves in the colour of the configuration's method (the one it has in the report's figures).
+    const color = this.color();
+    this.element.style.setProperty('--method-color', color);
+    this.charts.loss.setSeries(trainAndTest(color));
+    this.charts.accuracy.setSeries(trainAndTest(color));
     // The attributes describe the current run only (the browser test reads them).
     for (const key of ['step', 'testAccuracy', 'initialTestLoss', 'strategies', 'layerStats', 'lr']) delete this.element.dataset[key];
     this.element.dataset.dataset = this.dataset;
+    this.element.dataset.color = color;
     this.setState('building');
     // The digits buffer is copied into the worker (each panel's worker gets its own copy).
     this.runId++;
+    this.element.dataset.run = String(this.runId);
     this.post({ type: 'init', run: this.runId, settings: this.runSettings(), digits: mnist ? this.digits?.buffer ?? null : null });
   }
 
   /** The view of the test digits the worker reports predictions for. */
-  private makeDigitsView({ digits }: DigitsData): DigitsView {
-    const shown = shownDigits(digits.testLabels.length);
-    const images = new Uint8Array(shown.length * PIXELS);
-    shown.forEach((index, i) => images.set(digits.testImages.subarray(index * PIXELS, (index + 1) * PIXELS), i * PIXELS));
-    const labels = Uint8Array.from(shown, (index) => digits.testLabels[index]!);
+  private makeDigitsView({ digits: { test } }: DigitsData): DigitsView {
+    const shown = shownDigits(test.size);
+    const pixels = test.images.length / test.size;
+    const images = new Uint8Array(shown.length * pixels);
+    shown.forEach((index, i) => images.set(test.images.subarray(index * pixels, (index + 1) * pixels), i * pixels));
+    const labels = Uint8Array.from(shown, (index) => test.labels[index]!);
     return new DigitsView(this.element.querySelector<HTMLCanvasElement>('canvas[data-chart="digits"]')!, images, labels);
   }
 
-  /**
-   * Sends the settings that can change mid-run (feedback, Batch Manhattan, learning rate). The
-   * worker handles messages in order, so an update sent while a run is being built applies to it.
-   */
-  private sendUpdate(): void {
-    this.showSettings();
-    this.post({ type: 'update', settings: this.runSettings() });
+  /** The colour of the configuration: its method's, when every layer has the same one. */
+  private color(): string {
+    const [first, ...rest] = this.settings.layers.map((l) => l.method);
+    return rest.every((m) => m === first) ? METHODS[first!]!.color : MIXED_COLOR;
+  }
+
+  /** Applies a change of the settings: a fresh run from the seed. */
+  private change(change: Partial<ConfigSettings>): void {
+    this.settings = { ...this.settings, ...change };
+    this.rebuild();
+  }
+
+  /** A flip field's value as the page uses it, with a note beside the field when that is not what was typed. */
+  private readFlip(input: HTMLInputElement): number {
+    const { value, note } = readFlip(input.value);
+    showNote(input, note);
+    return value;
   }
 
   private receive(message: FromWorker): void {
@@ -258,10 +286,9 @@ export class Panel {
           `test accuracy ${percent(test)} · feedback ${message.strategies.join(', ')}`;
         break;
       }
-      case 'updated':
-        this.element.dataset.strategies = message.strategies.join(',');
+      case 'lr-set':
         this.element.dataset.lr = String(message.lr);
-        if (this.state !== 'running') this.status = `feedback ${message.strategies.join(', ')} · learning rate ${message.lr}`;
+        if (this.state !== 'running') this.status = `learning rate ${message.lr}, from the next step`;
         break;
       case 'diverged':
         this.wanted = false;
@@ -323,13 +350,11 @@ export class Panel {
   }
 
   private setAllLayers(change: Partial<LayerFeedback>): void {
-    this.settings = { ...this.settings, layers: this.settings.layers.map((layer) => ({ ...layer, ...change })) };
-    this.sendUpdate();
+    this.change({ layers: this.settings.layers.map((layer) => ({ ...layer, ...change })) });
   }
 
   private setLayer(index: number, change: Partial<LayerFeedback>): void {
-    this.settings = { ...this.settings, layers: this.settings.layers.map((layer, i) => (i === index ? { ...layer, ...change } : layer)) };
-    this.sendUpdate();
+    this.change({ layers: this.settings.layers.map((layer, i) => (i === index ? { ...layer, ...change } : layer)) });
   }
 
   /** Writes the settings into the controls (the "all layers" row shows a value only where the layers agree). */
@@ -375,6 +400,3 @@ function describe(layer: LayerFeedback): string {
   return text;
 }
 
-function clampFlip(value: number): number {
-  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
-}

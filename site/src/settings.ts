@@ -4,10 +4,10 @@
  * values as plain objects.
  */
 
+import { methodColor, methods } from 'asymprop';
+
 /** The two problems the page trains on. */
 export type DatasetName = 'spirals' | 'mnist';
-
-import { methods } from 'asymprop';
 
 /** A feedback method by its registered name (see `methods()` and `feedbackByName`). */
 export type Method = string;
@@ -93,11 +93,15 @@ export function layerNames(dataset: DatasetName): string[] {
 
 /**
  * Every registered method (the library's registry: the paper's five, then dfa, kp and wm), with
- * what it does to the backward pass in one line, in the guides' notation (shown beside the controls).
+ * what it does to the backward pass in one line, in the guides' notation (shown beside the controls),
+ * and its colour (the one it has in the report's figures).
  */
-export const METHODS: Readonly<Record<Method, { readonly label: string; readonly v: string; readonly hint: string; readonly flip: boolean; readonly magnitude: boolean }>> = Object.fromEntries(
-  methods().map((m) => [m.name, { label: m.name === m.label ? m.label : `${m.label} (${m.name})`, v: m.formula, hint: m.description, flip: m.flip, magnitude: m.magnitude }]),
+export const METHODS: Readonly<Record<Method, { readonly label: string; readonly v: string; readonly hint: string; readonly flip: boolean; readonly magnitude: boolean; readonly color: string }>> = Object.fromEntries(
+  methods().map((m) => [m.name, { label: m.name === m.label ? m.label : `${m.label} (${m.name})`, v: m.formula, hint: m.description, flip: m.flip, magnitude: m.magnitude, color: methodColor(m.name) }]),
 );
+
+/** The colour of a configuration's curves when its layers do not share one method. */
+export const MIXED_COLOR = '#555555';
 
 /** The magnitude laws, as the select shows them. */
 export const MAGNITUDES: Readonly<Record<Magnitude, string>> = {

@@ -1,14 +1,14 @@
 /**
  * The training worker: one run of one configuration, trained in small slices so that messages
- * from the page (pause, a new strategy, a new learning rate) are handled between two slices.
+ * from the page (pause, a new learning rate, a new run) are handled between two slices.
  * Everything here goes through asymprop's public API.
  */
 import {
-  ArrayDataset, BatchNorm, ImageDataset, Rng, SGD, Tensor, WeightedLayer, evaluate, feedbackByName, methodByName, gemmThreads, mlp, ops,
-  trainStep, useGemmThreads, type Dataset, type FeedbackSpec, type FeedbackStrategy, type Sequential,
+  ArrayDataset, BatchNorm, Rng, SGD, Tensor, WeightedLayer, decodeSplit, evaluate, feedbackByName, methodByName, gemmThreads, mlp, ops,
+  trainStep, useGemmThreads, type Dataset, type FeedbackStrategy, type Sequential,
 } from 'asymprop';
-import { decodeDigits } from './digitsFile.js';
 import { shownDigits, type BoundaryGrid, type FromWorker, type LayerReport, type ToWorker, type WorkerReport } from './messages.js';
+import { DIGITS_FILE } from './assets.js';
 import { DATASETS, type LayerFeedback, type RunSettings } from './settings.js';
 import { SPIRALS_EXTENT, spiralSplit } from './spirals.js';
 
@@ -18,17 +18,14 @@ function strategyFor(layer: LayerFeedback, bm: boolean): FeedbackStrategy {
   return feedbackByName(method.name, { bm, flip: method.flip ? layer.flip : 0, magnitude: method.magnitude ? layer.magnitude : undefined });
 }
 
-const sameSpec = (a: FeedbackSpec, b: FeedbackSpec) => JSON.stringify(a) === JSON.stringify(b);
-
 /** One training run: the network, its optimizer, the data and where the run stands. */
 class Run {
   readonly model: Sequential;
-  optimizer: SGD;
+  readonly optimizer: SGD;
   /** The dense layers (the ones the page sets a feedback for), with their index in `model.layers`. */
   readonly dense: { readonly index: string; readonly layer: WeightedLayer }[];
   step = 0;
   private samplesSeen = 0;
-  private readonly feedbackRng: Rng;
   private readonly orderRng: Rng;
   private order: Uint32Array = new Uint32Array(0);
   private cursor = 0;
@@ -45,34 +42,18 @@ class Run {
     // same batches, whatever their feedback.
     const root = new Rng(settings.seed);
     this.model = mlp({ rng: root.fork(), inputShape: info.inputShape, hidden: info.hidden, classes: info.classes, bn: settings.bn });
-    this.feedbackRng = root.fork();
+    const feedbackRng = root.fork();
     this.orderRng = root.fork();
     this.dense = this.model.feedbackLayers().flatMap(({ index, layer }) => (layer instanceof WeightedLayer ? [{ index, layer }] : []));
-    this.applyFeedback(settings);
+    // Each dense layer gets its strategy; the BatchNorm layers get what the rules say a BatchNorm
+    // beside them gets (the exact backward, with the Batch Manhattan update when it is on, as in
+    // the paper).
+    this.dense.forEach(({ index }, i) => this.model.setFeedback(strategyFor(settings.layers[i]!, settings.bm), feedbackRng, (j) => j === index));
+    this.model.setFeedback(strategyFor(settings.layers[0]!, settings.bm).batchNorm, feedbackRng, (_, layer) => layer instanceof BatchNorm);
+    // After the feedback: a rule that learns its feedback (kp, wm) adds parameters.
     this.optimizer = new SGD(this.model.params(), { lr: settings.lr, momentum: 0.9, weightDecay: 1e-4 });
     this.x = Tensor.zeros([info.batchSize, ...info.inputShape]);
     this.y = new Int32Array(info.batchSize);
-  }
-
-  /**
-   * Gives each dense layer its strategy. Only layers whose strategy changed are rebound (and draw
-   * new random matrices); the others keep theirs. BatchNorm layers get what the rules say a
-   * BatchNorm beside them gets (the exact backward, with the Batch Manhattan update when it is on,
-   * as in the paper). A rule that learns its feedback (kp, wm) adds parameters, so the optimizer is
-   * rebuilt when the parameters change (its momentum starts again).
-   */
-  applyFeedback(settings: RunSettings): void {
-    const before = this.model.params();
-    this.dense.forEach(({ index, layer }, i) => {
-      const strategy = strategyFor(settings.layers[i]!, settings.bm);
-      if (!sameSpec(layer.feedback.strategy.spec, strategy.spec)) this.model.setFeedback(strategy, this.feedbackRng, (j) => j === index);
-    });
-    const bnStrategy = strategyFor(settings.layers[0]!, settings.bm).batchNorm;
-    this.model.setFeedback(bnStrategy, this.feedbackRng, (_, layer) => layer instanceof BatchNorm && !sameSpec(layer.feedback.strategy.spec, bnStrategy.spec));
-    const after = this.model.params();
-    if (this.optimizer && (after.length !== before.length || after.some((p, i) => p !== before[i]))) {
-      this.optimizer = new SGD(after, { lr: this.optimizer.lr, momentum: 0.9, weightDecay: 1e-4 });
-    }
   }
 
   strategies(): string[] {
@@ -158,16 +139,11 @@ class Run {
   }
 }
 
-/** The training data of a run: the spirals, or the digits the page sent. */
+/** The training data of a run: the spirals, or the digits the page sent (a split file, see decodeSplit). */
 function loadData(settings: RunSettings, digits: ArrayBuffer | null): { train: Dataset; test: Dataset } {
   if (settings.dataset === 'spirals') return spiralSplit();
   if (!digits) throw new Error('the MNIST digits were not sent to the worker');
-  const d = decodeDigits(digits);
-  const common = { sampleShape: [1, 28, 28], numClasses: 10, mean: d.mean, std: d.std };
-  return {
-    train: new ImageDataset({ name: 'mnist/train', images: d.trainImages, labels: d.trainLabels, ...common }),
-    test: new ImageDataset({ name: 'mnist/test', images: d.testImages, labels: d.testLabels, ...common }),
-  };
+  return decodeSplit(digits, DIGITS_FILE);
 }
 
 // --- the message loop -----------------------------------------------------------------------
@@ -277,11 +253,10 @@ function handle(message: ToWorker): void {
       });
       break;
     }
-    case 'update': {
+    case 'lr': {
       if (!run) return;
-      run.applyFeedback(message.settings);
-      run.optimizer.lr = message.settings.lr;
-      post({ type: 'updated', strategies: run.strategies(), lr: run.optimizer.lr });
+      run.optimizer.lr = message.lr;
+      post({ type: 'lr-set', lr: run.optimizer.lr });
       break;
     }
     case 'run':

@@ -4,6 +4,7 @@ import type { RunResult } from '../experiments/run.js';
 import { methods } from '../feedback/registry.js';
 import { intOption } from './args.js';
 import { runPool } from '../experiments/pool.js';
+import { checkEmbeddedMnist } from '../data/embeddedMnist.js';
 import { Progress, bar } from './progress.js';
 import { formatAccuracy, renderTable } from './table.js';
 
@@ -57,6 +58,7 @@ export async function runDemo(args: string[]): Promise<number> {
     `asymprop demo: embedded MNIST digits (8,000 train / 2,000 test), ${first.epochs} epochs, seed ${first.seed}, ` +
       `${configs.length} runs on ${workers ?? 'all'} worker threads`,
   );
+  checkEmbeddedMnist(); // every run reads the digits, in a worker: say now if they are missing
   const state = configs.map(() => ({ fraction: 0, done: false }));
   const t0 = Date.now();
   const results = await runPool(configs, {

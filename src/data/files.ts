@@ -4,7 +4,8 @@ import { gunzipSync } from 'node:zlib';
 import { DataFormatError } from '../errors.js';
 import { CIFAR_PIXELS, CIFAR_SAMPLE_SHAPE, parseCifar, type CifarVariant } from './cifar.js';
 import { ImageDataset } from './dataset.js';
-import { MNIST_MEAN, MNIST_STD, type Split } from './embeddedMnist.js';
+import { MNIST_MEAN, MNIST_STD } from './embeddedMnist.js';
+import type { Split } from './dataset.js';
 import { idxImagesAndLabels, type IdxImagesAndLabels } from './idx.js';
 
 /**

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RunConfig } from '../experiments/config.js';
 import type { RunResult } from '../experiments/run.js';
-import { AsympropError, ConfigError, DataFormatError, DivergenceError, FileError, ShapeError, StateError, ValueError } from '../errors.js';
+import { AsympropError, ConfigError, DataFormatError, DivergenceError, FileError, MissingPackageError, ShapeError, StateError, ValueError } from '../errors.js';
 
 /**
  * A message from a run worker. `id` is the run's position in the list given to {@link runPool}.
@@ -150,7 +150,7 @@ export async function runPool(configs: readonly RunConfig[], options: PoolOption
  * worker is reported like one in the main thread (exit code 2, not an internal error).
  */
 function rebuildError(name: string, message: string): Error {
-  const typed = [ConfigError, DataFormatError, DivergenceError, FileError, ShapeError, StateError, ValueError].some((k) => k.name === name);
+  const typed = [ConfigError, DataFormatError, DivergenceError, FileError, MissingPackageError, ShapeError, StateError, ValueError].some((k) => k.name === name);
   if (!typed) return Object.assign(new Error(message), { name });
   const e = new AsympropError(message);
   e.name = name;

@@ -63,6 +63,11 @@ export interface Method {
   readonly options: readonly MethodOption[];
   /** The studies it belongs to: `protocol` (the 2016 paper's grid), `transport` (the weight-transport comparison), or a user's own tag. */
   readonly studies: readonly string[];
+  /**
+   * Its colour in figures and on the page, `#rrggbb` (see {@link methodColor}); a method without
+   * one gets one of {@link EXTRA_METHOD_COLORS}.
+   */
+  readonly color?: string;
   /** Builds the strategy (without Batch Manhattan, which {@link feedbackByName} adds). */
   build(settings: MethodSettings): FeedbackStrategy;
 }
@@ -71,37 +76,37 @@ const BUILT_IN: readonly Method[] = [
   {
     name: 'bp', aliases: ['symmetric'], label: 'bp', formula: 'dX = dY W',
     description: 'backprop: the error goes down through W itself (the control)',
-    flip: true, magnitude: false, signConcordant: true, options: [], studies: ['protocol', 'transport', 'demo-bn'],
+    flip: true, magnitude: false, signConcordant: true, options: [], studies: ['protocol', 'transport', 'demo-bn'], color: '#000000',
     build: ({ flip }) => symmetric({ flip }),
   },
   {
     name: 'usf', aliases: [], label: 'uSF', formula: 'dX = dY sign(W)',
     description: "uniform sign-concordant feedback: W's signs, every magnitude 1",
-    flip: true, magnitude: false, signConcordant: true, options: [], studies: ['protocol', 'transport', 'demo-bn'],
+    flip: true, magnitude: false, signConcordant: true, options: [], studies: ['protocol', 'transport', 'demo-bn'], color: '#E69F00',
     build: ({ flip }) => signConcordant({ flip }),
   },
   {
     name: 'brsf', aliases: [], label: 'brSF', formula: 'dX = dY (M ∘ sign(W)), M redrawn every step',
     description: "batchwise-random sign-concordant feedback: W's signs, random magnitudes drawn anew after every step",
-    flip: true, magnitude: true, signConcordant: true, options: [], studies: ['protocol', 'transport'],
+    flip: true, magnitude: true, signConcordant: true, options: [], studies: ['protocol', 'transport'], color: '#56B4E9',
     build: ({ flip, magnitude }) => signConcordant({ magnitude: magnitude ?? 'uniform', redraw: 'batch', flip }),
   },
   {
     name: 'frsf', aliases: [], label: 'frSF', formula: 'dX = dY (M ∘ sign(W)), M fixed',
     description: "fixed-random sign-concordant feedback: W's signs, random magnitudes drawn once",
-    flip: true, magnitude: true, signConcordant: true, options: [], studies: ['protocol', 'transport'],
+    flip: true, magnitude: true, signConcordant: true, options: [], studies: ['protocol', 'transport'], color: '#009E73',
     build: ({ flip, magnitude }) => signConcordant({ magnitude: magnitude ?? 'uniform', redraw: 'fixed', flip }),
   },
   {
     name: 'fa', aliases: ['random'], label: 'FA', formula: 'dX = dY B, B random and fixed',
     description: 'feedback alignment: a fixed random matrix B of W\'s shape, unrelated to W',
-    flip: true, magnitude: false, signConcordant: false, options: [], studies: ['protocol', 'transport'],
+    flip: true, magnitude: false, signConcordant: false, options: [], studies: ['protocol', 'transport'], color: '#D55E00',
     build: ({ flip }) => randomFeedback({ flip }),
   },
   {
     name: 'dfa', aliases: ['direct'], label: 'DFA', formula: 'dX = e B, e the output error, B random and fixed',
     description: "direct feedback alignment: every layer sends the network's output error down through a fixed random B of its own",
-    flip: false, magnitude: false, signConcordant: false, options: [], studies: ['transport'],
+    flip: false, magnitude: false, signConcordant: false, options: [], studies: ['transport'], color: '#0072B2',
     build: () => directFeedback(),
   },
   {
@@ -109,7 +114,7 @@ const BUILT_IN: readonly Method[] = [
     description: "Kolen-Pollack: a learned B that receives W's own update, both decayed, so B converges to W",
     flip: false, magnitude: false, signConcordant: false,
     options: [{ name: 'decay', flag: 'decay', description: "decay λ added to W's and B's gradients", default: KOLEN_POLLACK_DEFAULTS.decay, min: 0 }],
-    studies: ['transport'],
+    studies: ['transport'], color: '#CC79A7',
     build: ({ options }) => kolenPollack({ decay: options['decay']! }),
   },
   {
@@ -122,12 +127,42 @@ const BUILT_IN: readonly Method[] = [
       { name: 'noise', flag: 'mirror-noise', description: 'standard deviation σ of the mirror noise', default: WEIGHT_MIRROR_DEFAULTS.noise, min: 0, positive: true },
       { name: 'mirrorBatches', flag: 'mirror-batches', description: 'mirror batches per training step', default: WEIGHT_MIRROR_DEFAULTS.mirrorBatches, min: 1, integer: true },
     ],
-    studies: ['transport'],
+    studies: ['transport'], color: '#882255',
     build: ({ options }) => weightMirror({ mirrorRate: options['mirrorRate']!, decay: options['decay']!, noise: options['noise']!, mirrorBatches: options['mirrorBatches']! }),
   },
 ];
 
 const registry: Method[] = [...BUILT_IN];
+
+/**
+ * Colours for the methods a user registers without one, in the order they were registered: five
+ * of Paul Tol's colours that differ from the built-in methods' (which are not checked against each
+ * other for colour blindness, as the built-in ones are).
+ */
+export const EXTRA_METHOD_COLORS: readonly string[] = ['#332288', '#999933', '#44AA99', '#661100', '#888888'];
+
+/**
+ * The colour of a method (by name or alias) in the report's figures and on the interactive page,
+ * so that a method looks the same everywhere. The built-in methods use the Okabe–Ito palette (bp
+ * black, uSF orange, brSF sky blue, frSF bluish green, FA vermillion, DFA blue, KP reddish purple)
+ * and Paul Tol's wine for WM: every two of them stay apart for readers with normal colour vision
+ * and with each kind of colour blindness (protanopia, deuteranopia, tritanopia).
+ *
+ * @throws {@link ConfigError} for a name that is not registered.
+ *
+ * @example
+ * ```ts
+ * import { methodColor } from 'asymprop';
+ *
+ * console.log(methodColor('bp'), methodColor('frsf')); // #000000 #009E73
+ * ```
+ */
+export function methodColor(name: string): string {
+  const method = methodByName(name);
+  if (method.color !== undefined) return method.color;
+  const uncoloured = registry.filter((m) => m.color === undefined);
+  return EXTRA_METHOD_COLORS[uncoloured.indexOf(method) % EXTRA_METHOD_COLORS.length]!;
+}
 
 /**
  * The registered methods in registry order (the built-in ones first: bp, usf, brsf, frsf, fa,
@@ -183,6 +218,9 @@ export function registerMethod(method: Method): Method {
     if (typeof method[key] !== 'boolean') throw new ConfigError(`method ${String(method.name)} ${key}`, method[key], 'true or false');
   }
   if (!method.studies.every((s) => typeof s === 'string')) throw new ConfigError(`method ${method.name} studies`, method.studies, 'an array of strings');
+  if (method.color !== undefined && (typeof method.color !== 'string' || !/^#[0-9a-fA-F]{6}$/.test(method.color))) {
+    throw new ConfigError(`method ${String(method.name)} color`, method.color, "a colour '#rrggbb', or none");
+  }
   for (const n of [method.name, ...method.aliases]) {
     if (typeof n !== 'string' || !/^[a-z][a-z0-9-]*$/.test(n)) throw new ConfigError('method name', n, 'lower-case letters, digits and dashes, starting with a letter');
     if (registry.some((m) => m.name === n || m.aliases.includes(n))) throw new ConfigError('method name', n, `a name not yet registered (taken: ${methodNames()})`);

@@ -1,8 +1,10 @@
 /**
  * The report's figures: Vega-Lite specifications drawn from the tables, rendered to SVG with Vega.
+ * Vega and Vega-Lite are optional dependencies, imported when the first figure is drawn.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import { REPORT_PACKAGES, importOptional } from '../../io/optional.js';
+import { EXTRA_METHOD_COLORS, methodColor, methods } from '../../feedback/registry.js';
 import { MAGNITUDES, METHODS } from '../grid.js';
 import type { Setting, Table } from './analysis.js';
 import { NORM_ORDER, SWEEP_ROWS, cellKey, mean, ordered, scoreOf, unique } from './util.js';
@@ -24,6 +26,22 @@ export interface Figure {
   readonly spec: object;
 }
 
+/**
+ * The colour scale of a figure whose series are methods: each method in its own colour, the one
+ * it has everywhere (`methodColor`), whatever else the figure shows. A method that is not
+ * registered (a results file of a user's method read without `--import`) gets an extra colour.
+ *
+ * @param names the methods' names, in the legend's order.
+ * @param label how the figure's data name a method (its name by default).
+ */
+export function methodColorScale(names: readonly string[], label: (name: string) => string = (name) => name): { domain: string[]; range: string[] } {
+  const known = new Set(methods().flatMap((m) => [m.name, ...m.aliases]));
+  return {
+    domain: names.map(label),
+    range: names.map((name, i) => (known.has(name) ? methodColor(name) : EXTRA_METHOD_COLORS[i % EXTRA_METHOD_COLORS.length]!)),
+  };
+}
+
 /** Renames Vega's process-wide clip and gradient ids by order of appearance, so output never depends on what was drawn before. */
 function normaliseIds(svg: string): string {
   const ids = new Map<string, string>();
@@ -34,7 +52,30 @@ function normaliseIds(svg: string): string {
   return svg.replace(/(id="|url\(#)((?:clip|gradient_|p_gradient_)\d+)/g, (all, pre: string, id: string) => (ids.has(id) ? `${pre}${ids.get(id)}` : all));
 }
 
+/** Vega and Vega-Lite, imported once. */
+let renderer: Promise<[typeof import('vega'), typeof import('vega-lite')]> | null = null;
+
+/** Imports the renderer, Vega and Vega-Lite (not exported, so that no declaration names their types). */
+function loadRenderer(): Promise<[typeof import('vega'), typeof import('vega-lite')]> {
+  renderer ??= importOptional(REPORT_PACKAGES, () => Promise.all([import('vega'), import('vega-lite')])).catch((e: unknown) => {
+    renderer = null; // installed later, found next time
+    throw e;
+  });
+  return renderer;
+}
+
+/**
+ * Resolves when the figures can be drawn: Vega and Vega-Lite are installed (and now loaded).
+ *
+ * @throws `MissingPackageError` when `vega` or `vega-lite` is not installed.
+ */
+export async function checkRenderer(): Promise<void> {
+  await loadRenderer();
+}
+
+/** Renders a figure's Vega-Lite specification to SVG. */
 export async function toSvg(spec: object): Promise<string> {
+  const [vega, { compile }] = await loadRenderer();
   const view = new vega.View(vega.parse(compile(spec as TopLevelSpec).spec), { renderer: 'none', logLevel: vega.Error });
   try {
     return normaliseIds(await view.toSVG());
@@ -205,7 +246,8 @@ export function curvesFigure(s: Setting, name: string): Figure | null {
         encoding: {
           x: { field: 'epoch', type: 'quantitative', title: 'Epoch', axis: { tickMinStep: 1, format: 'd' } },
           y: { field: 'accuracy', type: 'quantitative', title: ACCURACY_TITLE, scale: { zero: false } },
-          color: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols] },
+          color: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols], scale: methodColorScale(t.cols) },
+          shape: { field: 'method', type: 'nominal', title: 'Feedback method', sort: [...t.cols] },
         },
       },
     } as TopLevelSpec,

@@ -35,6 +35,10 @@ export interface RenderedReport {
  * (SVG via Vega-Lite; asynchronous because Vega renders asynchronously) and the findings.
  * Deterministic: the same records and options give byte-identical output.
  *
+ * The figures need the optional dependencies `vega` and `vega-lite` (`npm install vega vega-lite`).
+ *
+ * @throws {@link asymprop!MissingPackageError} when `vega` or `vega-lite` is not installed.
+ *
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';

@@ -7,7 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { archLabel } from '../config.js';
 import { methods } from '../../feedback/registry.js';
 import type { ResultRecord } from '../results.js';
-import type { Figure } from './figures.js';
+import { methodColorScale, type Figure } from './figures.js';
 import { mean, ordered, pct, unique } from './util.js';
 
 /** A row of the transport tables: an architecture with or without BN (`mlp`, `mlp+BN`, …). */
@@ -148,6 +148,8 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
     }
     lines.push('');
   }
+  // The rules drawn (not bp, the reference), each in its own colour.
+  const drawn = (rows: readonly Record<string, string | number>[]) => cols.filter((c) => rows.some((r) => r['method'] === label(c)));
   const figureSpec = (rows: Record<string, string | number>[], facet: object, columns?: number): TopLevelSpec => ({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     data: { values: rows },
@@ -160,7 +162,7 @@ export function transportSection(records: readonly ResultRecord[], heading = '##
         encoding: {
           x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
           y: { field: 'angle', type: 'quantitative', title: 'angle (°)', scale: { domain: [0, 100] } },
-          color: { field: 'method', type: 'nominal', sort: cols.map(label), scale: { scheme: 'tableau10' }, title: 'rule' },
+          color: { field: 'method', type: 'nominal', sort: cols.map(label), scale: methodColorScale(drawn(rows), label), title: 'rule' },
           strokeDash: { field: 'measure', type: 'nominal', title: null },
         },
       }],

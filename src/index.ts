@@ -14,7 +14,7 @@ export { Tensor, allocate, assertFinite, assertSameShape, assertShape, dtypeOf, 
 export type { DType, NestedNumbers, Shape, Storage } from './tensor/tensor.js';
 export { Rng, type RngState } from './tensor/rng.js';
 export { gemm, gemmKernel, gemmReference, matmul, transposeInto, type MatmulOptions } from './tensor/matmul.js';
-export type { ChannelGradSums, Kernels, StridedMatrix } from './kernels/kernels.js';
+export type { ChannelGradSums, Kernels, MomentumStep, StridedMatrix } from './kernels/kernels.js';
 export { ReferenceKernels, referenceKernels } from './kernels/reference.js';
 export { MAX_THREADS, WasmKernels, defaultKernels, gemmParallelProducts, gemmThreads, useGemmThreads } from './kernels/fast.js';
 export type { ThreadSpawner, ThreadWorker } from './kernels/wasm/threads.js';

@@ -263,9 +263,10 @@ describe('the interactive page in chromium', () => {
       expect(layer.angleVW).toBeGreaterThan(60);
     }
     const inkB = await canvasInk(page, 'B');
-    for (const chart of ['loss', 'accuracy', 'angleVW', 'signConcordance', 'errorAngle']) {
-      expect(inkB[chart]!.coloured, `coloured pixels in B's ${chart} chart`).toBeGreaterThan(150);
-    }
+    for (const chart of ['loss', 'accuracy']) expect(inkB[chart]!.coloured, `coloured pixels in B's ${chart} chart`).toBeGreaterThan(150);
+    // The layer statistics are measured every 150 ms, not every step: on a fast machine 20 steps
+    // give only two or three points, a short line per layer (three lines near 90° overlap).
+    for (const chart of ['angleVW', 'signConcordance', 'errorAngle']) expect(inkB[chart]!.coloured, `coloured pixels in B's ${chart} chart`).toBeGreaterThan(40);
     await page.screenshot({ path: join(SCREENSHOTS, 'side-by-side.png'), fullPage: true });
 
     await page.click('#pause');

@@ -11,7 +11,7 @@
  *   --json               print one JSON object { rows, strategyOverhead, meta } instead of Markdown
  *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
  *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
- *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, pytorch
+ *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, jaxjs, pytorch
  *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c, lenet_bn (the paper's LeNet with BN), resnet
  *                        (ResNet-20 with BN on 3×32×32)
  *   --strategies a,b     feedback strategies of the overhead table (default every registered method, without and with BM)
@@ -34,7 +34,7 @@ import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataF
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'pytorch'];
+export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'jaxjs', 'pytorch'];
 // Every registered method, without and with Batch Manhattan (the registry is the one list of methods).
 const { methods } = await import('../dist/index.js');
 export const STRATEGY_NAMES = [...methods().map((m) => m.name), ...methods().map((m) => `bm+${m.name}`)];
@@ -124,7 +124,7 @@ function overheadBudget(o, workload) {
  * of units whose gradient stays 0 decay by 0.9 a step and reach the subnormal range after
  * roughly 700–900 steps.
  */
-const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
+const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'jaxjs', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
@@ -414,6 +414,7 @@ function markdown(report) {
     if (system === 'asymprop') return `asymprop ${i.version} (gemm kernel: ${i.gemmKernel}; ${asympropThreads.join(' and ')} thread(s))`;
     if (system.startsWith('tfjs-')) return `TF.js ${i.version} ${i.backend}${i.backend === 'wasm' ? ` (SIMD ${i.simd ? 'on' : 'off'}, ${i.threads} thread${i.threads === 1 ? '' : 's'})` : ''}`;
     if (system === 'convnetjs') return `ConvNetJS ${i.version} (${i.precision})`;
+    if (system === 'jaxjs') return `jax-js ${i.version} (${i.device}, ${i.threads} thread)`;
     if (system === 'pytorch') {
       const blas = (i.blas ?? []).map((b) => b.split('/').pop()).join(', ') || 'unknown';
       return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas}, OPENBLAS_CORETYPE=${meta.pytorch.OPENBLAS_CORETYPE})`;

@@ -18,11 +18,13 @@
  *   --reps N             repetitions (default 3; 1 with --quick)
  *   --no-overhead        skip the per-strategy overhead table
  *   --no-soak            skip the long (subnormal) runs
- *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3)
+ *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3; PyTorch
+ *                        is left out, with a note, when the default cannot import it)
  *   --threads 1,2        asymprop's thread counts, one row each (default: 1 and every core)
  *   --torch-threads N    PyTorch intra-op threads (default 1)
  *   --torch-lib-path D   prepend D to the PyTorch process's LD_LIBRARY_PATH (e.g. an OpenBLAS)
- *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default Cooperlake)
+ *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default: none, OpenBLAS picks
+ *                        the kernels for this CPU; one inherited from the environment is not passed on)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,8 +46,8 @@ const CONV = new Set(['cnn', 'cnn_c', 'lenet_bn', 'resnet']);
 function parseArgs(argv) {
   const o = {
     json: false, quick: false, allPeers: false, systems: SYSTEM_NAMES, workloads: WORKLOAD_NAMES, strategies: STRATEGY_NAMES,
-    reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
-    torchThreads: 1, torchLibPath: null, openblasCoretype: 'Cooperlake',
+    reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', pythonGiven: false,
+    torchThreads: 1, torchLibPath: null, openblasCoretype: null,
     threads: [...new Set([1, os.availableParallelism?.() ?? os.cpus().length])],
   };
   const list = (v, allowed, what) => {
@@ -68,7 +70,10 @@ function parseArgs(argv) {
     else if (a === '--reps') o.reps = positiveInt(a, value());
     else if (a === '--no-overhead') o.overhead = false;
     else if (a === '--no-soak') o.soak = false;
-    else if (a === '--python') o.python = value();
+    else if (a === '--python') {
+      o.python = value();
+      o.pythonGiven = true;
+    }
     else if (a === '--torch-threads') o.torchThreads = positiveInt(a, value());
     else if (a === '--threads') o.threads = [...new Set(value().split(',').map((t) => positiveInt(a, t.trim())))].sort((x, y) => x - y);
     else if (a === '--torch-lib-path') o.torchLibPath = value();
@@ -146,8 +151,15 @@ class Runner {
     this.dataFiles = new Map();
   }
 
+  /**
+   * The PyTorch process's environment: its thread counts, and OPENBLAS_CORETYPE only when
+   * --openblas-coretype asks for one (OpenBLAS otherwise picks the kernels for the CPU it finds;
+   * forcing a core type the CPU lacks would run instructions it does not have).
+   */
   torchEnv() {
-    const env = { ...process.env, OPENBLAS_CORETYPE: this.o.openblasCoretype };
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    if (this.o.openblasCoretype) env.OPENBLAS_CORETYPE = this.o.openblasCoretype;
     const threads = String(this.o.torchThreads);
     env.OMP_NUM_THREADS = threads;
     env.OPENBLAS_NUM_THREADS = threads;
@@ -156,12 +168,15 @@ class Runner {
     return env;
   }
 
-  /** Whether `import torch` works; the reason when it does not. */
+  /**
+   * What PyTorch runs on (`torch_worker.py --probe`: its version, BLAS, OpenBLAS core type, CPU
+   * capability), or `{ error }` when it cannot be imported.
+   */
   probeTorch() {
-    const r = spawnSync(this.o.python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000, env: this.torchEnv() });
-    if (r.error) return `PyTorch not measured: ${this.o.python} could not run (${r.error.code ?? r.error.message})`;
-    if (r.status !== 0) return `PyTorch not measured: "import torch, numpy" failed in ${this.o.python}`;
-    return null;
+    const r = this.exec(this.o.python, [join(HERE, 'torch_worker.py'), '--probe'], this.torchEnv(), 120, {});
+    if (r.ok) return r;
+    const hint = this.o.openblasCoretype && /SIGILL/.test(r.error) ? ` (does this CPU have the instructions of OPENBLAS_CORETYPE=${this.o.openblasCoretype}?)` : '';
+    return { error: `${r.error}${hint}` };
   }
 
   dataFor(workload) {
@@ -203,7 +218,9 @@ class Runner {
     const r = spawnSync(command, argv, { cwd: ROOT, env, encoding: 'utf8', timeout: timeoutSec * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
     const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '));
     if (!line) {
-      const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutSec} s` : `exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
+      const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutSec} s`
+        : r.error ? `could not run ${command} (${r.error.code ?? r.error.message})`
+          : `exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
       return { ...identity, ok: false, error: why };
     }
     const result = JSON.parse(line.slice('BENCH_RESULT '.length));
@@ -347,6 +364,37 @@ function runSoak(o, runner, systems) {
   return out;
 }
 
+/**
+ * What PyTorch will run on, checked before anything is measured: its version, the BLAS that
+ * serves its matrix products, the core type OpenBLAS chose and ATen's CPU capability. A --python
+ * that cannot import torch, or an --openblas-coretype that OpenBLAS did not take, is an error;
+ * when the default Python cannot, PyTorch is left out with `notMeasured` saying why.
+ */
+function checkPytorch(o, runner) {
+  const settings = { python: o.python, threads: o.torchThreads, OPENBLAS_CORETYPE: o.openblasCoretype, libPath: o.torchLibPath };
+  const probe = runner.probeTorch();
+  if (probe.error) {
+    if (o.pythonGiven) throw new Error(`--python ${o.python}: cannot import torch there: ${probe.error}`);
+    return { ...settings, notMeasured: `PyTorch not measured (${o.python}): ${probe.error}` };
+  }
+  const { blas } = probe;
+  if (o.openblasCoretype && blas.corename?.toLowerCase() !== o.openblasCoretype.toLowerCase()) {
+    throw new Error(`--openblas-coretype ${o.openblasCoretype}: ${blas.name === 'OpenBLAS'
+      ? `OpenBLAS ${blas.version} did not take it and chose ${blas.corename}: not a core type it knows`
+      : `PyTorch's BLAS is ${blas.name} (${blas.library}), not OpenBLAS`}`);
+  }
+  return { ...settings, version: probe.version, blas, cpuCapability: probe.cpuCapability, mkldnn: probe.mkldnn };
+}
+
+/** The warnings of a run: those that make a row say less than it seems to. */
+function warningsFor(pytorch) {
+  const warnings = [];
+  if (pytorch?.blas?.reference) {
+    warnings.push(`PyTorch's matrix products run on the reference BLAS (${pytorch.blas.library}), plain loops many times slower than an optimised BLAS: its rows understate PyTorch. On Debian, libopenblas0-pthread provides OpenBLAS as libblas.so.3.`);
+  }
+  return warnings;
+}
+
 function machine() {
   let cpu = os.cpus()[0]?.model ?? 'unknown';
   const l = spawnSync('lscpu', [], { encoding: 'utf8' });
@@ -370,9 +418,28 @@ const fmt = (x, digits) => {
   return x.toFixed(x < 10 ? 2 : 1);
 };
 
+/** The BLAS PyTorch uses, in words: its name and version, OpenBLAS's core type, its file. */
+function describeBlas(blas, coretype) {
+  if (blas.name !== 'OpenBLAS') return `${blas.name}, ${blas.library ?? 'no library defines sgemm_'}`;
+  return `OpenBLAS ${blas.version}, core type ${blas.corename} (${coretype ? 'forced by --openblas-coretype' : 'chosen by OpenBLAS'}), ${blas.library}`;
+}
+
+/** What the run ran on: PyTorch's BLAS; and the warnings. */
+function header(meta) {
+  const { pytorch: p } = meta;
+  const lines = [];
+  if (p) {
+    lines.push(p.notMeasured
+      ? `- ${p.notMeasured}.`
+      : `- PyTorch ${p.version}: BLAS ${describeBlas(p.blas, p.OPENBLAS_CORETYPE)}; ATen CPU capability ${p.cpuCapability ?? 'unknown'}.`);
+  }
+  for (const warning of meta.warnings) lines.push('', `**Warning: ${warning}**`);
+  return lines;
+}
+
 function markdown(report) {
   const { rows, strategyOverhead, meta } = report;
-  const lines = [];
+  const lines = [...header(meta), ''];
   const detail = (w, s, t) => meta.details.find((d) => d.workload === w && d.system === s && d.threads === t);
   const asympropThreads = [...new Set(rows.filter((r) => r.system === 'asymprop').map((r) => r.threads))].sort((a, b) => a - b);
   lines.push(`| workload | system | threads | samples/s (median) | min–max | GFLOP/s | ${asympropThreads.map((t) => `asymprop (${t}) ÷ system`).join(' | ')} | peak RSS MB | start-up s |`);
@@ -416,8 +483,8 @@ function markdown(report) {
     if (system === 'convnetjs') return `ConvNetJS ${i.version} (${i.precision})`;
     if (system === 'jaxjs') return `jax-js ${i.version} (${i.device}, ${i.threads} thread)`;
     if (system === 'pytorch') {
-      const blas = (i.blas ?? []).map((b) => b.split('/').pop()).join(', ') || 'unknown';
-      return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas}, OPENBLAS_CORETYPE=${meta.pytorch.OPENBLAS_CORETYPE})`;
+      const blas = i.blas.corename ? `${i.blas.name} ${i.blas.version} ${i.blas.corename}` : i.blas.name;
+      return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas})`;
     }
     return system;
   };
@@ -435,13 +502,13 @@ async function main() {
   const runner = new Runner(o);
   const skippedSystems = [];
   let systems = o.systems.flatMap((s) => (s === 'asymprop' ? o.threads.map((t) => `asymprop@${t}`) : [s]));
-  if (systems.includes('pytorch')) {
-    const why = runner.probeTorch();
-    if (why) {
-      systems = systems.filter((s) => s !== 'pytorch');
-      for (const workload of o.workloads) skippedSystems.push({ workload, system: 'pytorch', reason: why });
-    }
+  const pytorch = systems.includes('pytorch') ? checkPytorch(o, runner) : null;
+  if (pytorch?.notMeasured) {
+    systems = systems.filter((s) => s !== 'pytorch');
+    for (const workload of o.workloads) skippedSystems.push({ workload, system: 'pytorch', reason: pytorch.notMeasured });
   }
+  const warnings = warningsFor(pytorch);
+  for (const w of warnings) log(`WARNING: ${w}`);
   if (systems.some((s) => s.startsWith('tfjs-'))) {
     // Bundle TF.js's gradient registrations once, before the workers need them.
     (await import('./systems/tfjs.mjs')).gradientsBundle();
@@ -461,7 +528,8 @@ async function main() {
         batch: 100,
         optimizer: 'SGD, lr 0.01, momentum 0.9, no weight decay',
         flopsPerSample: Object.fromEntries(o.workloads.map((w) => [w, { forwardMultiplyAdds: forwardMacs(w), training: trainingFlopsPerSample(w) }])),
-        pytorch: { threads: o.torchThreads, OPENBLAS_CORETYPE: o.openblasCoretype, libPath: o.torchLibPath },
+        warnings,
+        pytorch,
         details: main.details,
         skipped: [...skippedSystems, ...main.skipped],
         overhead: overhead.details,

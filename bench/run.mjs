@@ -7,6 +7,10 @@
  * interleaved: each repetition visits every system once, in a rotated order, so slow drift of a
  * shared machine falls on all of them alike; the figures are medians over repetitions.
  *
+ * Every run also reports what it ran on: the CPU's model and SIMD extensions, the WebAssembly SIMD
+ * peak of one core and the share of it the library's matrix kernel reaches (bench/wasm-peak.mjs),
+ * and the BLAS that PyTorch's matrix products use, with the core type OpenBLAS chose.
+ *
  * Options:
  *   --json               print one JSON object { rows, strategyOverhead, meta } instead of Markdown
  *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
@@ -395,14 +399,51 @@ function warningsFor(pytorch) {
   return warnings;
 }
 
+/**
+ * The WebAssembly SIMD peak of one core and the matrix kernel's share of it (bench/wasm-peak.mjs),
+ * or `{ error }`.
+ */
+function runWasmPeak(o, runner) {
+  const r = runner.spawnScript('wasm-peak.mjs', ['--seconds', o.quick ? '1' : '6'], 300);
+  if (!r.ok) {
+    log(`[wasm peak] failed: ${r.error}`);
+    return { error: r.error };
+  }
+  const { peakGflops, chains, peakByChains, kernel, kernelGflops, size, fraction } = r;
+  log(`[wasm peak] ${peakGflops.toFixed(1)} GFLOP/s (${chains} chains); matrix kernel ${kernelGflops.toFixed(1)} GFLOP/s, ${fraction.toFixed(2)} of it`);
+  return { peakGflops, chains, peakByChains, kernel, kernelGflops, size, fraction };
+}
+
+/**
+ * The SIMD extensions reported with every run, as /proc/cpuinfo spells them: on x86-64 from
+ * SSE4.1 (which V8 needs for WebAssembly SIMD) to the AVX-512 families, which WebAssembly's
+ * 128-bit SIMD does not use but native code such as OpenBLAS does; on arm64 NEON (asimd) and SVE.
+ */
+const SIMD_EXTENSIONS = {
+  x64: ['sse4_1', 'sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512dq', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16'],
+  arm64: ['asimd', 'asimdhp', 'sve', 'sve2'],
+};
+
+/** The CPU's model name, and which of SIMD_EXTENSIONS it has (null without /proc/cpuinfo). */
+function cpuInfo() {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux: the model name from Node, the extensions unknown
+  }
+  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1].trim();
+  const flags = (field('flags') ?? field('Features'))?.split(/\s+/);
+  return {
+    cpu: field('model name') ?? os.cpus()[0]?.model ?? 'unknown',
+    simd: flags ? Object.fromEntries((SIMD_EXTENSIONS[os.arch()] ?? []).map((f) => [f, flags.includes(f)])) : null,
+  };
+}
+
 function machine() {
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  const l = spawnSync('lscpu', [], { encoding: 'utf8' });
-  const m = /^Model name:\s*(.+)$/m.exec(l.stdout ?? '');
-  if (m) cpu = m[1].trim();
   const git = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null;
   return {
-    cpu, cores: os.availableParallelism?.() ?? os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    ...cpuInfo(), cores: os.availableParallelism?.() ?? os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version, platform: `${os.platform()} ${os.release()}`,
     commit: git(['rev-parse', '--short', 'HEAD']),
     srcChanged: git(['diff', '--name-only', 'HEAD', '--', 'src']) ? 'yes' : 'no',
@@ -424,10 +465,16 @@ function describeBlas(blas, coretype) {
   return `OpenBLAS ${blas.version}, core type ${blas.corename} (${coretype ? 'forced by --openblas-coretype' : 'chosen by OpenBLAS'}), ${blas.library}`;
 }
 
-/** What the run ran on: PyTorch's BLAS; and the warnings. */
+/** What the run ran on: the machine, the WebAssembly SIMD peak and the kernel's share, PyTorch's BLAS; and the warnings. */
 function header(meta) {
-  const { pytorch: p } = meta;
-  const lines = [];
+  const { machine: m, wasmSimd: w, pytorch: p } = meta;
+  const present = Object.keys(m.simd ?? {}).filter((f) => m.simd[f]);
+  const absent = Object.keys(m.simd ?? {}).filter((f) => !m.simd[f]);
+  const simd = m.simd ? `SIMD: ${present.join(' ') || 'none of those reported'}${absent.length ? ` (not: ${absent.join(' ')})` : ''}` : 'SIMD extensions unknown (no /proc/cpuinfo)';
+  const lines = [`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node}; ${simd}.`];
+  lines.push(w.error
+    ? `- WebAssembly SIMD peak: not measured: ${w.error}.`
+    : `- WebAssembly SIMD, one thread, per second of CPU time: peak ${fmt(w.peakGflops, 1)} GFLOP/s (${w.chains} independent chains, half f32x4.mul, half f32x4.add); asymprop's matrix kernel (${w.kernel}) on a ${w.size}×${w.size}×${w.size} float32 product ${fmt(w.kernelGflops, 1)} GFLOP/s, ${fmt(w.fraction, 2)} of the peak.`);
   if (p) {
     lines.push(p.notMeasured
       ? `- ${p.notMeasured}.`
@@ -490,7 +537,7 @@ function markdown(report) {
   };
   const m = meta.machine;
   if (infos.size) lines.push('', `Systems: ${[...infos].map(([s, i]) => describe(s, i ?? {})).join('; ')}.`);
-  lines.push('', `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; ${m.node}; load average at start ${meta.loadAtStart.join(' / ')}, at end ${m.loadAverage.join(' / ')}.`);
+  lines.push('', `Load average at start ${meta.loadAtStart.join(' / ')}, at end ${m.loadAverage.join(' / ')}.`);
   lines.push(`Commit ${m.commit}${m.srcChanged === 'yes' ? ' with uncommitted changes under src/' : ''}; ${meta.repetitions} repetition(s); ${meta.elapsedSec.toFixed(0)} s in all.`);
   return `${lines.join('\n')}\n`;
 }
@@ -515,6 +562,7 @@ async function main() {
   }
   try {
     log(`benchmark: ${systems.join(', ')} on ${o.workloads.join(', ')}, ${o.reps} repetition(s)${o.quick ? ' (quick)' : ''}`);
+    const wasmSimd = runWasmPeak(o, runner);
     const main = runMain(o, runner, systems);
     const overhead = o.overhead && o.systems.includes('asymprop') ? runOverhead(o, runner) : { strategyOverhead: [], details: [], notes: [] };
     const soak = o.soak ? runSoak(o, runner, systems) : [];
@@ -529,6 +577,7 @@ async function main() {
         optimizer: 'SGD, lr 0.01, momentum 0.9, no weight decay',
         flopsPerSample: Object.fromEntries(o.workloads.map((w) => [w, { forwardMultiplyAdds: forwardMacs(w), training: trainingFlopsPerSample(w) }])),
         warnings,
+        wasmSimd,
         pytorch,
         details: main.details,
         skipped: [...skippedSystems, ...main.skipped],

@@ -489,8 +489,10 @@ function markdown(report) {
   const lines = [...header(meta), ''];
   const detail = (w, s, t) => meta.details.find((d) => d.workload === w && d.system === s && d.threads === t);
   const asympropThreads = [...new Set(rows.filter((r) => r.system === 'asymprop').map((r) => r.threads))].sort((a, b) => a - b);
-  lines.push(`| workload | system | threads | samples/s (median) | min–max | GFLOP/s | ${asympropThreads.map((t) => `asymprop (${t}) ÷ system`).join(' | ')} | peak RSS MB | start-up s |`);
-  lines.push(`|---|---|---:|---:|---:|---:|${asympropThreads.map(() => '---:').join('|')}|---:|---:|`);
+  const row = (cells) => `| ${cells.join(' | ')} |`;
+  // One ratio column per asymprop thread count (none when asymprop was not measured).
+  lines.push(row(['workload', 'system', 'threads', 'samples/s (median)', 'min–max', 'GFLOP/s', ...asympropThreads.map((t) => `asymprop (${t}) ÷ system`), 'peak RSS MB', 'start-up s']));
+  lines.push(`|${['---', '---', ...new Array(6 + asympropThreads.length).fill('---:')].join('|')}|`);
   for (const r of rows) {
     const d = detail(r.workload, r.system, r.threads);
     const ratios = asympropThreads.map((t) => {
@@ -498,7 +500,7 @@ function markdown(report) {
       return ours && r.system !== 'asymprop' ? `${fmt(ours.samplesPerSec / r.samplesPerSec, 2)}×` : '';
     });
     const spread = d.repetitions > 1 ? `${fmt(d.samplesPerSecMin)}–${fmt(d.samplesPerSecMax)}` : d.coldOnly ? 'one cold batch' : 'one run';
-    lines.push(`| ${r.workload} | ${r.system} | ${r.threads} | ${fmt(r.samplesPerSec)} | ${spread} | ${fmt(r.gflopsPerSec, 2)} | ${ratios.join(' | ')} | ${Math.round(r.peakRssMB)} | ${fmt(d.startupSec, 2)} |`);
+    lines.push(row([r.workload, r.system, r.threads, fmt(r.samplesPerSec), spread, fmt(r.gflopsPerSec, 2), ...ratios, Math.round(r.peakRssMB), fmt(d.startupSec, 2)]));
   }
   if (meta.skipped.length) {
     lines.push('', 'Not in the table:');

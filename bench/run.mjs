@@ -34,7 +34,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './child.mjs';
 import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataFiles } from './workloads.mjs';
 
@@ -484,7 +484,8 @@ function header(meta) {
   return lines;
 }
 
-function markdown(report) {
+/** The report as Markdown: the header, the tables, the notes. */
+export function markdown(report) {
   const { rows, strategyOverhead, meta } = report;
   const lines = [...header(meta), ''];
   const detail = (w, s, t) => meta.details.find((d) => d.workload === w && d.system === s && d.threads === t);
@@ -597,7 +598,10 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  log(`bench: ${e.message}`);
-  process.exit(1);
-});
+// Run when started as a script; a test imports the module for `markdown` alone.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => {
+    log(`bench: ${e.message}`);
+    process.exit(1);
+  });
+}

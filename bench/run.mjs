@@ -14,7 +14,8 @@
  * Options:
  *   --json               print one JSON object { rows, strategyOverhead, meta } instead of Markdown
  *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
- *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
+ *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets,
+ *                        jax-js on ResNet-20)
  *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, jaxjs, pytorch
  *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c, lenet_bn (the paper's LeNet with BN), resnet
  *                        (ResNet-20 with BN on 3×32×32)
@@ -100,16 +101,27 @@ function positiveInt(flag, v) {
 }
 
 /**
+ * The pairs that need minutes per batch of 100, and how slow they are: TF.js cpu on every conv
+ * net, and jax-js on ResNet-20 (jax-js's convolutions and their filter gradients run at about
+ * 0.25 GFLOP/s here; its other conv nets, 1 to 50 s a batch, are measured).
+ */
+const GLACIAL = [
+  { system: 'tfjs-cpu', workloads: CONV, speed: 'about 0.5 samples/s (minutes per batch of 100)' },
+  { system: 'jaxjs', workloads: new Set(['resnet']), speed: 'under 1 sample/s (2 to 5 minutes per batch of 100)' },
+];
+const glacial = (system, workload) => GLACIAL.find((g) => g.system === system && g.workloads.has(workload));
+
+/**
  * Time budgets. `fast`: the MLPs, and PyTorch everywhere (a step takes milliseconds): warm up for
  * at least 1.5 s and, within 3 s, up to 300 steps, then time ≥ 3 s (the long runs below cover
  * what happens after 1000 steps).
  * `slow`: JavaScript systems on the conv nets (seconds per step): one warm-up step, then ≥ 1 step
- * and ≥ 3 s. `glacial`: TF.js cpu on the conv nets (minutes per batch): skipped unless
- * --all-peers, then one cold batch, once.
+ * and ≥ 3 s. `glacial`: the GLACIAL pairs (minutes per batch): skipped unless --all-peers, then
+ * one cold batch, once.
  */
 function budget(o, system, workload) {
   const conv = CONV.has(workload);
-  if (system === 'tfjs-cpu' && conv) return { class: 'glacial', args: ['--no-warmup', '--seconds', '0', '--min-steps', '1'], timeoutSec: 1800 };
+  if (glacial(system, workload)) return { class: 'glacial', args: ['--no-warmup', '--seconds', '0', '--min-steps', '1'], timeoutSec: 1800 };
   if (o.quick) {
     return conv && system !== 'pytorch'
       ? { class: 'slow', args: ['--warmup', '0', '--seconds', '0', '--min-steps', '1'], timeoutSec: 300 }
@@ -242,8 +254,8 @@ function runMain(o, runner, systems) {
   const key = (w, s) => `${w}|${s}`;
   for (const workload of o.workloads) {
     for (const system of systems) {
-      if (budget(o, system, workload).class === 'glacial' && !o.allPeers) {
-        skipped.push({ workload, system, reason: 'skipped: about 0.5 samples/s (minutes per batch of 100); run with --all-peers to measure one batch' });
+      if (glacial(system, workload) && !o.allPeers) {
+        skipped.push({ workload, system, reason: `skipped: ${glacial(system, workload).speed}; run with --all-peers to measure one batch` });
         failed.add(key(workload, system));
       } else if (system === 'convnetjs' && shapes(workload).some((l) => l.type === 'bn' || l.type === 'block')) {
         skipped.push({ workload, system, reason: 'not measured: ConvNetJS has no batch normalisation layer (nor a sum of two branches)' });

@@ -7,34 +7,41 @@
  * interleaved: each repetition visits every system once, in a rotated order, so slow drift of a
  * shared machine falls on all of them alike; the figures are medians over repetitions.
  *
+ * Every run also reports what it ran on: the CPU's model and SIMD extensions, the WebAssembly SIMD
+ * peak of one core and the share of it the library's matrix kernel reaches (bench/wasm-peak.mjs),
+ * and the BLAS that PyTorch's matrix products use, with the core type OpenBLAS chose.
+ *
  * Options:
  *   --json               print one JSON object { rows, strategyOverhead, meta } instead of Markdown
  *   --quick              smoke-test budget: one repetition, a few steps each, no soak run
- *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets)
- *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, pytorch
+ *   --all-peers          also measure peers that need minutes per batch (TF.js cpu on conv nets,
+ *                        jax-js on ResNet-20)
+ *   --systems a,b        subset of asymprop, tfjs-cpu, tfjs-wasm, convnetjs, jaxjs, pytorch
  *   --workloads a,b      subset of mlp, mlp_bn, cnn, cnn_c, lenet_bn (the paper's LeNet with BN), resnet
  *                        (ResNet-20 with BN on 3×32×32)
  *   --strategies a,b     feedback strategies of the overhead table (default every registered method, without and with BM)
  *   --reps N             repetitions (default 3; 1 with --quick)
  *   --no-overhead        skip the per-strategy overhead table
  *   --no-soak            skip the long (subnormal) runs
- *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3)
+ *   --python PATH        Python for the PyTorch row (default /usr/bin/python3, else python3; PyTorch
+ *                        is left out, with a note, when the default cannot import it)
  *   --threads 1,2        asymprop's thread counts, one row each (default: 1 and every core)
  *   --torch-threads N    PyTorch intra-op threads (default 1)
  *   --torch-lib-path D   prepend D to the PyTorch process's LD_LIBRARY_PATH (e.g. an OpenBLAS)
- *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default Cooperlake)
+ *   --openblas-coretype  OPENBLAS_CORETYPE for the PyTorch process (default: none, OpenBLAS picks
+ *                        the kernels for this CPU; one inherited from the environment is not passed on)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median } from './child.mjs';
 import { WORKLOAD_NAMES, forwardMacs, shapes, trainingFlopsPerSample, writeDataFiles } from './workloads.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
-export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'pytorch'];
+export const SYSTEM_NAMES = ['asymprop', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs', 'jaxjs', 'pytorch'];
 // Every registered method, without and with Batch Manhattan (the registry is the one list of methods).
 const { methods } = await import('../dist/index.js');
 export const STRATEGY_NAMES = [...methods().map((m) => m.name), ...methods().map((m) => `bm+${m.name}`)];
@@ -44,8 +51,8 @@ const CONV = new Set(['cnn', 'cnn_c', 'lenet_bn', 'resnet']);
 function parseArgs(argv) {
   const o = {
     json: false, quick: false, allPeers: false, systems: SYSTEM_NAMES, workloads: WORKLOAD_NAMES, strategies: STRATEGY_NAMES,
-    reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
-    torchThreads: 1, torchLibPath: null, openblasCoretype: 'Cooperlake',
+    reps: null, overhead: true, soak: true, python: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', pythonGiven: false,
+    torchThreads: 1, torchLibPath: null, openblasCoretype: null,
     threads: [...new Set([1, os.availableParallelism?.() ?? os.cpus().length])],
   };
   const list = (v, allowed, what) => {
@@ -68,7 +75,10 @@ function parseArgs(argv) {
     else if (a === '--reps') o.reps = positiveInt(a, value());
     else if (a === '--no-overhead') o.overhead = false;
     else if (a === '--no-soak') o.soak = false;
-    else if (a === '--python') o.python = value();
+    else if (a === '--python') {
+      o.python = value();
+      o.pythonGiven = true;
+    }
     else if (a === '--torch-threads') o.torchThreads = positiveInt(a, value());
     else if (a === '--threads') o.threads = [...new Set(value().split(',').map((t) => positiveInt(a, t.trim())))].sort((x, y) => x - y);
     else if (a === '--torch-lib-path') o.torchLibPath = value();
@@ -91,16 +101,27 @@ function positiveInt(flag, v) {
 }
 
 /**
+ * The pairs that need minutes per batch of 100, and how slow they are: TF.js cpu on every conv
+ * net, and jax-js on ResNet-20 (jax-js's convolutions and their filter gradients run at about
+ * 0.25 GFLOP/s here; its other conv nets, 1 to 50 s a batch, are measured).
+ */
+const GLACIAL = [
+  { system: 'tfjs-cpu', workloads: CONV, speed: 'about 0.5 samples/s (minutes per batch of 100)' },
+  { system: 'jaxjs', workloads: new Set(['resnet']), speed: 'under 1 sample/s (2 to 5 minutes per batch of 100)' },
+];
+const glacial = (system, workload) => GLACIAL.find((g) => g.system === system && g.workloads.has(workload));
+
+/**
  * Time budgets. `fast`: the MLPs, and PyTorch everywhere (a step takes milliseconds): warm up for
  * at least 1.5 s and, within 3 s, up to 300 steps, then time ≥ 3 s (the long runs below cover
  * what happens after 1000 steps).
  * `slow`: JavaScript systems on the conv nets (seconds per step): one warm-up step, then ≥ 1 step
- * and ≥ 3 s. `glacial`: TF.js cpu on the conv nets (minutes per batch): skipped unless
- * --all-peers, then one cold batch, once.
+ * and ≥ 3 s. `glacial`: the GLACIAL pairs (minutes per batch): skipped unless --all-peers, then
+ * one cold batch, once.
  */
 function budget(o, system, workload) {
   const conv = CONV.has(workload);
-  if (system === 'tfjs-cpu' && conv) return { class: 'glacial', args: ['--no-warmup', '--seconds', '0', '--min-steps', '1'], timeoutSec: 1800 };
+  if (glacial(system, workload)) return { class: 'glacial', args: ['--no-warmup', '--seconds', '0', '--min-steps', '1'], timeoutSec: 1800 };
   if (o.quick) {
     return conv && system !== 'pytorch'
       ? { class: 'slow', args: ['--warmup', '0', '--seconds', '0', '--min-steps', '1'], timeoutSec: 300 }
@@ -124,7 +145,7 @@ function overheadBudget(o, workload) {
  * of units whose gradient stays 0 decay by 0.9 a step and reach the subnormal range after
  * roughly 700–900 steps.
  */
-const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
+const SOAK = { workload: 'mlp', systems: ['asymprop', 'tfjs-wasm', 'jaxjs', 'pytorch'], steps: 1200, window: 100, maxSeconds: 60 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
@@ -146,8 +167,15 @@ class Runner {
     this.dataFiles = new Map();
   }
 
+  /**
+   * The PyTorch process's environment: its thread counts, and OPENBLAS_CORETYPE only when
+   * --openblas-coretype asks for one (OpenBLAS otherwise picks the kernels for the CPU it finds;
+   * forcing a core type the CPU lacks would run instructions it does not have).
+   */
   torchEnv() {
-    const env = { ...process.env, OPENBLAS_CORETYPE: this.o.openblasCoretype };
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    if (this.o.openblasCoretype) env.OPENBLAS_CORETYPE = this.o.openblasCoretype;
     const threads = String(this.o.torchThreads);
     env.OMP_NUM_THREADS = threads;
     env.OPENBLAS_NUM_THREADS = threads;
@@ -156,12 +184,15 @@ class Runner {
     return env;
   }
 
-  /** Whether `import torch` works; the reason when it does not. */
+  /**
+   * What PyTorch runs on (`torch_worker.py --probe`: its version, BLAS, OpenBLAS core type, CPU
+   * capability), or `{ error }` when it cannot be imported.
+   */
   probeTorch() {
-    const r = spawnSync(this.o.python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000, env: this.torchEnv() });
-    if (r.error) return `PyTorch not measured: ${this.o.python} could not run (${r.error.code ?? r.error.message})`;
-    if (r.status !== 0) return `PyTorch not measured: "import torch, numpy" failed in ${this.o.python}`;
-    return null;
+    const r = this.exec(this.o.python, [join(HERE, 'torch_worker.py'), '--probe'], this.torchEnv(), 120, {});
+    if (r.ok) return r;
+    const hint = this.o.openblasCoretype && /SIGILL/.test(r.error) ? ` (does this CPU have the instructions of OPENBLAS_CORETYPE=${this.o.openblasCoretype}?)` : '';
+    return { error: `${r.error}${hint}` };
   }
 
   dataFor(workload) {
@@ -203,7 +234,9 @@ class Runner {
     const r = spawnSync(command, argv, { cwd: ROOT, env, encoding: 'utf8', timeout: timeoutSec * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 });
     const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '));
     if (!line) {
-      const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutSec} s` : `exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
+      const why = r.error?.code === 'ETIMEDOUT' ? `timed out after ${timeoutSec} s`
+        : r.error ? `could not run ${command} (${r.error.code ?? r.error.message})`
+          : `exited with ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
       return { ...identity, ok: false, error: why };
     }
     const result = JSON.parse(line.slice('BENCH_RESULT '.length));
@@ -221,8 +254,8 @@ function runMain(o, runner, systems) {
   const key = (w, s) => `${w}|${s}`;
   for (const workload of o.workloads) {
     for (const system of systems) {
-      if (budget(o, system, workload).class === 'glacial' && !o.allPeers) {
-        skipped.push({ workload, system, reason: 'skipped: about 0.5 samples/s (minutes per batch of 100); run with --all-peers to measure one batch' });
+      if (glacial(system, workload) && !o.allPeers) {
+        skipped.push({ workload, system, reason: `skipped: ${glacial(system, workload).speed}; run with --all-peers to measure one batch` });
         failed.add(key(workload, system));
       } else if (system === 'convnetjs' && shapes(workload).some((l) => l.type === 'bn' || l.type === 'block')) {
         skipped.push({ workload, system, reason: 'not measured: ConvNetJS has no batch normalisation layer (nor a sum of two branches)' });
@@ -347,14 +380,82 @@ function runSoak(o, runner, systems) {
   return out;
 }
 
+/**
+ * What PyTorch will run on, checked before anything is measured: its version, the BLAS that
+ * serves its matrix products, the core type OpenBLAS chose and ATen's CPU capability. A --python
+ * that cannot import torch, or an --openblas-coretype that OpenBLAS did not take, is an error;
+ * when the default Python cannot, PyTorch is left out with `notMeasured` saying why.
+ */
+function checkPytorch(o, runner) {
+  const settings = { python: o.python, threads: o.torchThreads, OPENBLAS_CORETYPE: o.openblasCoretype, libPath: o.torchLibPath };
+  const probe = runner.probeTorch();
+  if (probe.error) {
+    if (o.pythonGiven) throw new Error(`--python ${o.python}: cannot import torch there: ${probe.error}`);
+    return { ...settings, notMeasured: `PyTorch not measured (${o.python}): ${probe.error}` };
+  }
+  const { blas } = probe;
+  if (o.openblasCoretype && blas.corename?.toLowerCase() !== o.openblasCoretype.toLowerCase()) {
+    throw new Error(`--openblas-coretype ${o.openblasCoretype}: ${blas.name === 'OpenBLAS'
+      ? `OpenBLAS ${blas.version} did not take it and chose ${blas.corename}: not a core type it knows`
+      : `PyTorch's BLAS is ${blas.name} (${blas.library}), not OpenBLAS`}`);
+  }
+  return { ...settings, version: probe.version, blas, cpuCapability: probe.cpuCapability, mkldnn: probe.mkldnn };
+}
+
+/** The warnings of a run: those that make a row say less than it seems to. */
+function warningsFor(pytorch) {
+  const warnings = [];
+  if (pytorch?.blas?.reference) {
+    warnings.push(`PyTorch's matrix products run on the reference BLAS (${pytorch.blas.library}), plain loops many times slower than an optimised BLAS: its rows understate PyTorch. On Debian, libopenblas0-pthread provides OpenBLAS as libblas.so.3.`);
+  }
+  return warnings;
+}
+
+/**
+ * The WebAssembly SIMD peak of one core and the matrix kernel's share of it (bench/wasm-peak.mjs),
+ * or `{ error }`.
+ */
+function runWasmPeak(o, runner) {
+  const r = runner.spawnScript('wasm-peak.mjs', ['--seconds', o.quick ? '1' : '6'], 300);
+  if (!r.ok) {
+    log(`[wasm peak] failed: ${r.error}`);
+    return { error: r.error };
+  }
+  const { peakGflops, chains, peakByChains, kernel, kernelGflops, size, fraction } = r;
+  log(`[wasm peak] ${peakGflops.toFixed(1)} GFLOP/s (${chains} chains); matrix kernel ${kernelGflops.toFixed(1)} GFLOP/s, ${fraction.toFixed(2)} of it`);
+  return { peakGflops, chains, peakByChains, kernel, kernelGflops, size, fraction };
+}
+
+/**
+ * The SIMD extensions reported with every run, as /proc/cpuinfo spells them: on x86-64 from
+ * SSE4.1 (which V8 needs for WebAssembly SIMD) to the AVX-512 families, which WebAssembly's
+ * 128-bit SIMD does not use but native code such as OpenBLAS does; on arm64 NEON (asimd) and SVE.
+ */
+const SIMD_EXTENSIONS = {
+  x64: ['sse4_1', 'sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512dq', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16'],
+  arm64: ['asimd', 'asimdhp', 'sve', 'sve2'],
+};
+
+/** The CPU's model name, and which of SIMD_EXTENSIONS it has (null without /proc/cpuinfo). */
+function cpuInfo() {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux: the model name from Node, the extensions unknown
+  }
+  const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1].trim();
+  const flags = (field('flags') ?? field('Features'))?.split(/\s+/);
+  return {
+    cpu: field('model name') ?? os.cpus()[0]?.model ?? 'unknown',
+    simd: flags ? Object.fromEntries((SIMD_EXTENSIONS[os.arch()] ?? []).map((f) => [f, flags.includes(f)])) : null,
+  };
+}
+
 function machine() {
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  const l = spawnSync('lscpu', [], { encoding: 'utf8' });
-  const m = /^Model name:\s*(.+)$/m.exec(l.stdout ?? '');
-  if (m) cpu = m[1].trim();
   const git = (args) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || null;
   return {
-    cpu, cores: os.availableParallelism?.() ?? os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    ...cpuInfo(), cores: os.availableParallelism?.() ?? os.cpus().length, memoryGB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version, platform: `${os.platform()} ${os.release()}`,
     commit: git(['rev-parse', '--short', 'HEAD']),
     srcChanged: git(['diff', '--name-only', 'HEAD', '--', 'src']) ? 'yes' : 'no',
@@ -370,13 +471,41 @@ const fmt = (x, digits) => {
   return x.toFixed(x < 10 ? 2 : 1);
 };
 
-function markdown(report) {
+/** The BLAS PyTorch uses, in words: its name and version, OpenBLAS's core type, its file. */
+function describeBlas(blas, coretype) {
+  if (blas.name !== 'OpenBLAS') return `${blas.name}, ${blas.library ?? 'no library defines sgemm_'}`;
+  return `OpenBLAS ${blas.version}, core type ${blas.corename} (${coretype ? 'forced by --openblas-coretype' : 'chosen by OpenBLAS'}), ${blas.library}`;
+}
+
+/** What the run ran on: the machine, the WebAssembly SIMD peak and the kernel's share, PyTorch's BLAS; and the warnings. */
+function header(meta) {
+  const { machine: m, wasmSimd: w, pytorch: p } = meta;
+  const present = Object.keys(m.simd ?? {}).filter((f) => m.simd[f]);
+  const absent = Object.keys(m.simd ?? {}).filter((f) => !m.simd[f]);
+  const simd = m.simd ? `SIMD: ${present.join(' ') || 'none of those reported'}${absent.length ? ` (not: ${absent.join(' ')})` : ''}` : 'SIMD extensions unknown (no /proc/cpuinfo)';
+  const lines = [`- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB, Node ${m.node}; ${simd}.`];
+  lines.push(w.error
+    ? `- WebAssembly SIMD peak: not measured: ${w.error}.`
+    : `- WebAssembly SIMD, one thread, per second of CPU time: peak ${fmt(w.peakGflops, 1)} GFLOP/s (${w.chains} independent chains, half f32x4.mul, half f32x4.add); asymprop's matrix kernel (${w.kernel}) on a ${w.size}×${w.size}×${w.size} float32 product ${fmt(w.kernelGflops, 1)} GFLOP/s, ${fmt(w.fraction, 2)} of the peak.`);
+  if (p) {
+    lines.push(p.notMeasured
+      ? `- ${p.notMeasured}.`
+      : `- PyTorch ${p.version}: BLAS ${describeBlas(p.blas, p.OPENBLAS_CORETYPE)}; ATen CPU capability ${p.cpuCapability ?? 'unknown'}.`);
+  }
+  for (const warning of meta.warnings) lines.push('', `**Warning: ${warning}**`);
+  return lines;
+}
+
+/** The report as Markdown: the header, the tables, the notes. */
+export function markdown(report) {
   const { rows, strategyOverhead, meta } = report;
-  const lines = [];
+  const lines = [...header(meta), ''];
   const detail = (w, s, t) => meta.details.find((d) => d.workload === w && d.system === s && d.threads === t);
   const asympropThreads = [...new Set(rows.filter((r) => r.system === 'asymprop').map((r) => r.threads))].sort((a, b) => a - b);
-  lines.push(`| workload | system | threads | samples/s (median) | min–max | GFLOP/s | ${asympropThreads.map((t) => `asymprop (${t}) ÷ system`).join(' | ')} | peak RSS MB | start-up s |`);
-  lines.push(`|---|---|---:|---:|---:|---:|${asympropThreads.map(() => '---:').join('|')}|---:|---:|`);
+  const row = (cells) => `| ${cells.join(' | ')} |`;
+  // One ratio column per asymprop thread count (none when asymprop was not measured).
+  lines.push(row(['workload', 'system', 'threads', 'samples/s (median)', 'min–max', 'GFLOP/s', ...asympropThreads.map((t) => `asymprop (${t}) ÷ system`), 'peak RSS MB', 'start-up s']));
+  lines.push(`|${['---', '---', ...new Array(6 + asympropThreads.length).fill('---:')].join('|')}|`);
   for (const r of rows) {
     const d = detail(r.workload, r.system, r.threads);
     const ratios = asympropThreads.map((t) => {
@@ -384,7 +513,7 @@ function markdown(report) {
       return ours && r.system !== 'asymprop' ? `${fmt(ours.samplesPerSec / r.samplesPerSec, 2)}×` : '';
     });
     const spread = d.repetitions > 1 ? `${fmt(d.samplesPerSecMin)}–${fmt(d.samplesPerSecMax)}` : d.coldOnly ? 'one cold batch' : 'one run';
-    lines.push(`| ${r.workload} | ${r.system} | ${r.threads} | ${fmt(r.samplesPerSec)} | ${spread} | ${fmt(r.gflopsPerSec, 2)} | ${ratios.join(' | ')} | ${Math.round(r.peakRssMB)} | ${fmt(d.startupSec, 2)} |`);
+    lines.push(row([r.workload, r.system, r.threads, fmt(r.samplesPerSec), spread, fmt(r.gflopsPerSec, 2), ...ratios, Math.round(r.peakRssMB), fmt(d.startupSec, 2)]));
   }
   if (meta.skipped.length) {
     lines.push('', 'Not in the table:');
@@ -414,15 +543,16 @@ function markdown(report) {
     if (system === 'asymprop') return `asymprop ${i.version} (gemm kernel: ${i.gemmKernel}; ${asympropThreads.join(' and ')} thread(s))`;
     if (system.startsWith('tfjs-')) return `TF.js ${i.version} ${i.backend}${i.backend === 'wasm' ? ` (SIMD ${i.simd ? 'on' : 'off'}, ${i.threads} thread${i.threads === 1 ? '' : 's'})` : ''}`;
     if (system === 'convnetjs') return `ConvNetJS ${i.version} (${i.precision})`;
+    if (system === 'jaxjs') return `jax-js ${i.version} (${i.device}, ${i.threads} thread)`;
     if (system === 'pytorch') {
-      const blas = (i.blas ?? []).map((b) => b.split('/').pop()).join(', ') || 'unknown';
-      return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas}, OPENBLAS_CORETYPE=${meta.pytorch.OPENBLAS_CORETYPE})`;
+      const blas = i.blas.corename ? `${i.blas.name} ${i.blas.version} ${i.blas.corename}` : i.blas.name;
+      return `PyTorch ${i.version} (${i.threads} thread${i.threads === 1 ? '' : 's'}, BLAS ${blas})`;
     }
     return system;
   };
   const m = meta.machine;
   if (infos.size) lines.push('', `Systems: ${[...infos].map(([s, i]) => describe(s, i ?? {})).join('; ')}.`);
-  lines.push('', `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB; ${m.node}; load average at start ${meta.loadAtStart.join(' / ')}, at end ${m.loadAverage.join(' / ')}.`);
+  lines.push('', `Load average at start ${meta.loadAtStart.join(' / ')}, at end ${m.loadAverage.join(' / ')}.`);
   lines.push(`Commit ${m.commit}${m.srcChanged === 'yes' ? ' with uncommitted changes under src/' : ''}; ${meta.repetitions} repetition(s); ${meta.elapsedSec.toFixed(0)} s in all.`);
   return `${lines.join('\n')}\n`;
 }
@@ -434,19 +564,20 @@ async function main() {
   const runner = new Runner(o);
   const skippedSystems = [];
   let systems = o.systems.flatMap((s) => (s === 'asymprop' ? o.threads.map((t) => `asymprop@${t}`) : [s]));
-  if (systems.includes('pytorch')) {
-    const why = runner.probeTorch();
-    if (why) {
-      systems = systems.filter((s) => s !== 'pytorch');
-      for (const workload of o.workloads) skippedSystems.push({ workload, system: 'pytorch', reason: why });
-    }
+  const pytorch = systems.includes('pytorch') ? checkPytorch(o, runner) : null;
+  if (pytorch?.notMeasured) {
+    systems = systems.filter((s) => s !== 'pytorch');
+    for (const workload of o.workloads) skippedSystems.push({ workload, system: 'pytorch', reason: pytorch.notMeasured });
   }
+  const warnings = warningsFor(pytorch);
+  for (const w of warnings) log(`WARNING: ${w}`);
   if (systems.some((s) => s.startsWith('tfjs-'))) {
     // Bundle TF.js's gradient registrations once, before the workers need them.
     (await import('./systems/tfjs.mjs')).gradientsBundle();
   }
   try {
     log(`benchmark: ${systems.join(', ')} on ${o.workloads.join(', ')}, ${o.reps} repetition(s)${o.quick ? ' (quick)' : ''}`);
+    const wasmSimd = runWasmPeak(o, runner);
     const main = runMain(o, runner, systems);
     const overhead = o.overhead && o.systems.includes('asymprop') ? runOverhead(o, runner) : { strategyOverhead: [], details: [], notes: [] };
     const soak = o.soak ? runSoak(o, runner, systems) : [];
@@ -460,7 +591,9 @@ async function main() {
         batch: 100,
         optimizer: 'SGD, lr 0.01, momentum 0.9, no weight decay',
         flopsPerSample: Object.fromEntries(o.workloads.map((w) => [w, { forwardMultiplyAdds: forwardMacs(w), training: trainingFlopsPerSample(w) }])),
-        pytorch: { threads: o.torchThreads, OPENBLAS_CORETYPE: o.openblasCoretype, libPath: o.torchLibPath },
+        warnings,
+        wasmSimd,
+        pytorch,
         details: main.details,
         skipped: [...skippedSystems, ...main.skipped],
         overhead: overhead.details,
@@ -477,7 +610,10 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  log(`bench: ${e.message}`);
-  process.exit(1);
-});
+// Run when started as a script; a test imports the module for `markdown` alone.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e) => {
+    log(`bench: ${e.message}`);
+    process.exit(1);
+  });
+}

@@ -7,8 +7,15 @@ the synthetic data it wrote, so the network and the batches are the ones the Jav
 train on. Options as in worker.mjs: --seconds, --min-steps, --max-steps, --max-seconds, --warmup,
 --warmup-steps, --max-warmup, --no-warmup, --window; plus --threads N (default: all cores).
 Prints one line `BENCH_RESULT {json}`.
+
+    python3 bench/torch_worker.py --probe
+
+imports torch and reports what it runs on (its version, the BLAS that serves its matrix products
+and the core type OpenBLAS chose, its CPU capability) without training anything.
 """
+import ctypes
 import json
+import os
 import resource
 import sys
 import time
@@ -110,13 +117,87 @@ def subnormals(torch, model, optimizer):
     return {"count": count, "total": total}
 
 
-def blas_library():
+def mapped_libraries(*words):
+    """The shared libraries mapped into this process whose path contains one of `words`."""
     try:
         with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line}
-        return sorted(libs)
+            paths = {line.split()[-1] for line in f if ".so" in line}
     except OSError:
         return []
+    return sorted(p for p in paths if any(w in p.lower() for w in words))
+
+
+class DlInfo(ctypes.Structure):
+    """glibc's Dl_info, which dladdr fills in."""
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def symbol_provider(library, symbol):
+    """The file that defines `symbol` as `library` sees it (itself, then its dependencies), or None."""
+    try:
+        address = ctypes.cast(getattr(library, symbol), ctypes.c_void_p)
+    except AttributeError:
+        return None
+    libc = ctypes.CDLL(None)
+    libc.dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(DlInfo)]
+    info = DlInfo()
+    if not libc.dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+        return None
+    return os.path.realpath(info.dli_fname.decode())
+
+
+def blas_info():
+    """Which BLAS serves torch's float32 matrix products (torch must be imported).
+
+    The answer is the library that defines `sgemm_` as libtorch_cpu sees it: with several BLAS
+    libraries mapped (say Debian's reference libblas.so.3 first on LD_LIBRARY_PATH and OpenBLAS
+    pulled in by liblapack.so.3), the first one in libtorch_cpu's search order is the one called.
+    OpenBLAS reports its version and the core type it chose (its kernels) through its own API.
+    """
+    mapped = mapped_libraries("blas", "lapack", "mkl", "blis", "atlas")
+    torch_cpu = mapped_libraries("libtorch_cpu")
+    path = symbol_provider(ctypes.CDLL(torch_cpu[0]), "sgemm_") if torch_cpu else None
+    info = {"name": "unknown", "library": path, "mapped": mapped, "reference": False}
+    if path is None:
+        return info
+    library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
+    if hasattr(library, "openblas_get_corename"):
+        for function in (library.openblas_get_config, library.openblas_get_corename):
+            function.restype = ctypes.c_char_p
+        config = library.openblas_get_config().decode()
+        words = config.split()
+        info.update(name="OpenBLAS", version=words[1] if len(words) > 1 else None,
+                    corename=library.openblas_get_corename().decode(), config=config)
+    elif hasattr(library, "bli_info_get_version_str"):
+        info.update(name="BLIS")
+    elif "mkl" in path.lower():
+        info.update(name="MKL")
+    elif "/atlas/" in path:
+        info.update(name="ATLAS")
+    elif "/blas/" in path:
+        # Debian's libblas3: the Netlib reference implementation, plain loops.
+        info.update(name="reference BLAS", reference=True)
+    return info
+
+
+def torch_info(torch):
+    """What torch runs on: its version, threads, BLAS, and the CPU kernels ATen chose."""
+    capability = next((line.split(":", 1)[1].strip() for line in torch.__config__.show().splitlines()
+                       if "CPU capability usage" in line), None)
+    return {"version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info(),
+            "cpuCapability": capability, "mkldnn": torch.backends.mkldnn.is_available()}
+
+
+def probe():
+    result = {"ok": False}
+    try:
+        import numpy  # noqa: F401  (the worker needs it too)
+        import torch
+        result.update(torch_info(torch), ok=True)
+    except Exception as e:  # reported to the parent, which notes it
+        result["error"] = f"{type(e).__name__}: {e}".split("\n")[0]
+    sys.stdout.write("\nBENCH_RESULT " + json.dumps(result) + "\n")
 
 
 def main():
@@ -191,8 +272,7 @@ def main():
             "firstLoss": losses[0], "lastLoss": losses[-1], "finite": all(l == l and abs(l) != float("inf") for l in losses),
             "coldOnly": o["no_warmup"],
             "subnormals": subnormals(torch, model, optimizer),
-            "info": {"version": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_library(),
-                     "flushDenormal": False},
+            "info": {**torch_info(torch), "flushDenormal": False},
             "ok": True,
         })
         if o["window"] > 0:
@@ -206,4 +286,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--probe"]:
+        probe()
+    else:
+        main()

@@ -25,6 +25,7 @@ const SYSTEMS = {
   'tfjs-cpu': async (workload) => (await import('./systems/tfjs.mjs')).create(workload, { backend: 'cpu' }),
   'tfjs-wasm': async (workload) => (await import('./systems/tfjs.mjs')).create(workload, { backend: 'wasm' }),
   convnetjs: async (workload) => (await import('./systems/convnetjs.mjs')).create(workload),
+  jaxjs: async (workload) => (await import('./systems/jaxjs.mjs')).create(workload),
 };
 
 export function parseWorkerArgs(argv) {

@@ -29,7 +29,7 @@
 import { reportResult, runAsScript } from './child.mjs';
 
 const { gemm, gemmKernel } = await import('../dist/index.js');
-const asm = await import('../dist/tensor/wasmAssembler.js');
+const asm = await import('../dist/kernels/wasm/assembler.js');
 const { F32X4_ADD, F32X4_MUL, V128, V128_STORE, i32Const, i32x4Splat, localGet: get, localSet: set, memarg, op, simd, uleb, vec } = asm;
 
 /** The chain counts tried (half multiplies, half adds): up to the 16 vector registers of x64. */

@@ -247,6 +247,36 @@ describe.each(threadCounts)('the fast kernels give the reference kernels’ bits
   });
 });
 
+describe('the kernels’ memory', () => {
+  it('an array given back is reused at once, zero-filled; arrays from elsewhere are left alone', () => {
+    const a = fast.allocate('float32', 100_000) as Float32Array;
+    a.fill(7);
+    const at = a.byteOffset;
+    fast.release(a);
+    const b = fast.allocate('float32', 100_000) as Float32Array;
+    expect(b.byteOffset).toBe(at);
+    expect(b.every((v) => v === 0)).toBe(true);
+    fast.release(new Float32Array(10)); // not the kernels': nothing happens
+    fast.release(b);
+    fast.release(b); // twice: the second does nothing
+    const c = fast.allocate('float32', 50_000) as Float32Array, d = fast.allocate('float32', 50_000) as Float32Array;
+    expect([c.byteOffset, d.byteOffset].sort()).toEqual([at, at + 200_000]);
+  });
+
+  it('a convolution in evaluation mode keeps no patch matrix; a backward pass after it gives the gradients of a training pass', () => {
+    const x = new lib.Tensor(values(8 * 3 * 12 * 12, 21), [8, 3, 12, 12]);
+    const grads = (training: boolean) => {
+      const conv = new lib.Conv2d(3, 5, 3, { rng: new Rng(4), padding: 1, stride: 2 });
+      const y = conv.forward(x, training);
+      conv.zeroGrad();
+      const dx = conv.backward(new lib.Tensor(values(y.size, 22), [...y.shape]));
+      return [Float32Array.from(conv.weight.grad.data), Float32Array.from(conv.bias!.grad.data), Float32Array.from(dx.data)];
+    };
+    const [train, evaluation] = [grads(true), grads(false)];
+    train.forEach((t, i) => expectSameBits(evaluation[i]!, t, ['dW', 'db', 'dX'][i]!));
+  });
+});
+
 describe('the kernels a layer computes with', () => {
   it('a model moves to the reference kernels and back, in every nested layer, with the same results to within float32 products', () => {
     const model = lib.resnet({ rng: new Rng(3), depth: 8, bn: true, feedback: lib.feedbackByName('frsf') });

@@ -82,6 +82,17 @@ export class WasmKernels extends ReferenceKernels {
     return (dtype === 'float32' && size >= MIN_LENGTH ? (this.mem.array(dtype, size) as Storage | null) : null) ?? super.allocate(dtype, size);
   }
 
+  override release(array: Storage | Int32Array): void {
+    this.mem.free(array);
+  }
+
+  /** In the kernels' memory for float32 (so a product reads it in place), else the reference's. */
+  override scratch(dtype: DType, size: number): Storage {
+    if (dtype !== 'float32') return super.scratch(dtype, size);
+    const at = this.mem.scratch('layer.scratch', 4 * size);
+    return new Float32Array(this.mem.memory.buffer, at, size);
+  }
+
   override allocateIndices(size: number): Int32Array {
     return (size >= MIN_LENGTH ? (this.mem.array('int32', size) as Int32Array | null) : null) ?? super.allocateIndices(size);
   }

@@ -80,6 +80,20 @@ export interface Kernels {
   allocateIndices(size: number): Int32Array;
 
   /**
+   * Takes back an array {@link Kernels.allocate} handed out, which nothing uses any more (a work
+   * array replaced by one of another size), so its space serves the next one at once rather than
+   * when the garbage collector gets to it. Anything else is left alone.
+   */
+  release(array: Storage | Int32Array): void;
+
+  /**
+   * A work array of at least `size` values that lives only until the next `scratch` call (by any
+   * layer on these kernels): for a pass that needs room it does not keep, such as the patch matrix
+   * of a convolution that will not be differentiated. Not zero-filled.
+   */
+  scratch(dtype: DType, size: number): Storage;
+
+  /**
    * `C (m×n) (+)= op(A) · op(B)`, op(X) = X or Xᵀ by the flags, all row-major: A stored `m×k` (or
    * `k×m` when `transA`), B `k×n` (or `n×k` when `transB`).
    */

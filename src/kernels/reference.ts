@@ -33,6 +33,12 @@ export class ReferenceKernels implements Kernels {
     return new Int32Array(size);
   }
 
+  release(_array: Storage | Int32Array): void {}
+
+  scratch(dtype: DType, size: number): Storage {
+    return this.scratchArray(3, dtype, size).subarray(0, size);
+  }
+
   /**
    * The plain kernel packs both operands so that the inner loop runs over `k` in contiguous
    * memory for both, then computes 4×2 blocks of C in registers, accumulating in float64.
@@ -47,8 +53,8 @@ export class ReferenceKernels implements Kernels {
       return;
     }
     // Bring A to m×k and B to n×k (both with k contiguous) unless they already are.
-    const ap = transA ? transposeInto(this.scratch(0, dtypeOf(a), m * k), a, k, m) : a;
-    const bp = transB ? b : transposeInto(this.scratch(1, dtypeOf(b), n * k), b, k, n);
+    const ap = transA ? transposeInto(this.scratchArray(0, dtypeOf(a), m * k), a, k, m) : a;
+    const bp = transB ? b : transposeInto(this.scratchArray(1, dtypeOf(b), n * k), b, k, n);
     kernelNT(m, n, k, ap, bp, c, accumulate);
   }
 
@@ -56,15 +62,15 @@ export class ReferenceKernels implements Kernels {
     if (a.length < m * k || b.length < k * n) {
       throw new ShapeError('gemmProduct', `A ≥ ${m * k}, B ≥ ${k * n} elements`, [a.length, b.length]);
     }
-    const c = this.scratch(2, dtypeOf(a), m * n);
+    const c = this.scratchArray(2, dtypeOf(a), m * n);
     this.gemm(transA, transB, m, n, k, a, b, c);
     return { data: c, offset: 0, ld: n };
   }
 
-  // Grow-only packing buffers, three per dtype. The kernels are synchronous, so no two calls
-  // ever share them at once.
+  // Grow-only work buffers, four per dtype: the packed operands and the product of gemm, and
+  // scratch(). The kernels are synchronous, so no two calls ever share them at once.
   private readonly buffers: Record<DType, Storage[]> = { float32: [], float64: [] };
-  private scratch(slot: number, dtype: DType, size: number): Storage {
+  private scratchArray(slot: number, dtype: DType, size: number): Storage {
     const list = this.buffers[dtype];
     let buf = list[slot];
     if (!buf || buf.length < size) {

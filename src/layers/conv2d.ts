@@ -55,7 +55,7 @@ export class Conv2d extends WeightedLayer {
   /** The zero padding `[ph, pw]` added at the top and bottom, and at the left and right. */
   readonly padding: [number, number];
   /** Backward cache: input shape, geometry and the patch matrix of the last forward pass. */
-  private cache: { n: number; g: Geometry2d; patches: Storage; inputShape: Shape } | null = null;
+  private cache: { n: number; g: Geometry2d; patches: Storage | null; x: Tensor; inputShape: Shape } | null = null;
   /** Work arrays reused from step to step (the patch matrix and dYᵗ: megabytes per batch). */
   private work: { patches: Storage | null; dyt: Storage | null; dytOf: Tensor | null } = { patches: null, dyt: null, dytOf: null };
 
@@ -110,19 +110,24 @@ export class Conv2d extends WeightedLayer {
     return [this.outChannels, g.oh, g.ow];
   }
 
-  forward(x: Tensor, _training: boolean): Tensor {
+  /**
+   * `Y = W ⋆ X + b`. In training the patch matrix is kept for the weight gradient; in evaluation
+   * it lives only for this product, and a backward pass after it (a gradient check in evaluation
+   * mode) builds it again from the same input.
+   */
+  forward(x: Tensor, training: boolean): Tensor {
     if (x.rank !== 4) throw new ShapeError(`${this.describe()}.forward`, `[N, ${this.inChannels}, H, W]`, x.shape);
     const n = x.shape[0]!;
     const g = this.geometry(x.shape.slice(1));
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
     const kernels = this.kernels;
-    const patches = (this.work.patches = this.reuse(this.work.patches, x.dtype, rows * k));
+    const patches = training ? (this.work.patches = this.reuse(this.work.patches, x.dtype, rows * k)) : kernels.scratch(x.dtype, rows * k);
     kernels.im2col(x.data, n, g, patches); //                                                             Pᵀ
     const yt = kernels.gemmProduct(true, true, rows, this.outChannels, k, patches, this.weight.value.data); // Yᵗ = P Wᵀ
     const y = this.workspace.tensor('y', [n, this.outChannels, g.oh, g.ow], x.dtype, false); //     every value is written
     kernels.positionsToChannels(yt, n, this.outChannels, g.oh * g.ow, y.data, this.bias?.value.data ?? null); // Y (+ b)
-    this.cache = { n, g, patches, inputShape: x.shape };
+    this.cache = { n, g, patches: training ? patches : null, x, inputShape: x.shape };
     this.work.dytOf = null;
     return y;
   }
@@ -138,11 +143,13 @@ export class Conv2d extends WeightedLayer {
 
   /** The parameter gradients alone (the first half of `backward`), for a first layer. */
   backwardParams(dy: Tensor): void {
-    const { n, g, patches } = this.requireCache();
+    const cache = this.requireCache();
+    const { n, g } = cache;
     this.checkGradShape(dy, n, g);
     const rows = n * g.oh * g.ow;
     const k = this.inChannels * g.kh * g.kw;
     const kernels = this.kernels;
+    const patches = (cache.patches ??= this.patchesOf(cache.x, n, g)); //                            Pᵀ
     const dyt = this.positions(dy, n, g); //                                                          dYᵗ
     const dwt = kernels.gemmProduct(false, false, k, this.outChannels, rows, patches, dyt); //       (dYᵗᵀ P)ᵀ = Pᵀ dYᵗ
     kernels.addTransposed(dwt, k, this.outChannels, this.weight.grad.data); //                       dW += dYᵗᵀ P
@@ -191,9 +198,18 @@ export class Conv2d extends WeightedLayer {
     }
   }
 
-  /** `storage` when it has this dtype and size, else a fresh work array from the kernels (kept across steps). */
+  /** `storage` when it has this dtype and size, else a fresh work array from the kernels (kept across steps; the old one given back). */
   private reuse(storage: Storage | null, dtype: 'float32' | 'float64', size: number): Storage {
-    return storage && storage.length === size && (storage instanceof Float64Array) === (dtype === 'float64') ? storage : this.kernels.allocate(dtype, size);
+    if (storage && storage.length === size && (storage instanceof Float64Array) === (dtype === 'float64')) return storage;
+    if (storage) this.kernels.release(storage);
+    return this.kernels.allocate(dtype, size);
+  }
+
+  /** The patch matrix of input x, built again (after a forward pass in evaluation mode, which kept none). */
+  private patchesOf(x: Tensor, n: number, g: Geometry2d): Storage {
+    const patches = (this.work.patches = this.reuse(this.work.patches, x.dtype, n * g.oh * g.ow * this.inChannels * g.kh * g.kw));
+    this.kernels.im2col(x.data, n, g, patches);
+    return patches;
   }
 
   private requireCache(): NonNullable<Conv2d['cache']> {

@@ -41,6 +41,7 @@ export class Workspace {
     if (data instanceof wanted && data.length === size) {
       if (zero) data.fill(0);
     } else {
+      if (data) this.kernels().release(data); // replaced: nothing outside holds a workspace's arrays from one pass to the next
       data = this.kernels().allocate(dtype, size);
       this.slots.set(name, data);
     }
@@ -52,6 +53,7 @@ export class Workspace {
     if (!this.reuse) return new Int32Array(size);
     const data = this.slots.get(name);
     if (data instanceof Int32Array && data.length === size) return data;
+    if (data) this.kernels().release(data);
     const fresh = this.kernels().allocateIndices(size);
     this.slots.set(name, fresh);
     return fresh;

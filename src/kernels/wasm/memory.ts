@@ -34,12 +34,14 @@ export class KernelMemory {
   readonly shared: boolean;
   /** The most pages the memory may grow to (its declared maximum when shared). */
   readonly maxPages: number;
-  private readonly free: Region[] = [];
+  private readonly freeList: Region[] = [];
   private top = ALIGN;
   private readonly seen = new WeakSet<ArrayBufferLike>();
   private views!: { f32: Float32Array; f64: Float64Array; i32: Int32Array };
   private readonly scratchRegions = new Map<string, Region>();
   private readonly released = new FinalizationRegistry<Region>((r) => this.release(r));
+  /** The regions of the arrays handed out by {@link KernelMemory.array}, by array, until freed. */
+  private readonly handedOut = new WeakMap<object, Region>();
 
   constructor() {
     let memory: WebAssembly.Memory | null = null;
@@ -89,11 +91,11 @@ export class KernelMemory {
   /** A region of `bytes` bytes, the memory grown when no free range fits. */
   alloc(bytes: number): Region {
     const size = Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
-    for (let i = 0; i < this.free.length; i++) {
-      const r = this.free[i]!;
+    for (let i = 0; i < this.freeList.length; i++) {
+      const r = this.freeList[i]!;
       if (r.bytes < size) continue;
-      if (r.bytes === size) this.free.splice(i, 1);
-      else this.free[i] = { offset: r.offset + size, bytes: r.bytes - size };
+      if (r.bytes === size) this.freeList.splice(i, 1);
+      else this.freeList[i] = { offset: r.offset + size, bytes: r.bytes - size };
       return { offset: r.offset, bytes: size };
     }
     const offset = this.top;
@@ -119,21 +121,21 @@ export class KernelMemory {
   /** Returns a region to the free list, merged with free neighbours. */
   release(region: Region): void {
     let { offset, bytes } = region;
-    let i = this.free.findIndex((r) => r.offset > offset);
-    if (i < 0) i = this.free.length;
-    const before = this.free[i - 1];
+    let i = this.freeList.findIndex((r) => r.offset > offset);
+    if (i < 0) i = this.freeList.length;
+    const before = this.freeList[i - 1];
     if (before && before.offset + before.bytes === offset) {
       offset = before.offset;
       bytes += before.bytes;
-      this.free.splice(--i, 1);
+      this.freeList.splice(--i, 1);
     }
-    const after = this.free[i];
+    const after = this.freeList[i];
     if (after && offset + bytes === after.offset) {
       bytes += after.bytes;
-      this.free.splice(i, 1);
+      this.freeList.splice(i, 1);
     }
     if (offset + bytes === this.top) this.top = offset; // the end of the used space comes back
-    else this.free.splice(i, 0, { offset, bytes });
+    else this.freeList.splice(i, 0, { offset, bytes });
   }
 
   /**
@@ -143,13 +145,28 @@ export class KernelMemory {
   array(dtype: DType | 'int32', length: number): Storage | Int32Array | null {
     if (!this.shared) return null;
     const bytesPer = dtype === 'float64' ? 8 : 4;
-    const region = this.alloc(length * bytesPer);
+    let region: Region;
+    try {
+      region = this.alloc(length * bytesPer);
+    } catch {
+      return null; // the memory cannot grow further: an ordinary array, which the kernels copy in and out
+    }
     const buffer = this.memory.buffer;
     this.seen.add(buffer);
     const view = dtype === 'float64' ? new Float64Array(buffer, region.offset, length) : dtype === 'int32' ? new Int32Array(buffer, region.offset, length) : new Float32Array(buffer, region.offset, length);
     view.fill(0); // the region may have held another array
-    this.released.register(view, region);
+    this.released.register(view, region, view);
+    this.handedOut.set(view, region);
     return view;
+  }
+
+  /** Frees the region of an array {@link KernelMemory.array} handed out, now rather than when it is garbage-collected; anything else is left alone. */
+  free(array: ArrayBufferView): void {
+    const region = this.handedOut.get(array);
+    if (!region) return;
+    this.handedOut.delete(array);
+    this.released.unregister(array);
+    this.release(region);
   }
 
   /**

@@ -137,8 +137,37 @@ describe.each(threadCounts)('the fast kernels give the reference kernels’ bits
     }
   });
 
+  it('a dense layer’s bias and bias gradient, and the finite check', () => {
+    for (const [rows, cols] of [[1, 600], [100, 256], [100, 10], [37, 513], [3, 7]] as const) {
+      for (const inside of [false, true]) {
+        const a = values(rows * cols, rows + cols, true), row = values(cols, 3, true);
+        const [of, or] = [placed(a, inside), Float32Array.from(a)];
+        fast.addRows(of, placed(row, inside), rows, cols);
+        ref.addRows(or, row, rows, cols);
+        expectSameBits(of, or, `addRows ${rows}×${cols}`);
+        const start = values(cols, 9);
+        const [sf, sr] = [placed(start, inside), Float32Array.from(start)];
+        fast.sumRows(placed(a, inside), rows, cols, sf);
+        ref.sumRows(a, rows, cols, sr);
+        expectSameBits(sf, sr, `sumRows ${rows}×${cols}`);
+      }
+    }
+    for (const n of [5, 512, 1027, 100_000]) {
+      const finite = values(n, n);
+      expect(fast.allFinite(finite), `${n} finite values`).toBe(true);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of [0, Math.floor(n / 2), n - 1]) {
+          const x = Float32Array.from(finite);
+          x[at] = bad;
+          expect(fast.allFinite(x), `${bad} at ${at} of ${n}`).toBe(false);
+          expect(ref.allFinite(x)).toBe(false);
+        }
+      }
+    }
+  });
+
   it('batch normalisation’s statistics, normalisation, gradient sums and input gradient', () => {
-    for (const [n, c, s] of [[3, 5, 7], [100, 16, 1], [20, 3, 49], [8, 17, 64], [50, 32, 256]] as const) {
+    for (const [n, c, s] of [[3, 5, 7], [100, 16, 1], [7, 13, 1], [100, 256, 1], [9, 6, 1], [20, 3, 49], [8, 17, 64], [50, 32, 256]] as const) {
       for (const inside of [false, true]) {
         const size = n * c * s;
         const x = values(size, size), dy = values(size, size + 1);

@@ -16,7 +16,7 @@ const WASM_MIN_WORK = 4096;
 /** Below this many multiply-adds a product runs on the calling thread alone. */
 const PARALLEL_MIN_WORK = 1 << 20;
 /** Below this many values a pass runs on the calling thread alone (waking the helpers costs microseconds). */
-const PARALLEL_MIN_VALUES = 1 << 15;
+const PARALLEL_MIN_VALUES = 1 << 13;
 /** Shorter element-wise passes stay with the reference loops: the copies in and out would not pay. */
 const MIN_LENGTH = 512;
 
@@ -294,6 +294,32 @@ export class WasmKernels extends ReferenceKernels {
 
   override add(out: Storage, a: Storage, b: Storage): void {
     if (!this.elementwise('add', out, [a, b])) super.add(out, a, b);
+  }
+
+  override addRows(out: Storage, row: Storage, rows: number, cols: number): void {
+    if (!f32(out, row) || rows * cols < MIN_LENGTH) return super.addRows(out, row, rows, cols);
+    const oAt = this.mem.place((out as Float32Array).subarray(0, rows * cols), 'vector.out');
+    const rAt = this.mem.place((row as Float32Array).subarray(0, cols), 'vector.0');
+    this.split('addRows', rows, rows * cols, (from, to) => [oAt, rAt, cols, from, to]);
+    this.mem.unplace((out as Float32Array).subarray(0, rows * cols), oAt);
+  }
+
+  override sumRows(a: Storage, rows: number, cols: number, out: Storage): void {
+    if (!f32(a, out) || rows * cols < MIN_LENGTH) return super.sumRows(a, rows, cols, out);
+    const aAt = this.mem.place((a as Float32Array).subarray(0, rows * cols), 'vector.0');
+    const oAt = this.mem.place((out as Float32Array).subarray(0, cols), 'vector.out');
+    // Bands of whole groups of four columns, as the kernel takes them.
+    this.split('sumRows', Math.ceil(cols / 4), rows * cols, (from, to) => [aAt, oAt, rows, cols, 4 * from, Math.min(cols, 4 * to)]);
+    this.mem.unplace((out as Float32Array).subarray(0, cols), oAt);
+  }
+
+  override allFinite(x: Storage): boolean {
+    if (!f32(x) || x.length < MIN_LENGTH) return super.allFinite(x);
+    const xAt = this.mem.place(x as Float32Array, 'vector.0');
+    const flag = this.mem.scratch('vector.flag', 4);
+    this.mem.i32[flag >> 2] = 0;
+    this.fn.allFinite(xAt, x.length, flag);
+    return this.mem.i32[flag >> 2] === 0;
   }
 
   override axpy(alpha: number, x: Storage, y: Storage): void {

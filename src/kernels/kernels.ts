@@ -138,6 +138,12 @@ export interface Kernels {
   reluBackward(out: Storage, dy: Storage, y: Storage): void;
   /** `out = a + b`. */
   add(out: Storage, a: Storage, b: Storage): void;
+  /** `out[i, j] += row[j]` over a `rows × cols` matrix: a dense layer's bias. */
+  addRows(out: Storage, row: Storage, rows: number, cols: number): void;
+  /** `out[j] += Σ_i a[i, j]` over a `rows × cols` matrix, one addition at a time in the order of i, rounding to out's precision each time: a dense layer's bias gradient. */
+  sumRows(a: Storage, rows: number, cols: number, out: Storage): void;
+  /** Whether every value is finite (no NaN, no ±∞). */
+  allFinite(x: Storage): boolean;
   /** `y = y + alpha·x` (BLAS axpy; the product and sum in float64, rounded once to y's precision). */
   axpy(alpha: number, x: Storage, y: Storage): void;
   /** `out = alpha·x` (in float64, rounded once to out's precision). */

@@ -168,6 +168,22 @@ export class ReferenceKernels implements Kernels {
     for (let i = 0; i < out.length; i++) out[i] = a[i]! + b[i]!;
   }
 
+  addRows(out: Storage, row: Storage, rows: number, cols: number): void {
+    for (let i = 0; i < rows * cols; i += cols) for (let j = 0; j < cols; j++) out[i + j] += row[j]!;
+  }
+
+  sumRows(a: Storage, rows: number, cols: number, out: Storage): void {
+    for (let i = 0; i < rows * cols; i += cols) for (let j = 0; j < cols; j++) out[j] += a[i + j]!;
+  }
+
+  allFinite(x: Storage): boolean {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      if (v - v !== 0) return false; // NaN − NaN and ∞ − ∞ are NaN
+    }
+    return true;
+  }
+
   axpy(alpha: number, x: Storage, y: Storage): void {
     for (let i = 0; i < y.length; i++) y[i] += alpha * x[i]!;
   }

@@ -80,7 +80,7 @@ export class Dense extends WeightedLayer {
     this.cache = { x };
     const y = this.workspace.tensor('y', [x.shape[0]!, this.outFeatures], x.dtype, false); // Y's array
     this.matmul(x, this.weight.value, { transB: true, out: y }); // Y = X Wᵀ
-    if (this.bias) addRowVector(y, this.bias.value); //       + b
+    if (this.bias) addRowVector(y, this.bias.value, this.kernels); //  + b
     return y;
   }
 
@@ -100,7 +100,7 @@ export class Dense extends WeightedLayer {
     const { x } = this.requireCache();
     assertShape(`${this.describe()}.backward`, dy, [x.shape[0]!, this.outFeatures]);
     this.matmul(dy, x, { transA: true, out: this.weight.grad, accumulate: true }); // dW += dYᵀ X
-    if (this.bias) sumRowsInto(dy, this.bias.grad); //                          db += Σ dY
+    if (this.bias) sumRowsInto(dy, this.bias.grad, this.kernels); //             db += Σ dY
   }
 
   /**

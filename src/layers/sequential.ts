@@ -1,6 +1,7 @@
 import { ConfigError, DataFormatError, ShapeError } from '../errors.js';
 import { measureFeedback, type FeedbackStats } from '../feedback/stats.js';
 import type { BackwardSignals, FeedbackState, FeedbackStrategy } from '../feedback/strategy.js';
+import { defaultKernels } from '../kernels/fast.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { allFinite } from '../tensor/ops.js';
 import type { Param } from '../tensor/param.js';
@@ -96,7 +97,7 @@ export class Sequential implements ContainerLayer {
         throw new ShapeError('Sequential.forward', `[N, ${this.inputShape.join(', ')}]`, x.shape);
       }
     }
-    assertFinite('Sequential.forward input', x);
+    if (!this.kernels.allFinite(x.data)) assertFinite('Sequential.forward input', x); // the loop that names the value
     let h = x;
     for (const layer of this.layers) h = layer.forward(h, training);
     return h;
@@ -132,8 +133,12 @@ export class Sequential implements ContainerLayer {
    * ```
    */
   useKernels(kernels: Kernels): void {
+    this.kernels = kernels;
     for (const layer of this.layers) layer.useKernels?.(kernels);
   }
+
+  /** The kernels of the model's own checks (its layers have theirs; {@link Sequential.useKernels} sets all). */
+  kernels: Kernels = defaultKernels();
 
   /** The layers with their indices as names (`"0"`, `"1"`, …): what parameter names are prefixed with. */
   children(): readonly NamedChild[] {

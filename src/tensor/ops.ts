@@ -1,6 +1,7 @@
 import { ShapeError } from '../errors.js';
 import { Tensor, assertSameShape, type Storage } from './tensor.js';
 import { defaultKernels } from '../kernels/fast.js';
+import type { Kernels } from '../kernels/kernels.js';
 
 /**
  * Elementwise operations and reductions the layers need. Each works on whole tensors, checks
@@ -107,23 +108,21 @@ export function signAgreement(a: Tensor, b: Tensor): number {
   return same / x.length;
 }
 
-/** Adds a row vector `[cols]` to every row of `a` `[rows, cols]`, in place. */
-export function addRowVector(a: Tensor, row: Tensor): Tensor {
+/** Adds a row vector `[cols]` to every row of `a` `[rows, cols]`, in place, on `kernels` (default the default kernels). */
+export function addRowVector(a: Tensor, row: Tensor, kernels: Kernels = defaultKernels()): Tensor {
   if (a.rank !== 2 || row.rank !== 1 || row.shape[0] !== a.shape[1]) {
     throw new ShapeError('addRowVector', `a row of [${a.shape[1]}] for a matrix of [${a.shape.join(', ')}]`, row.shape);
   }
-  const cols = row.size, d = a.data, r = row.data;
-  for (let i = 0; i < d.length; i += cols) for (let j = 0; j < cols; j++) d[i + j] += r[j]!;
+  kernels.addRows(a.data, row.data, a.shape[0]!, row.size);
   return a;
 }
 
-/** Adds the column sums of `a` `[rows, cols]` into `out` `[cols]` (so gradients accumulate). */
-export function sumRowsInto(a: Tensor, out: Tensor): Tensor {
+/** Adds the column sums of `a` `[rows, cols]` into `out` `[cols]` (so gradients accumulate), on `kernels` (default the default kernels). */
+export function sumRowsInto(a: Tensor, out: Tensor, kernels: Kernels = defaultKernels()): Tensor {
   if (a.rank !== 2 || out.rank !== 1 || out.shape[0] !== a.shape[1]) {
     throw new ShapeError('sumRowsInto', `an output of [${a.shape[1]}] for a matrix of [${a.shape.join(', ')}]`, out.shape);
   }
-  const cols = out.size, d = a.data, o = out.data;
-  for (let i = 0; i < d.length; i += cols) for (let j = 0; j < cols; j++) o[j] += d[i + j]!;
+  kernels.sumRows(a.data, a.shape[0]!, out.size, out.data);
   return out;
 }
 

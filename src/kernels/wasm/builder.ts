@@ -157,7 +157,7 @@ export const I32 = {
 /** float32 arithmetic, comparisons (giving i32), loads and stores. */
 export const F32 = {
   add: bin(0x92), sub: bin(0x93), mul: bin(0x94), div: bin(0x95),
-  gt: bin(0x5e), lt: bin(0x5d), ge: bin(0x60),
+  gt: bin(0x5e), lt: bin(0x5d), ge: bin(0x60), ne: bin(0x5c),
   const: (v: number): Code => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
   load: (addr: Code, offset = 0): Code => cat(addr, [0x2a], memarg(2, offset)),
   store: (addr: Code, value: Code, offset = 0): Code => cat(addr, value, [0x38], memarg(2, offset)),
@@ -200,7 +200,9 @@ export const V = {
   bitselect: (a: Code, b: Code, mask: Code): Code => cat(a, b, mask, simd(0x52)),
   i32x4Ne: simdBin(0x38), i32x4GtS: simdBin(0x3b),
   f32x4Add: simdBin(0xe4), f32x4Sub: simdBin(0xe5), f32x4Mul: simdBin(0xe6),
-  f32x4Gt: simdBin(0x44), f32x4Lt: simdBin(0x43),
+  f32x4Gt: simdBin(0x44), f32x4Lt: simdBin(0x43), f32x4Ne: simdBin(0x42),
+  /** 1 when any bit of the vector is set, else 0 (an i32). */
+  anyTrue: simdUn(0x53),
   f64x2Add: simdBin(0xf0), f64x2Sub: simdBin(0xf1), f64x2Mul: simdBin(0xf2),
   f64x2Abs: simdUn(0xec), f64x2Ge: simdBin(0x4c),
   /** Lanes 0 and 1 of a float32x4, as float64x2 (exact). */

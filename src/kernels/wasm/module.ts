@@ -9,7 +9,7 @@ import { gemmChunks, gemmKernel, packB, packBT, unpad } from './gemm.js';
 import { bnGradSums, bnInputGrad, bnNormalize, bnSums } from './norm.js';
 import { sgdMomentum } from './optim.js';
 import { maxPool, maxPoolBackward } from './pool.js';
-import { add, axpy, relu, reluBackward, scale, sign, signScale } from './vector.js';
+import { add, addRows, allFinite, axpy, relu, reluBackward, scale, sign, signScale, sumRows } from './vector.js';
 import { xor128Kernels } from './xor128.js';
 
 /** The module's functions, in order (`gemm` first: `gemmChunks` calls it by its index, 0). */
@@ -17,7 +17,7 @@ function functions(): WasmFunction[] {
   return [
     gemmKernel(), gemmChunks(0), packB(), packBT(), unpad(),
     im2col(), col2im(), positionsToChannels(), channelsToPositions(), sumPlanes(),
-    relu(), reluBackward(), add(), axpy(), scale(), sign(), signScale(),
+    relu(), reluBackward(), add(), axpy(), scale(), sign(), signScale(), addRows(), sumRows(), allFinite(),
     bnSums(), bnNormalize(), bnGradSums(), bnInputGrad(),
     maxPool(), maxPoolBackward(), sgdMomentum(),
     ...xor128Kernels(),
@@ -28,7 +28,7 @@ function functions(): WasmFunction[] {
 export const KERNEL_NAMES = [
   'gemm', 'gemmChunks', 'packB', 'packBT', 'unpad',
   'im2col', 'col2im', 'positionsToChannels', 'channelsToPositions', 'sumPlanes',
-  'relu', 'reluBackward', 'add', 'axpy', 'scale', 'sign', 'signScale',
+  'relu', 'reluBackward', 'add', 'axpy', 'scale', 'sign', 'signScale', 'addRows', 'sumRows', 'allFinite',
   'bnSums', 'bnNormalize', 'bnGradSums', 'bnInputGrad',
   'maxPool', 'maxPoolBackward', 'sgdMomentum',
   'xor128', 'xor128x4',

@@ -72,7 +72,7 @@ const SLOT = 16; // each helper's band starts at SLOT·index: the function, the 
 /** The most arguments a band can carry. */
 export const MAX_ARGS = SLOT - 2;
 /** Turns a helper spins on the sequence number before it sleeps (a few microseconds). */
-const SPIN = 20_000;
+const SPIN = 1_000_000;
 
 /** The calling thread's side of a running pool. */
 export class KernelThreadPool {

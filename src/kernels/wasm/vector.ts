@@ -146,3 +146,57 @@ export function signScale(): WasmFunction {
   });
   return fn.build();
 }
+
+/** `addRows(out, row, cols, from, to)`: `out[i, j] += row[j]` for the rows `from` … `to − 1` of a matrix of `cols` columns. */
+export function addRows(): WasmFunction {
+  const fn = new Fn('addRows', ['out', 'row', 'cols', 'from', 'to']);
+  const [out, row, cols, from, to] = fn.ps('out', 'row', 'cols', 'from', 'to');
+  const [i, j, o, cols4] = [fn.local('i32'), fn.local('i32'), fn.local('i32'), fn.local('i32')];
+  const at = (base: Code, index: Code): Code => I32.add(base, I32.shl(index, i32(2)));
+  fn.set(cols4, I32.and(get(cols), i32(-4)));
+  fn.for(i, get(from), get(to), 1, () => {
+    fn.set(o, at(get(out), I32.mul(get(i), get(cols))));
+    fn.for(j, i32(0), get(cols4), 4, () => fn.emit(V.store(at(get(o), get(j)), V.f32x4Add(V.load(at(get(o), get(j))), V.load(at(get(row), get(j)))))));
+    fn.for(j, get(cols4), get(cols), 1, () => fn.emit(F32.store(at(get(o), get(j)), F32.add(F32.load(at(get(o), get(j))), F32.load(at(get(row), get(j)))))));
+  });
+  return fn.build();
+}
+
+/**
+ * `sumRows(a, out, rows, cols, from, to)`: `out[j] += Σ_i a[i, j]` for the columns `from` … `to − 1`
+ * (`from` a multiple of 4 or the last group), each column a float32 chain in the order of i; four
+ * columns side by side in the lanes, then the rest one at a time.
+ */
+export function sumRows(): WasmFunction {
+  const fn = new Fn('sumRows', ['a', 'out', 'rows', 'cols', 'from', 'to']);
+  const [a, out, rows, cols, from, to] = fn.ps('a', 'out', 'rows', 'cols', 'from', 'to');
+  const [i, j, to4, p] = [fn.local('i32'), fn.local('i32'), fn.local('i32'), fn.local('i32')];
+  const [acc, s] = [fn.local('v128'), fn.local('f32')];
+  const at = (base: Code, index: Code): Code => I32.add(base, I32.shl(index, i32(2)));
+  fn.set(to4, I32.add(get(from), I32.and(I32.sub(get(to), get(from)), i32(-4))));
+  fn.for(j, get(from), get(to4), 4, () => {
+    fn.set(acc, V.load(at(get(out), get(j)))).set(p, at(get(a), get(j)));
+    fn.for(i, i32(0), get(rows), 1, () => fn.set(acc, V.f32x4Add(get(acc), V.load(get(p)))).inc(p, I32.shl(get(cols), i32(2))));
+    fn.emit(V.store(at(get(out), get(j)), get(acc)));
+  });
+  fn.for(j, get(to4), get(to), 1, () => {
+    fn.set(s, F32.load(at(get(out), get(j)))).set(p, at(get(a), get(j)));
+    fn.for(i, i32(0), get(rows), 1, () => fn.set(s, F32.add(get(s), F32.load(get(p)))).inc(p, I32.shl(get(cols), i32(2))));
+    fn.emit(F32.store(at(get(out), get(j)), get(s)));
+  });
+  return fn.build();
+}
+
+/** `allFinite(x, count, flag)`: sets the i32 at `flag` to 1 when one of the values is NaN or ±∞ (x − x is then NaN), leaves it otherwise. */
+export function allFinite(): WasmFunction {
+  const fn = new Fn('allFinite', ['x', 'count', 'flag']);
+  const [x, count, flag] = fn.ps('x', 'count', 'flag');
+  const [bad, v] = [fn.local('v128'), fn.local('v128')];
+  const c = fn.local('f32');
+  fn.set(bad, V.i32x4(0));
+  lanes(fn, count, [x],
+    () => fn.set(v, V.load(get(x))).set(bad, V.or(get(bad), V.f32x4Ne(V.f32x4Sub(get(v), get(v)), V.i32x4(0)))),
+    () => fn.set(c, F32.load(get(x))).if(F32.ne(F32.sub(get(c), get(c)), F32.const(0)), () => fn.emit(I32.store(get(flag), i32(1)))));
+  fn.if(V.anyTrue(get(bad)), () => fn.emit(I32.store(get(flag), i32(1))));
+  return fn.build();
+}
